@@ -1,0 +1,345 @@
+"""The ``actlab`` command.
+
+    actlab list [--json]                      the zoo and its properties
+    actlab show NAME [NAME ...] --out F.png   f and f' on one figure
+    actlab verify [NAME ...]                  measure activations against their declarations
+    actlab run NAME|all [--quick] [--out DIR] run claims, write DIR/NAME/result.json + figures
+
+Bad input is a one-line ``actlab: error: ...`` on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import fields
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ._version import __version__
+
+__all__ = ["main", "UsageError"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own errors: same one-line format
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+# --- activations: list, show, verify ------------------------------------------------
+
+
+def _parse_activation(text: str):
+    """'elu' or 'elu:alpha=0.5,k=2' -> Activation."""
+    from .activations import get
+    from .experiments.base import parse_value
+
+    name, _, rest = text.partition(":")
+    params: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise UsageError(f"activation parameter {item!r} must look like name=value, e.g. elu:alpha=0.5")
+        try:
+            params[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else parse_value(value, float, key)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return get(name, **params)
+
+
+def _fmt_num(v: float) -> str:
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.4g}"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .activations import REGISTRY, get
+
+    rows = []
+    for spec in REGISTRY:
+        act = get(spec.name)
+        p = act.properties
+        rows.append({"name": spec.name, "aliases": list(spec.aliases), "kind": spec.kind, "formula": spec.formula,
+                     "summary": spec.summary, "params": {q.name: q.default for q in spec.params}, **p.as_dict()})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return EXIT_OK
+    yes = lambda b: "yes" if b else "-"  # noqa: E731
+    header = ["name", "range", "zero-centred", "monotonic", "smooth", "saturates", "max|f'|", "f(0)", "f'(0)", "parameters"]
+    table = []
+    for spec in REGISTRY:
+        p = get(spec.name).properties
+        sat = {(True, True): "both", (True, False): "left", (False, True): "right", (False, False): "no"}[
+            (p.saturates_left, p.saturates_right)]
+        table.append([
+            spec.name + (f" ({', '.join(spec.aliases)})" if spec.aliases else ""),
+            f"({_fmt_num(p.output_range[0])}, {_fmt_num(p.output_range[1])})",
+            yes(p.zero_centred), yes(p.monotonic), yes(p.smooth), sat,
+            _fmt_num(p.max_abs_derivative), _fmt_num(p.f0), _fmt_num(p.df0),
+            ", ".join(f"{q.name}={q.default}" for q in spec.params),
+        ])
+    widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    print(line(header))
+    print("  ".join("-" * w for w in widths))
+    for r in table:
+        print(line(r))
+    print(f"\n{len(table)} activations. `actlab list --json` adds formulas, summaries and references.")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .plots import plot_activations
+
+    acts = [_parse_activation(n) for n in args.names]
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise UsageError(f"--out {out}: the figure is a PNG; give a file name ending in .png")
+    _check_writable(out.parent if str(out.parent) else Path("."))
+    path = plot_activations(acts, out, x_range=(args.range[0], args.range[1]))
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .activations import names, verify
+
+    acts = [_parse_activation(n) for n in (args.names or names())]
+    failed = 0
+    for act in acts:
+        problems = verify(act)
+        status = "ok" if not problems else f"{len(problems)} problem(s)"
+        print(f"{act.label:<20} {status}")
+        for p in problems:
+            print(f"    {p}")
+        failed += bool(problems)
+    print(f"\n{len(acts) - failed} of {len(acts)} activations match their declarations "
+          "(derivative vs autograd and finite differences, gradcheck, stability, properties).")
+    return EXIT_OK if not failed else EXIT_FAILURE
+
+
+# --- run ---------------------------------------------------------------------------
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".actlab-write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+
+
+class ProgressLine:
+    """One status line on stderr: claim, percent, message, elapsed, time left.
+
+    Redrawn in place on a terminal; elsewhere (CI logs) a line at most every 5 s.
+    """
+
+    def __init__(self, label: str, stream=None, enabled: bool = True) -> None:
+        self.label, self.stream, self.enabled = label, stream or sys.stderr, enabled
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.perf_counter()
+        self.last = -math.inf
+
+    def __call__(self, done: float, total: float, message: str = "") -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not self.tty and now - self.last < 5 and done < total:
+            return
+        self.last = now
+        frac = min(max(done / total, 0.0), 1.0) if total else 0.0
+        spent = now - self.start
+        left = f", ~{spent * (1 - frac) / frac:.0f}s left" if 0.02 < frac < 1 else ""
+        text = f"{self.label}: {100 * frac:3.0f}% {message} [{spent:.0f}s{left}]"
+        if self.tty:
+            width = shutil.get_terminal_size((100, 20)).columns - 1
+            self.stream.write("\r" + text[:width].ljust(width))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _claim_config(module, args: argparse.Namespace, *, strict: bool):
+    """Config for one claim from --quick, the common options and --set."""
+    from .experiments.base import make_config
+
+    valid = {f.name for f in fields(module.Config)}
+    overrides: dict[str, Any] = {}
+    for option in ("seed", "device", "activations", "dataset", "seeds"):
+        value = getattr(args, option, None)
+        if value is None:
+            continue
+        if option not in valid:
+            if strict:
+                raise UsageError(f"claim {module.NAME} has no --{option} option; its settings: {', '.join(sorted(valid))}")
+            continue
+        overrides[option] = value if not isinstance(value, str) else value
+    for item in args.set or []:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise UsageError(f"--set {item!r} must look like KEY=VALUE")
+        key = key.strip().replace("-", "_")
+        if key not in valid:
+            if strict:
+                raise UsageError(f"claim {module.NAME} has no setting {key!r}; its settings: {', '.join(sorted(valid))}")
+            continue
+        overrides[key] = value
+    try:
+        return make_config(module.Config, module.QUICK if args.quick else None, overrides)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{module.NAME}: {exc}") from None
+
+
+def _write_claim(result, out_root: Path, plot: bool) -> Path:
+    """result.json and figures into out_root/NAME, swapped in whole (no partial folder)."""
+    from .experiments import write_json_atomic
+    from .plots import plot_result
+
+    final = out_root / result.experiment
+    tmp = Path(tempfile.mkdtemp(prefix=f".{result.experiment}.", dir=out_root))
+    try:
+        if plot:
+            plot_result(result, tmp)
+        write_json_atomic(result.to_dict(), tmp / "result.json")
+        old = None
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{result.experiment}.old.", dir=out_root))
+            os.replace(final, old / "x")
+        os.replace(tmp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .experiments import claim_names, load_claim
+    from .experiments.base import resolve_device
+
+    names = claim_names() if args.claim.lower() == "all" else [args.claim]
+    try:
+        modules = [load_claim(n) for n in names]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.device is not None:
+        try:
+            resolve_device(args.device)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    configs = [_claim_config(m, args, strict=len(modules) == 1) for m in modules]
+    out_root = Path(args.out)
+    _check_writable(out_root)
+    verdicts = []
+    for i, (module, config) in enumerate(zip(modules, configs), 1):
+        label = f"[{i}/{len(modules)}] {module.NAME}" if len(modules) > 1 else module.NAME
+        progress = ProgressLine(label, enabled=not args.no_progress)
+        try:
+            result = module.run(config, progress=progress)
+        finally:
+            progress.close()
+        folder = _write_claim(result, out_root, plot=not args.no_plots)
+        verdicts.append((module.NAME, result.verdict, result.elapsed_s, folder))
+        print(f"{module.NAME}: {result.verdict.status} ({result.elapsed_s:.1f}s) -> {folder}/result.json")
+        print(f"    {result.verdict.evidence}")
+    if len(verdicts) > 1:
+        print("\nsummary:")
+        for name, verdict, elapsed, _ in verdicts:
+            print(f"  {name:<16} {verdict.status:<14} {elapsed:6.1f}s")
+    return EXIT_OK
+
+
+# --- entry point ---------------------------------------------------------------------
+
+
+def _load_plugins() -> None:
+    """Activations that installed packages register through the 'actlab.activations' entry point."""
+    for ep in metadata.entry_points(group="actlab.activations"):
+        ep.load()()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="actlab", description="Activation functions and gradient flow, measured.")
+    parser.add_argument("--version", action="version", version=f"actlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("list", help="the activation zoo and its properties")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="plot f and f' of activations into a PNG")
+    p.add_argument("names", nargs="+", metavar="NAME", help="activation, optionally with parameters: elu:alpha=0.5")
+    p.add_argument("--out", default="activations.png", help="PNG file to write (default: activations.png)")
+    p.add_argument("--range", nargs=2, type=float, default=(-6.0, 6.0), metavar=("LO", "HI"), help="x range (default: -6 6)")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("verify", help="check activations against their declared derivative and properties")
+    p.add_argument("names", nargs="*", metavar="NAME", help="activations to check (default: all)")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("run", help="measure a claim (or all) and write DIR/NAME/result.json and figures")
+    p.add_argument("claim", metavar="CLAIM", help="a claim name, or 'all'")
+    p.add_argument("--quick", action="store_true", help="small sizes: minutes on a 2-core CPU")
+    p.add_argument("--out", default="actlab-results", help="results folder (default: actlab-results)")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--device", help="cpu or cuda")
+    p.add_argument("--activations", help="comma-separated activation names")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other setting of the claim's config (repeatable)")
+    p.add_argument("--no-plots", action="store_true", help="write result.json only")
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = None
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        _load_plugins()
+        return int(args.func(args) or EXIT_OK)
+    except UsageError as exc:
+        print(f"actlab: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ValueError, TypeError) as exc:
+        # raised by the activation registry and config checks on user input
+        from .activations import UnknownActivationError
+
+        if isinstance(exc, UnknownActivationError) or getattr(args, "command", None) in ("show", "verify", "list"):
+            print(f"actlab: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
+    except KeyboardInterrupt:
+        print("actlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The results contract shared by every claim.
+
+``actlab run NAME --out DIR`` writes ``DIR/NAME/result.json`` (this module's
+:class:`Result`) and the figures beside it. ``result.json`` holds:
+
+* ``experiment``: the claim's name, e.g. ``"sign-coherence"``;
+* ``actlab_version``;
+* ``config``: every setting, seed included (the claim's frozen dataclass);
+* ``metrics``: the numbers, named as ``DESIGN.md`` says for each claim;
+* ``verdict``: ``{"status": "holds" | "does_not_hold" | "inconclusive", "evidence": "..."}``;
+* ``env``: torch version, device, threads, Python, platform;
+* ``elapsed_s``: wall-clock seconds of ``run``;
+* ``data``: arrays the figures need (histograms, curves), kept apart from the metrics.
+
+Same config and seed on the same machine give identical ``metrics`` (timings in
+the ``cost`` claim excepted: they are measurements of the machine).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._version import __version__
+
+__all__ = [
+    "VERDICTS",
+    "Verdict",
+    "Result",
+    "ResultFileError",
+    "environment",
+    "to_jsonable",
+    "write_json_atomic",
+    "load_result",
+]
+
+VERDICTS = ("holds", "does_not_hold", "inconclusive")
+
+
+class ResultFileError(ValueError):
+    """A result file that is missing, truncated, or not an actlab result."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Does the claim hold in this measurement, with one sentence of evidence."""
+
+    status: str
+    evidence: str
+
+    def __post_init__(self) -> None:
+        if self.status not in VERDICTS:
+            raise ValueError(f"verdict status must be one of {VERDICTS}, not {self.status!r}")
+        if not self.evidence.strip():
+            raise ValueError("a verdict needs its evidence")
+
+
+@dataclass
+class Result:
+    """What ``run(config)`` returns; ``result.json`` is its :meth:`to_dict`."""
+
+    experiment: str
+    config: Mapping[str, Any]
+    metrics: Mapping[str, Any]
+    verdict: Verdict
+    env: Mapping[str, Any]
+    elapsed_s: float
+    data: Mapping[str, Any] = field(default_factory=dict)
+    actlab_version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "experiment": self.experiment,
+            "actlab_version": self.actlab_version,
+            "config": to_jsonable(self.config),
+            "metrics": to_jsonable(self.metrics),
+            "verdict": {"status": self.verdict.status, "evidence": self.verdict.evidence},
+            "env": to_jsonable(self.env),
+            "elapsed_s": self.elapsed_s,
+            "data": to_jsonable(self.data),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Result:
+        missing = [k for k in ("experiment", "config", "metrics", "verdict", "env", "elapsed_s") if k not in d]
+        if missing:
+            raise ResultFileError(f"not an actlab result: missing {', '.join(missing)}")
+        v = d["verdict"]
+        if not isinstance(v, Mapping) or "status" not in v or "evidence" not in v:
+            raise ResultFileError("not an actlab result: verdict needs status and evidence")
+        try:
+            verdict = Verdict(v["status"], v["evidence"])
+        except ValueError as exc:
+            raise ResultFileError(f"not an actlab result: {exc}") from exc
+        return cls(
+            experiment=d["experiment"],
+            config=d["config"],
+            metrics=d["metrics"],
+            verdict=verdict,
+            env=d["env"],
+            elapsed_s=float(d["elapsed_s"]),
+            data=d.get("data", {}),
+            actlab_version=d.get("actlab_version", "unknown"),
+        )
+
+
+def environment(device: str | torch.device = "cpu") -> dict[str, Any]:
+    """What the numbers depend on: versions, device, threads."""
+    device = torch.device(device)
+    env: dict[str, Any] = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+    }
+    if device.type == "cuda":
+        env["cuda"] = torch.version.cuda
+        env["gpu"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses, tuples, tensors, numpy scalars and non-finite floats -> JSON values.
+
+    NaN and +-inf become the strings "nan", "inf", "-inf" (JSON has no such numbers).
+    """
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return to_jsonable(obj.detach().cpu().tolist())
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy arrays and scalars
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, bool) or obj is None or isinstance(obj, (str, int)):
+        return obj
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return "nan"
+        if math.isinf(obj):
+            return "inf" if obj > 0 else "-inf"
+        return obj
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in a result file")
+
+
+def write_json_atomic(obj: Any, path: str | Path) -> Path:
+    """Write JSON to a temporary file in the same folder, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(to_jsonable(obj), fh, indent=1, allow_nan=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_result(path: str | Path) -> Result:
+    """Read ``result.json`` (or the folder holding it); :class:`ResultFileError` if unusable."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "result.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ResultFileError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise ResultFileError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultFileError(f"{path}: not valid JSON (truncated or corrupt: {exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(d, dict):
+        raise ResultFileError(f"{path}: not an actlab result (top level is not an object)")
+    try:
+        return Result.from_dict(d)
+    except ResultFileError as exc:
+        raise ResultFileError(f"{path}: {exc}") from exc
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """A frozen config dataclass as a plain dict."""
+    return asdict(config)

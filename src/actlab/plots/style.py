@@ -1,0 +1,104 @@
+"""Shared figure style: one colour per activation everywhere, readable defaults."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterable
+from typing import ParamSpec, TypeVar
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; no display needed (CI has none)
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+__all__ = ["color_for", "new_figure", "save_figure", "styled", "legend_outside", "plt", "RC"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Fixed colours so that relu is the same colour in every figure of a report.
+_PALETTE = {
+    "sigmoid": "#1f77b4",
+    "tanh": "#d62728",
+    "relu": "#2ca02c",
+    "leaky_relu": "#9467bd",
+    "prelu": "#8c564b",
+    "elu": "#ff7f0e",
+    "selu": "#e377c2",
+    "gelu": "#17becf",
+    "gelu_tanh": "#0b7285",
+    "silu": "#bcbd22",
+    "mish": "#7f7f7f",
+    "softplus": "#6a3d9a",
+    "softsign": "#b15928",
+    "hard_sigmoid": "#a6cee3",
+    "hard_tanh": "#fb9a99",
+    "lecun_tanh": "#e31a1c",
+    "maxout": "#33a02c",
+    "sigmoid_centered": "#1f3b73",
+    "tanh_shifted": "#f4a582",
+}
+_FALLBACK = plt.get_cmap("tab20").colors
+
+RC = {
+    "figure.dpi": 110,
+    "savefig.dpi": 110,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def color_for(name: str) -> str | tuple[float, float, float]:
+    """The colour of activation ``name`` (stable for names outside the palette too)."""
+    base = name.split("(")[0]
+    if base in _PALETTE:
+        return _PALETTE[base]
+    return _FALLBACK[sum(map(ord, base)) % len(_FALLBACK)]
+
+
+def styled(fn: Callable[P, T]) -> Callable[P, T]:
+    """Run a plotting function under the shared style, without touching global rcParams."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        with plt.rc_context(RC):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: float = 4.0, **kw):
+    """(fig, axes); axes is a 2-D array unless nrows == ncols == 1. Call inside @styled."""
+    return plt.subplots(nrows, ncols, figsize=(width, height), squeeze=nrows * ncols == 1, **kw)
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Save as PNG atomically (temp file, then rename) and close the figure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, bbox_inches="tight", format="png")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def legend_outside(ax, handles: Iterable | None = None, **kw) -> None:
+    """A legend to the right of the axes, so it never hides data."""
+    kw.setdefault("loc", "center left")
+    kw.setdefault("bbox_to_anchor", (1.01, 0.5))
+    kw.setdefault("frameon", False)
+    if handles is not None:
+        ax.legend(handles=handles, **kw)
+    else:
+        ax.legend(**kw)
