@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .data.errors import DataError
 
 __all__ = ["main", "UsageError"]
 
@@ -188,7 +189,7 @@ def _claim_config(module, args: argparse.Namespace, *, strict: bool):
 
     valid = {f.name for f in fields(module.Config)}
     overrides: dict[str, Any] = {}
-    for option in ("seed", "device", "activations", "dataset", "seeds"):
+    for option in ("seed", "device", "activations", "dataset", "seeds", "data_dir"):
         value = getattr(args, option, None)
         if value is None:
             continue
@@ -308,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed")
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--activations", help="comma-separated activation names")
+    p.add_argument("--dataset", help="mnist, fashion-mnist or mnist1d (claims that train on data)")
+    p.add_argument("--seeds", type=int, help="number of seeds (claims that repeat over seeds)")
+    p.add_argument("--data-dir", dest="data_dir", help="folder with mnist/ and fashion-mnist/ IDX files (default: $ACTLAB_DATA_DIR, else download)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other setting of the claim's config (repeatable)")
     p.add_argument("--no-plots", action="store_true", help="write result.json only")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
@@ -326,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _load_plugins()
         return int(args.func(args) or EXIT_OK)
     except UsageError as exc:
+        print(f"actlab: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DataError as exc:  # a missing or damaged data file: the message names it and the fix
         print(f"actlab: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (ValueError, TypeError) as exc:

@@ -55,10 +55,11 @@ class TrainConfig:
         momentum: SGD momentum (0 = plain SGD).
         seed: seeds the batch order.
         eval_every: measure training error (on ``eval_examples`` fixed training
-            examples) and test error every this many steps, and at step 0 and the end.
+            examples) every this many steps, and at step 0 and the end.
         eval_examples: how many training examples the training error is measured on.
         stop_at_error: stop early once the training error is at or below this (None: never).
         threads: torch threads while training (1 keeps results independent of parallelism).
+        track_test: also measure the test error at every evaluation (else only at the end).
     """
 
     steps: int = 1000
@@ -70,6 +71,7 @@ class TrainConfig:
     eval_examples: int = 2000
     stop_at_error: float | None = None
     threads: int = 1
+    track_test: bool = False
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, min_value=1)
@@ -87,14 +89,17 @@ class TrainConfig:
 class TrainHistory:
     """What a run produced. Curves are sampled at ``steps`` (evaluation steps).
 
-    ``diverged_at`` is the first evaluation step whose accumulated training loss was
-    NaN or infinite (the run stops there), else None.
+    ``test_error`` is a curve when ``track_test`` is set, else empty; ``final_test_error``
+    is measured after the last step (NaN after a divergence). ``diverged_at`` is the
+    first evaluation step whose accumulated training loss was NaN or infinite (the
+    run stops there), else None.
     """
 
     steps: list[int] = field(default_factory=list)
     train_error: list[float] = field(default_factory=list)
     test_error: list[float] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)  # mean minibatch loss since the last evaluation
+    final_test_error: float = math.nan
     diverged_at: int | None = None
     steps_run: int = 0
 
@@ -104,6 +109,7 @@ class TrainHistory:
             "train_error": self.train_error,
             "test_error": self.test_error,
             "train_loss": self.train_loss,
+            "final_test_error": self.final_test_error,
             "diverged_at": self.diverged_at,
             "steps_run": self.steps_run,
         }
@@ -181,11 +187,13 @@ def train(
         if since and not math.isfinite(mean_loss):
             history.diverged_at = step
             history.train_error.append(math.nan)
-            history.test_error.append(math.nan)
+            if config.track_test:
+                history.test_error.append(math.nan)
             model.train()
             return False
         history.train_error.append(evaluate_error(model, x_eval, y_eval))
-        history.test_error.append(evaluate_error(model, data.x_test, data.y_test))
+        if config.track_test:
+            history.test_error.append(evaluate_error(model, data.x_test, data.y_test))
         loss_sum = torch.zeros((), device=device)
         since = 0
         model.train()
@@ -212,6 +220,10 @@ def train(
             if (step % config.eval_every == 0 or step == config.steps) and not evaluate(step):
                 break
         history.steps_run = step
+        if history.diverged_at is None:
+            model.eval()
+            history.final_test_error = evaluate_error(model, data.x_test, data.y_test)
+            model.train()
     return history
 
 

@@ -79,7 +79,8 @@ def styled(fn: Callable[P, T]) -> Callable[P, T]:
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: float = 4.0, **kw):
     """(fig, axes); axes is a 2-D array unless nrows == ncols == 1. Call inside @styled."""
-    return plt.subplots(nrows, ncols, figsize=(width, height), squeeze=nrows * ncols == 1, **kw)
+    kw.setdefault("squeeze", nrows * ncols == 1)
+    return plt.subplots(nrows, ncols, figsize=(width, height), **kw)
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
