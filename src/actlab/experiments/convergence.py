@@ -33,7 +33,16 @@ from typing import Any
 
 import torch
 
-from .base import Progress, Stopwatch, check_activations, check_choice, check_float, check_int, no_progress, resolve_device
+from .base import (
+    Progress,
+    Stopwatch,
+    check_activations,
+    check_choice,
+    check_float,
+    check_int,
+    no_progress,
+    resolve_device,
+)
 from .models import INITS, build_cnn, build_mlp
 from .parallel import run_tasks
 from .result import Result, Verdict, environment

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterable
-from typing import ParamSpec, TypeVar
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import matplotlib
 
