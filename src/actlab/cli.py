@@ -253,6 +253,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     configs = [_claim_config(m, args, strict=len(modules) == 1) for m in modules]
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads {args.threads} must be >= 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     out_root = Path(args.out)
     _check_writable(out_root)
     verdicts = []
@@ -313,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, help="number of seeds (claims that repeat over seeds)")
     p.add_argument("--data-dir", dest="data_dir", help="folder with mnist/ and fashion-mnist/ IDX files (default: $ACTLAB_DATA_DIR, else download)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other setting of the claim's config (repeatable)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: PyTorch's choice, one per core)")
     p.add_argument("--no-plots", action="store_true", help="write result.json only")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.set_defaults(func=cmd_run)

@@ -20,7 +20,7 @@ delta_l = dL/dz_l, backpropagation through one layer is
 so the layer's backward gain ||delta_l|| / ||delta_{l+1}|| (Frobenius norms over the
 batch) is at most max|f'| x ||W_{l+1}||_2 (the spectral norm). For sigmoid,
 max|f'| = 0.25: whatever the init, a layer can pass on at most a quarter of what
-the weights' largest stretch would give, and in practice f'(z) ~ 0.2. The module
+the weights' largest stretch would give, and at init f'(z) ~ 0.22-0.245. The module
 records, per hidden layer, the measured gain, that bound, and the mean f'(z_l)
 over units and examples, so the bound and the measured decay can be read side by side.
 
@@ -246,16 +246,11 @@ def measure_network(model: nn.Sequential, act: Activation, x: Tensor, labels: Te
         if spectral is None:
             spectral = spectral_norms(model)
         mean_derivative = torch.stack([_mean_slope(act, z) for z in pre[:-1]])
-        stats = torch.stack([grad_norm[:-1], gain, max_abs * spectral, mean_derivative])  # (4, depth)
-        # the one device -> host transfer per network
-        stats = stats.to("cpu", torch.float64)
-        last = grad_norm[-1].to("cpu", torch.float64)
-    return {
-        "grad_norm": torch.cat([stats[0], last.reshape(1)]),
-        "backward_gain": stats[1],
-        "gain_bound": stats[2],
-        "mean_derivative": stats[3],
-    }
+        # (4 * depth + 1,): the one device -> host transfer per network
+        flat = torch.cat([grad_norm, gain, max_abs * spectral, mean_derivative]).to("cpu", torch.float64)
+    depth = len(gain)
+    grad_norm, gain, bound, mean_derivative = flat.split([depth + 1, depth, depth, depth])
+    return {"grad_norm": grad_norm, "backward_gain": gain, "gain_bound": bound, "mean_derivative": mean_derivative}
 
 
 # --- summaries ----------------------------------------------------------------------
@@ -372,7 +367,7 @@ def _verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
     gain = geometric_mean(m["backward_gain"]["sigmoid"][shown])
     bound = geometric_mean(m["gain_bound"]["sigmoid"][shown])
     # f' near its 0.25 peak means the units sit at the centre of the sigmoid, not in its tails
-    unsaturated = " (units at the centre, not saturated: the ceiling alone does it)" if min(slopes) > 0.15 else ""
+    unsaturated = "; units at the centre, not saturated: the ceiling alone does it" if min(slopes) > 0.15 else ""
     others = [f"{n}+{i}" for n in config.activations if n != "sigmoid" for i in config.inits
               if m["orders_of_magnitude"][n][i] >= VANISHING_DECADES]
     n_others = (len(config.activations) - 1) * len(config.inits)
@@ -389,10 +384,10 @@ def _verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
         f"Sigmoid's weight-gradient norm shrinks by a factor {decay[shown]:.3g} per layer under {shown} init "
         f"({span[0]:.3g} to {span[1]:.3g} over {len(decay)} init(s)), {orders[shown]:.3g} orders of magnitude "
         f"from the last to the first of {layers} layers: its mean f' never exceeds {max(slopes):.3g} "
-        f"(<= 0.25){unsaturated} and each layer passes on {gain:.3g} of the gradient, under the bound "
+        f"(<= 0.25{unsaturated}) and each layer passes on {gain:.3g} of the gradient, under the bound "
         f"0.25 x ||W||_2 = {bound:.3g}; {contrast}."
     )
-    if all(v >= VANISHING_DECADES and decay[i] < 1 for i, v in orders.items()):
+    if max(slopes) <= 0.25 and all(v >= VANISHING_DECADES and decay[i] < 1 for i, v in orders.items()):
         return Verdict("holds", evidence)
     if any(decay[i] >= 1 for i in orders):
         return Verdict("does_not_hold", evidence)
