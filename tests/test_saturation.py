@@ -22,6 +22,7 @@ def reference_stats(model: nn.Sequential, x: torch.Tensor, act_name: str) -> lis
     out, h = [], x.double()
     model = model.double()
     for layer in model:
+        layer.requires_grad_(False)
         pre = h
         h = layer(h)
         if not isinstance(layer, nn.Linear):
