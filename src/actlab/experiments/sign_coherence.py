@@ -1,0 +1,459 @@
+"""Claim 1, ``sign-coherence``: the weight gradients of a layer fed by non-negative
+activations have one sign per row, for one example.
+
+The claim (CS231n lecture 6 and notes): sigmoid outputs are not zero-centred, so a
+layer whose inputs x are all positive gets, for one example, weight gradients
+dL/dw_ij = (dL/dh_i) * x_j that all share the sign of dL/dh_i, row by row: the
+weights of one unit can only all increase or all decrease together. A batch only
+partly helps.
+
+What is measured. An MLP (``build_mlp``: ``depth`` hidden layers of ``width``
+units, so ``depth + 1`` Linear layers) gets zero-mean inputs x ~ N(0, 1) and a
+real loss (cross-entropy to random labels, or MSE to a random N(0, 1) target), so
+the upstream gradient dL/dh has both signs. For each Linear layer and batch size B
+(the first B examples of one drawn batch, mean-reduced loss) the weight gradient
+G (out, in) is read, and per row i (output unit):
+
+* ``P_i`` = #{j: G_ij > 0}, ``N_i`` = #{j: G_ij < 0}; exact zeros (an input that is
+  0, e.g. an inactive relu unit below) are neither;
+* a row is a *zero row* when P_i + N_i = 0 (its unit passed back no gradient, e.g.
+  a relu unit that was inactive for every example of the batch). Zero rows are
+  excluded from the coherence and counted in ``zero_rows``;
+* a non-zero row is *coherent* when P_i = 0 or N_i = 0;
+* ``coherence`` of a layer = coherent rows / non-zero rows, pooled over ``trials``
+  (new weights, inputs and targets per trial, all seeded from ``seed``); NaN when
+  no row was non-zero in any trial.
+
+Metrics (lists run over the Linear layers, input layer first; batch keys are strings):
+
+* ``coherence[activation][batch]``: the claim's number, above;
+* ``zero_rows[activation][batch]``: excluded all-zero rows, summed over trials,
+  out of ``rows[activation]`` (rows per layer x trials);
+* ``sign_agreement[activation][batch]``: mean over non-zero rows of
+  max(P_i, N_i) / (P_i + N_i): 1 for a coherent row, about 0.5 for random signs;
+  it shows how much a batch helps short of breaking coherence outright;
+* ``weighted_coherence[activation][batch]``: mean over non-zero rows of
+  |sum_j G_ij| / sum_j |G_ij|: 1 for a coherent row, near 0 when the two signs
+  carry equal mass. Strict coherence is a knife edge: leaky_relu's outputs
+  0.01 x < 0 make its rows mixed, yet almost all of each row's mass has one sign;
+  this number shows it;
+* ``positive_fraction[activation][batch]``: share of the layer's non-zero
+  gradient entries that are positive: the whole-layer histogram's balance, which
+  can be near 0.5 while every row is coherent.
+
+``data`` (for the figures; one draw, trial 0, at the smallest and the largest batch):
+``histograms[activation][batch]``, per layer, the whole-layer histogram of the
+non-zero entries (``max_abs``, ``counts`` over HIST_BINS bins evenly in
+[-max_abs, max_abs], ``zeros``); ``sign_maps[activation][batch]``, per layer, the
+signs of the top-left SIGN_MAP_SIZE square as strings of '+', '-', '0', each shown
+row's status over its whole row, and the layer's coherent / non-zero row counts.
+
+Expected: with batch 1, every layer fed by an activation without negative outputs
+(sigmoid, relu, softplus, ...: ``Properties.negative_outputs`` is False) has
+coherence exactly 1.0; with negative outputs (tanh, elu, leaky_relu, ...) it is
+near 0; the first layer (zero-mean inputs) is near 0 for every activation.
+
+    actlab run sign-coherence [--quick] [--activations sigmoid,tanh,relu] [--set batches=1,8,64]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..activations import get
+from .base import (
+    Progress,
+    Stopwatch,
+    check_activations,
+    check_choice,
+    check_int,
+    no_progress,
+    resolve_device,
+)
+from .models import INITS, build_mlp, linear_layers
+from .result import Result, Verdict, environment
+
+__all__ = [
+    "NAME",
+    "CLAIM",
+    "SOURCE",
+    "COMMAND",
+    "Config",
+    "QUICK",
+    "LOSSES",
+    "DTYPES",
+    "NEAR_ZERO",
+    "SIGN_MAP_SIZE",
+    "HIST_BINS",
+    "Trial",
+    "draw_trials",
+    "weight_gradients",
+    "row_sign_counts",
+    "row_coherence",
+    "expects_coherent_rows",
+    "run",
+]
+
+NAME = "sign-coherence"
+CLAIM = (
+    "Sigmoid outputs are not zero-centred. A layer whose inputs are all positive gets, for one "
+    "example, weight gradients dL/dw_i = (dL/df) * x_i that all share the sign of dL/df, row by "
+    "row: its weights can only all increase or all decrease together, so the path to the optimum "
+    "zig-zags. A batch only partly helps."
+)
+SOURCE = "Stanford CS231n lecture 6 and notes (Activation functions: sigmoid, not zero-centred)"
+COMMAND = "actlab run sign-coherence"
+
+LOSSES = ("cross_entropy", "mse")
+DTYPES = ("float32", "float64")
+
+#: Coherence at or below this counts as "near 0" (rows of a layer with mixed-sign inputs
+#: are one-signed only by chance, about 2**(1 - fan_in) per row).
+NEAR_ZERO = 0.05
+#: Sign maps kept in ``data`` are cropped to this many rows and columns (the JSON stays small).
+SIGN_MAP_SIZE = 64
+#: Bins of the whole-layer histograms in ``data`` (even, so that 0 is a bin edge).
+HIST_BINS = 40
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the sign-coherence measurement (the defaults are the full run).
+
+    Args:
+        seed: seeds every draw (weights, inputs, targets).
+        device: ``cpu`` or ``cuda[:N]``; every tensor of the run stays there.
+        activations: registry names (aliases allowed; stored canonical).
+        depth: hidden layers; the MLP has ``depth + 1`` Linear layers.
+        width: units per hidden layer.
+        in_features: input dimension; inputs are N(0, 1) (zero-mean).
+        out_features: classes (cross-entropy) or target dimension (MSE).
+        batches: batch sizes; each is the first B examples of one batch per trial.
+        trials: independent draws of weights, inputs and targets; counts are pooled.
+        init: weight init, one of ``models.INITS``.
+        loss: ``cross_entropy`` (random labels) or ``mse`` (random N(0, 1) targets).
+        dtype: ``float32`` or ``float64`` for weights, inputs and gradients.
+        threads: PyTorch CPU threads during the run (set, then restored); 0 keeps the
+            current setting. 1 is the default because these matrices are small: on a busy
+            2-core machine, 2 threads measured 10-20x slower (OpenMP threads waiting on
+            each other), and never faster.
+    """
+
+    seed: int = 0
+    device: str = "cpu"
+    activations: tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu", "elu")
+    depth: int = 6
+    width: int = 256
+    in_features: int = 256
+    out_features: int = 10
+    batches: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
+    trials: int = 20
+    init: str = "default"
+    loss: str = "cross_entropy"
+    dtype: str = "float32"
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        check_int("seed", self.seed)
+        resolve_device(self.device)
+        object.__setattr__(self, "activations", check_activations(self.activations))
+        check_int("depth", self.depth, min_value=1)
+        check_int("width", self.width, min_value=1)
+        check_int("in_features", self.in_features, min_value=1)
+        check_choice("loss", self.loss, LOSSES)
+        # one class makes cross-entropy constant (softmax = 1): no gradient at all
+        check_int("out_features", self.out_features, min_value=2 if self.loss == "cross_entropy" else 1)
+        batches = (self.batches,) if isinstance(self.batches, int) else tuple(self.batches)
+        if not batches:
+            raise ValueError("batches: the list is empty; give batch sizes such as 1,8,64")
+        for b in batches:
+            check_int("batch size", b, min_value=1)
+        if len(set(batches)) != len(batches):
+            raise ValueError(f"batches={batches} lists a batch size twice")
+        object.__setattr__(self, "batches", tuple(sorted(batches)))
+        check_int("trials", self.trials, min_value=1)
+        check_choice("init", self.init, INITS)
+        check_choice("dtype", self.dtype, DTYPES)
+        check_int("threads", self.threads, min_value=0)
+
+
+#: ``--quick``: seconds on a 2-core CPU, still wide enough that mixed rows are never one-signed by chance.
+QUICK = {"depth": 3, "width": 64, "in_features": 64, "trials": 10, "batches": (1, 8, 64)}
+
+
+# --- the measurement ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One draw: the model's weight seed, inputs (max batch, in) and targets."""
+
+    model_seed: int
+    inputs: Tensor   # (max(batches), in_features), N(0, 1)
+    targets: Tensor  # (max(batches),) labels for cross-entropy; (max(batches), out) for MSE
+
+
+def draw_trials(config: Config) -> list[Trial]:
+    """The seeded draws of every trial, on the CPU (the same numbers whatever the device).
+
+    Every activation sees the same weights (same seed), inputs and targets in a trial,
+    so that activations are compared on paired draws.
+    """
+    gen = torch.Generator().manual_seed(config.seed)
+    dtype = getattr(torch, config.dtype)
+    n = max(config.batches)
+    trials = []
+    for _ in range(config.trials):
+        model_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+        inputs = torch.randn(n, config.in_features, generator=gen, dtype=dtype)
+        if config.loss == "cross_entropy":
+            targets = torch.randint(0, config.out_features, (n,), generator=gen)
+        else:
+            targets = torch.randn(n, config.out_features, generator=gen, dtype=dtype)
+        trials.append(Trial(model_seed, inputs, targets))
+    return trials
+
+
+def _loss(loss: str, output: Tensor, targets: Tensor) -> Tensor:
+    if loss == "cross_entropy":
+        return F.cross_entropy(output, targets)
+    return F.mse_loss(output, targets)
+
+
+def weight_gradients(model: nn.Module, inputs: Tensor, targets: Tensor, loss: str = "cross_entropy") -> list[Tensor]:
+    """dL/dW of every Linear layer of ``model`` for one batch (mean-reduced ``loss``).
+
+    Returns the gradients, detached, input layer first, each (out_features, in_features).
+    """
+    model.zero_grad(set_to_none=True)
+    _loss(loss, model(inputs), targets).backward()
+    # set_to_none above makes backward allocate fresh tensors: these stay valid after the next call
+    return [layer.weight.grad.detach() for layer in linear_layers(model)]
+
+
+def row_sign_counts(grad: Tensor) -> tuple[Tensor, Tensor]:
+    """(P, N): per row of a 2-D ``grad``, how many entries are > 0 and < 0 (zeros are neither)."""
+    if grad.dim() != 2:
+        raise ValueError(f"row_sign_counts takes a 2-D weight gradient, not shape {tuple(grad.shape)}")
+    return (grad > 0).sum(dim=1), (grad < 0).sum(dim=1)
+
+
+def row_coherence(grad: Tensor) -> tuple[int, int]:
+    """(coherent rows, non-zero rows) of a 2-D ``grad``; all-zero rows count in neither."""
+    pos, neg = row_sign_counts(grad)
+    nonzero = (pos + neg) > 0
+    coherent = nonzero & ((pos == 0) | (neg == 0))
+    return int(coherent.sum()), int(nonzero.sum())
+
+
+def expects_coherent_rows(activation: str) -> bool:
+    """True if the claim predicts coherence 1.0 at batch 1 for layers this activation feeds
+    (its outputs are never negative, so every input of such a layer is >= 0)."""
+    return not get(activation).properties.negative_outputs
+
+
+def _sign_map(grad: Tensor) -> dict:
+    """One layer's gradient signs for the figures: ``rows``, the top-left SIGN_MAP_SIZE square
+    as strings of '+', '-', '0'; ``status``, each shown row judged on its *whole* row
+    ('c' coherent, 'm' mixed, 'z' all zero); ``coherent`` / ``nonzero`` rows of the whole layer."""
+    pos, neg = row_sign_counts(grad)
+    status = "".join("z" if p + n == 0 else ("c" if p == 0 or n == 0 else "m")
+                     for p, n in zip(pos[:SIGN_MAP_SIZE].tolist(), neg[:SIGN_MAP_SIZE].tolist(), strict=True))
+    signs = torch.sign(grad[:SIGN_MAP_SIZE, :SIGN_MAP_SIZE]).to(torch.int8).cpu().numpy()
+    rows = ["".join("+" if s > 0 else ("-" if s < 0 else "0") for s in row) for row in signs]
+    coherent, nonzero = row_coherence(grad)
+    return {"rows": rows, "status": status, "shape": list(grad.shape), "coherent": coherent, "nonzero": nonzero}
+
+
+def _histogram(grad: Tensor) -> dict:
+    """Whole-layer histogram of the non-zero entries: HIST_BINS bins evenly over
+    [-max_abs, max_abs], so 0 is a bin edge and each bin holds one sign."""
+    values = grad[grad != 0].double().cpu().numpy()  # host copy: one draw per figure only
+    zeros = int(grad.numel() - values.size)
+    top = float(np.abs(values).max()) if values.size else 1.0
+    counts, _ = np.histogram(values, bins=HIST_BINS, range=(-top, top))
+    return {"max_abs": top, "counts": counts.tolist(), "zeros": zeros}
+
+
+def _layer_names(config: Config) -> list[str]:
+    # the widths units see; maxout's hidden Linear layers have width * k outputs (see the sign maps' shape)
+    dims = [config.in_features] + [config.width] * config.depth + [config.out_features]
+    return [f"Linear {i + 1} ({dims[i]} -> {dims[i + 1]})" for i in range(config.depth + 1)]
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """``torch.set_num_threads(n)`` inside the block (n = 0: unchanged), restored after."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run(config: Config, progress: Progress = no_progress) -> Result:
+    """Measure row sign coherence per activation, batch size and Linear layer (see the module docstring)."""
+    with _torch_threads(config.threads):
+        return _run(config, progress)
+
+
+def _run(config: Config, progress: Progress) -> Result:
+    watch = Stopwatch()
+    device = resolve_device(config.device)
+    dtype = getattr(torch, config.dtype)
+    trials = draw_trials(config)
+    n_layers = config.depth + 1
+    batch_keys = [str(b) for b in config.batches]
+    total = len(config.activations) * config.trials
+
+    coherence: dict = {}
+    zero_rows: dict = {}
+    sign_agreement: dict = {}
+    positive_fraction: dict = {}
+    weighted_coherence: dict = {}
+    rows: dict = {}
+    histograms: dict = {}
+    sign_maps: dict = {}
+    shown_batches = sorted({config.batches[0], config.batches[-1]})  # figures: smallest and largest batch
+    for a, name in enumerate(config.activations):
+        # counts per (batch, layer), kept on the device and summed over trials:
+        # [coherent rows, non-zero rows, zero rows, sum of agreement, positive entries,
+        #  non-zero entries, sum of weighted coherence]
+        counts = torch.zeros(len(config.batches), n_layers, 7, dtype=torch.float64, device=device)
+        rows_per_layer = [0] * n_layers
+        histograms[name] = {}
+        sign_maps[name] = {}
+        for t, trial in enumerate(trials):
+            progress(a * config.trials + t, total, f"{name}, trial {t + 1}/{config.trials}")
+            model = build_mlp(config.in_features, config.width, config.depth, config.out_features, name,
+                              init=config.init, seed=trial.model_seed).to(device=device, dtype=dtype)
+            inputs, targets = trial.inputs.to(device), trial.targets.to(device)
+            for li, layer in enumerate(linear_layers(model)):
+                rows_per_layer[li] += layer.out_features  # width * k for maxout's hidden layers
+            for bi, batch in enumerate(config.batches):
+                grads = weight_gradients(model, inputs[:batch], targets[:batch], config.loss)
+                # layers of one shape as one stack (G, out, in): a few large ops, not many small ones
+                for start, stop in _same_shape_runs([tuple(g.shape) for g in grads]):
+                    counts[bi, start:stop] += _layer_sums(torch.stack(grads[start:stop]))
+                if t == 0 and batch in shown_batches:  # figures show one draw, as one would plot it
+                    histograms[name][str(batch)] = [_histogram(g) for g in grads]
+                    sign_maps[name][str(batch)] = [_sign_map(g) for g in grads]
+        c = counts.cpu().numpy()  # one transfer per activation
+        coherence[name] = {k: [_ratio(c[bi, li, 0], c[bi, li, 1]) for li in range(n_layers)]
+                           for bi, k in enumerate(batch_keys)}
+        zero_rows[name] = {k: [int(c[bi, li, 2]) for li in range(n_layers)] for bi, k in enumerate(batch_keys)}
+        sign_agreement[name] = {k: [_ratio(c[bi, li, 3], c[bi, li, 1]) for li in range(n_layers)]
+                                for bi, k in enumerate(batch_keys)}
+        positive_fraction[name] = {k: [_ratio(c[bi, li, 4], c[bi, li, 5]) for li in range(n_layers)]
+                                   for bi, k in enumerate(batch_keys)}
+        weighted_coherence[name] = {k: [_ratio(c[bi, li, 6], c[bi, li, 1]) for li in range(n_layers)]
+                                    for bi, k in enumerate(batch_keys)}
+        rows[name] = rows_per_layer
+    progress(total, total, "done")
+
+    metrics = {
+        "coherence": coherence,
+        "zero_rows": zero_rows,
+        "rows": rows,
+        "sign_agreement": sign_agreement,
+        "weighted_coherence": weighted_coherence,
+        "positive_fraction": positive_fraction,
+    }
+    verdict = _verdict(config, coherence)
+    data = {
+        "layers": _layer_names(config),
+        "expects_coherent": {name: expects_coherent_rows(name) for name in config.activations},
+        "near_zero": NEAR_ZERO,
+        "histograms": histograms,
+        "sign_maps": sign_maps,
+        "sign_map_size": SIGN_MAP_SIZE,
+    }
+    # env is read inside the thread setting, so it records the threads the run used
+    return Result(experiment=NAME, config=asdict(config), metrics=metrics, verdict=verdict,
+                  env=environment(device), elapsed_s=watch.elapsed(), data=data)
+
+
+def _same_shape_runs(shapes: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[(start, stop)] of runs of consecutive layers with equal weight shapes."""
+    runs, start = [], 0
+    for i in range(1, len(shapes) + 1):
+        if i == len(shapes) or shapes[i] != shapes[start]:
+            runs.append((start, i))
+            start = i
+    return runs
+
+
+def _layer_sums(grads: Tensor) -> Tensor:
+    """(G, out, in) weight gradients of G layers -> (G, 7) float64 sums over their rows:
+    coherent rows, non-zero rows, zero rows, sign agreement, positive entries, non-zero
+    entries, weighted coherence (the last three numerators of the module docstring's ratios)."""
+    pos = (grads > 0).sum(-1)  # (G, out)
+    neg = (grads < 0).sum(-1)
+    nz = pos + neg
+    live = nz > 0
+    coherent = live & ((pos == 0) | (neg == 0))
+    agreement = torch.where(live, torch.maximum(pos, neg).double() / nz.clamp(min=1).double(), 0.0)
+    g = grads.double()
+    # a live row has a non-zero entry, so its mass sum |g| is > 0
+    weighted = torch.where(live, g.sum(-1).abs() / g.abs().sum(-1).clamp(min=torch.finfo(g.dtype).tiny), 0.0)
+    return torch.stack([coherent.sum(-1), live.sum(-1), (~live).sum(-1), agreement.sum(-1),
+                        pos.sum(-1), nz.sum(-1), weighted.sum(-1)], dim=-1).double()
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num / den) if den > 0 else math.nan
+
+
+def _mean_defined(values: Sequence[float]) -> float:
+    """Mean of the non-NaN values; NaN (and no warning) when there are none."""
+    defined = [v for v in values if not math.isnan(v)]
+    return sum(defined) / len(defined) if defined else math.nan
+
+
+def _fmt_names(names: Sequence[str]) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _verdict(config: Config, coherence: dict) -> Verdict:
+    """holds: at batch 1, coherence is exactly 1.0 on every activation-fed layer for each
+    activation without negative outputs, at most NEAR_ZERO for the others and on the first
+    layer. does_not_hold: one of those fails. inconclusive: the config cannot test it."""
+    positive = [a for a in config.activations if expects_coherent_rows(a)]
+    mixed = [a for a in config.activations if not expects_coherent_rows(a)]
+    if 1 not in config.batches:
+        return Verdict("inconclusive", f"batch size 1 was not measured (batches={list(config.batches)}), "
+                                       "and the claim is about one example.")
+    if not positive:
+        return Verdict("inconclusive", f"none of {_fmt_names(config.activations)} has only non-negative outputs "
+                                       "(add sigmoid or relu), so the claim's case was not measured.")
+    one = {a: coherence[a]["1"] for a in config.activations}
+    fed = {a: one[a][1:] for a in config.activations}  # layers fed by the activation
+    if any(math.isnan(v) for a in positive for v in fed[a]):
+        bad = [a for a in positive if any(math.isnan(v) for v in fed[a])]
+        return Verdict("inconclusive", f"at batch 1, some layer fed by {_fmt_names(bad)} had an all-zero weight "
+                                       f"gradient in every one of {config.trials} trials, so its coherence is undefined.")
+    fed_min = min(v for a in positive for v in fed[a])
+    mixed_max = max((v for a in mixed for v in fed[a] if not math.isnan(v)), default=math.nan)
+    first_max = max((one[a][0] for a in config.activations if not math.isnan(one[a][0])), default=math.nan)
+    n_fed, largest = config.depth, config.batches[-1]
+    at_largest = ", ".join(f"{_mean_defined(coherence[a][str(largest)][1:]):.3f} ({a})" for a in positive)
+    mixed_part = (f"against at most {mixed_max:.3f} for {_fmt_names(mixed)} " if mixed else "")
+    evidence = (
+        f"At batch 1 the minimum row coherence over the {n_fed} activation-fed layers x {config.trials} trials "
+        f"was {fed_min:.3f} for {_fmt_names(positive)} (claim: exactly 1), {mixed_part}"
+        f"and at most {first_max:.3f} in the first layer on zero-mean inputs (claim: near 0, <= {NEAR_ZERO}); "
+        f"at batch {largest} the mean coherence of those layers was {at_largest}."
+    )
+    ok = fed_min == 1.0 and not mixed_max > NEAR_ZERO and not first_max > NEAR_ZERO
+    return Verdict("holds" if ok else "does_not_hold", evidence)
