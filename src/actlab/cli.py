@@ -3,7 +3,11 @@
     actlab list [--json]                      the zoo and its properties
     actlab show NAME [NAME ...] --out F.png   f and f' on one figure
     actlab verify [NAME ...]                  measure activations against their declarations
-    actlab run NAME|all [--quick] [--out DIR] run claims, write DIR/NAME/result.json + figures
+    actlab run NAME|all [--quick] [--out DIR] run claims, write DIR/NAME/result.json + figures,
+                                              then DIR/report.html
+    actlab report DIR                         rebuild DIR/report.html from the results in DIR
+    actlab sweep NAME --seeds N [--grid K=V1,V2] [--workers K] [--backend local|ray]
+                                              independent runs in parallel, resumable
 
 Bad input is a one-line ``actlab: error: ...`` on stderr and exit code 2.
 """
@@ -277,6 +281,95 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\nsummary:")
         for name, verdict, elapsed, _ in verdicts:
             print(f"  {name:<16} {verdict.status:<14} {elapsed:6.1f}s")
+    if not args.no_report:
+        from .report import build_report
+
+        print(f"\nreport: {build_report(out_root)}  (open it in a browser; `actlab report {out_root}` rebuilds it)")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import ReportError, build_report, problems, scan_results
+
+    try:
+        folder = scan_results(args.dir)
+        path = build_report(folder)
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+    for line in problems(folder):
+        print(f"actlab: warning: unreadable (named in the report): {line}", file=sys.stderr)
+    missing = f"; not run: {', '.join(folder.missing)}" if folder.missing else ""
+    print(f"wrote {path} ({len(folder.results)} claim(s){missing})")
+    return EXIT_OK
+
+
+# --- sweep -------------------------------------------------------------------------
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Runs of one claim over --grid x --seeds, in parallel, resumable (experiments/sweep.py)."""
+    from .experiments import load_claim
+    from .experiments.base import resolve_device
+    from .experiments.sweep import SweepError, plan_sweep, run_sweep
+
+    if args.claim.strip().lower() == "all":
+        raise UsageError("a sweep is of one claim; name it (actlab sweep vanishing --seeds 5)")
+    try:
+        module = load_claim(args.claim)
+        if args.device is not None:
+            resolve_device(args.device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if any(item.partition("=")[0].strip().replace("-", "_") == "workers" for item in args.set or []):
+        raise UsageError("--set workers: a sweep runs each run in one process; use --workers for runs at a time")
+    if args.workers < 0:
+        raise UsageError(f"--workers {args.workers} must be >= 0 (0: one per core)")
+    if args.ray_address is not None and args.backend != "ray":
+        raise UsageError("--ray-address goes with --backend ray")
+    base = _claim_config(module, args, strict=True)
+    grid: dict[str, str] = {}
+    for item in args.grid or []:
+        key, eq, values = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or not key:
+            raise UsageError(f"--grid {item!r} must look like KEY=V1,V2,... (e.g. --grid depth=10,20)")
+        if key in grid:
+            raise UsageError(f"--grid {key} is given twice; list all its values in one --grid")
+        grid[key] = values
+    try:
+        plan = plan_sweep(module, base, seeds=args.sweep_seeds, grid=grid)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{module.NAME}: {exc}") from None
+    out_root = Path(args.out)
+    _check_writable(out_root)
+    progress = ProgressLine(f"sweep {module.NAME}", enabled=not args.no_progress)
+    try:
+        report = run_sweep(plan, out_root, backend=args.backend, workers=args.workers,
+                           ray_address=args.ray_address, progress=progress,
+                           note=lambda line: print(f"note: {line}"))
+    except SweepError as exc:
+        raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        print(f"actlab: sweep stopped; finished runs are kept in {out_root / module.NAME}: "
+              "rerun the same command to go on", file=sys.stderr)
+        raise
+    finally:
+        progress.close()
+    agg = report.aggregate
+    print(f"sweep {module.NAME}: {agg['runs_found']} of {report.total} runs finished ({report.done} now, "
+          f"{report.reused} reused; {report.backend}, {report.workers or 'no'} workers, {report.elapsed_s:.1f}s) "
+          f"-> {report.folder / 'aggregate.json'}")
+    for point in agg["points"]:
+        where = ", ".join(f"{k}={v}" for k, v in point["point"].items()) or "all runs"
+        verdicts = ", ".join(f"{k} {v}" for k, v in point["verdicts"].items()) or "none finished"
+        diverged = f"; non-finite metrics in {len(point['nonfinite'])} run(s)" if point["nonfinite"] else ""
+        print(f"    {where}: {verdicts}{diverged}")
+    for rid, why in report.failed.items():
+        print(f"    failed {rid}: {why}")
+    if report.failed:
+        print(f"actlab: {len(report.failed)} of {report.total} runs failed (see {report.folder}/runs/<id>/error.json); "
+              "the aggregate holds the others; rerun the same command to retry them", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -321,8 +414,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other setting of the claim's config (repeatable)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: PyTorch's choice, one per core)")
     p.add_argument("--no-plots", action="store_true", help="write result.json only")
+    p.add_argument("--no-report", action="store_true", help="do not (re)build DIR/report.html afterwards")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="write DIR/report.html: every claim in DIR, with figures and verdicts")
+    p.add_argument("dir", metavar="DIR", help="a results folder written by `actlab run ... --out DIR`")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("sweep", help="runs of one claim over a grid x seeds, in parallel; rerun to resume",
+                       description="Independent runs of CLAIM over the cartesian product of the --grid values "
+                                   "x --seeds seeds, each written to DIR/CLAIM/runs/<id>/result.json as it "
+                                   "finishes; DIR/CLAIM/aggregate.json holds means and 95%% CIs per grid point. "
+                                   "Rerun the same command to finish a stopped sweep. See docs/SWEEPS.md.")
+    p.add_argument("claim", metavar="CLAIM", help="a claim name")
+    p.add_argument("--quick", action="store_true", help="start from the claim's --quick sizes")
+    p.add_argument("--out", default="actlab-sweeps", help="results folder (default: actlab-sweeps)")
+    p.add_argument("--seeds", dest="sweep_seeds", type=int, default=1, metavar="N",
+                   help="runs per grid point, seeds START, START+s, ... (s: the claim's own seeds setting, else 1)")
+    p.add_argument("--seed", type=int, help="START, the first seed (default: the claim's seed)")
+    p.add_argument("--grid", action="append", metavar="KEY=V1,V2", help="a setting to sweep over (repeatable; "
+                   "for list settings one item per value, or values separated by ';')")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other setting of the claim's config (repeatable)")
+    p.add_argument("--device", help="cpu or cuda")
+    p.add_argument("--activations", help="comma-separated activation names")
+    p.add_argument("--dataset", help="mnist, fashion-mnist or mnist1d (claims that train on data)")
+    p.add_argument("--data-dir", dest="data_dir", help="folder with mnist/ and fashion-mnist/ IDX files")
+    p.add_argument("--workers", type=int, default=0, help="runs at a time (default 0: one per core; with Ray, the cluster's CPUs)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: worker processes here (default); ray: a Ray cluster (pip install 'actlab[ray]')")
+    p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
+                   help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray instance)")
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    p.set_defaults(func=cmd_sweep)
     return parser
 
 

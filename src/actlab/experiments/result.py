@@ -191,7 +191,7 @@ def load_result(path: str | Path) -> Result:
     try:
         d = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ResultFileError(f"{path}: not valid JSON (truncated or corrupt: {exc.msg} at line {exc.lineno})") from exc
+        raise ResultFileError(f"{path}: not valid JSON, truncated or corrupt ({exc})") from exc
     if not isinstance(d, dict):
         raise ResultFileError(f"{path}: not an actlab result (top level is not an object)")
     try:

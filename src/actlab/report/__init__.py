@@ -1,0 +1,88 @@
+"""A self-contained HTML report from a results folder.
+
+``build_report(DIR)`` reads what ``actlab run ... --out DIR`` wrote
+(``DIR/<claim>/result.json`` and ``DIR/<claim>/*.png``, see
+:mod:`actlab.experiments.result`) and writes ``DIR/report.html``: a summary table
+(claim, source, verdict, key number), then one section per claim in DESIGN.md order
+with the claim as the course states it, the command that reruns it, its config,
+figures, metrics, verdict, environment and time, and the monitor's findings when a
+monitor log sits in the folder. Figures are embedded as base64 data URIs and the
+CSS is inline: the file reads offline, without JavaScript, and prints.
+
+A claim that was not run is listed with the command that produces it; a corrupt
+``result.json`` is named as unreadable. Only a folder with no readable result is an
+error (:class:`ReportError`, a ``ValueError``).
+
+Examples::
+
+    >>> from actlab.report import build_report
+    >>> build_report("actlab-results")          # doctest: +SKIP
+    PosixPath('actlab-results/report.html')
+
+The headline of a claim in the summary is its verdict's evidence, shortened; a claim
+module may define ``headline(metrics) -> str`` to give a shorter one. A figure's caption
+comes from its file name, or from a PNG ``Title`` text chunk
+(``savefig(..., metadata={"Title": ...})``) when the figure has one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .folder import (
+    MONITOR_FILES,
+    ClaimResult,
+    MonitorLog,
+    ReportError,
+    ResultsFolder,
+    Unreadable,
+    scan_results,
+)
+from .render import problems, render_html
+
+__all__ = [
+    "build_report",
+    "scan_results",
+    "render_html",
+    "problems",
+    "ReportError",
+    "ResultsFolder",
+    "ClaimResult",
+    "Unreadable",
+    "MonitorLog",
+    "MONITOR_FILES",
+    "REPORT_NAME",
+]
+
+REPORT_NAME = "report.html"
+
+
+def build_report(results: str | os.PathLike[str] | ResultsFolder) -> Path:
+    """Write ``DIR/report.html`` for the results folder ``DIR`` and return its path.
+
+    Args:
+        results: the results folder, or what :func:`scan_results` read from it (to
+            also list its unreadable files, as ``actlab report`` does).
+
+    Raises:
+        ReportError: ``DIR`` is missing, not a folder, or holds no readable result.
+    """
+    folder = results if isinstance(results, ResultsFolder) else scan_results(results)
+    text = render_html(folder)
+    path = folder.root / REPORT_NAME
+    # Temp file in the same folder, then rename: a reader never sees half a report.
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{REPORT_NAME}.", suffix=".tmp", dir=folder.root)
+    except OSError as exc:
+        raise ReportError(f"cannot write to {folder.root}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,199 @@
+"""What a results folder holds: each claim's result and figures, what is missing or
+unreadable, and a monitor log if there is one.
+
+A results folder is what ``actlab run NAME --out DIR`` writes: ``DIR/NAME/result.json``
+beside ``DIR/NAME/*.png`` (see :mod:`actlab.experiments.result`). Reading it never
+raises for one bad claim: a corrupt ``result.json`` becomes an :class:`Unreadable`
+entry. Only a folder with no readable result at all is a :class:`ReportError`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..experiments import CLAIMS, Result, ResultFileError, load_result
+
+__all__ = [
+    "ReportError",
+    "ClaimResult",
+    "Unreadable",
+    "MonitorLog",
+    "ResultsFolder",
+    "scan_results",
+    "MONITOR_FILES",
+]
+
+#: Where a monitor log may sit, relative to the results folder, in order of preference:
+#: saved findings first (what the user kept), else the JSONL log, diagnosed here.
+MONITOR_FILES = ("monitor/findings.json", "monitor.jsonl", "monitor/monitor.jsonl")
+
+
+class ReportError(ValueError):
+    """The folder cannot give a report (missing, or not an actlab results folder)."""
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """One claim's folder: its result and its figures (PNG files, sorted by name)."""
+
+    name: str
+    folder: Path
+    result: Result
+    figures: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A claim folder whose ``result.json`` could not be used, and why."""
+
+    name: str
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class MonitorLog:
+    """Monitor findings found in the folder.
+
+    Attributes:
+        path: the file read.
+        findings: one dict per finding (``Finding.as_dict()`` fields), most severe first;
+            None when the file could not be read (``error`` says why).
+        steps: sampled steps in a JSONL log (None for a findings file).
+        error: why the file could not be read, or None.
+    """
+
+    path: Path
+    findings: tuple[Mapping[str, Any], ...] | None
+    steps: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ResultsFolder:
+    """Everything the report shows, read from one results folder.
+
+    Attributes:
+        root: the folder, as given.
+        results: readable claims, in DESIGN.md order (``experiments.CLAIMS``), then any
+            other result folders by name.
+        unreadable: claim folders whose ``result.json`` is corrupt, truncated or absent.
+        missing: claims of ``CLAIMS`` with no folder here.
+        monitor: the monitor findings, if a log is present (see ``MONITOR_FILES``).
+    """
+
+    root: Path
+    results: tuple[ClaimResult, ...]
+    unreadable: tuple[Unreadable, ...]
+    missing: tuple[str, ...]
+    monitor: MonitorLog | None
+
+    def run_command(self, name: str, quick: bool) -> str:
+        """The command that produces claim ``name`` into this folder."""
+        return f"actlab run {name}{' --quick' if quick else ''} --out {shlex.quote(str(self.root))}"
+
+
+def scan_results(results_dir: str | Path) -> ResultsFolder:
+    """Read a results folder; :class:`ReportError` if it is not one.
+
+    Folders whose names start with a dot (``actlab run``'s temporary folders) are skipped.
+    """
+    root = Path(results_dir)
+    if not root.exists():
+        raise ReportError(f"{root}: no such folder; make one with `actlab run all --quick --out {shlex.quote(str(root))}`")
+    if not root.is_dir():
+        raise ReportError(f"{root} is a file; give the results folder that `actlab run ... --out DIR` wrote")
+    if (root / "result.json").is_file():
+        parent = shlex.quote(str(root.resolve().parent))
+        raise ReportError(f"{root} is one claim's folder (it holds result.json); "
+                          f"give the results folder above it: actlab report {parent}")
+    found: dict[str, ClaimResult] = {}
+    unreadable: list[Unreadable] = []
+    try:
+        children = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as exc:
+        raise ReportError(f"{root}: cannot read the folder ({exc.strerror or exc})") from None
+    for folder in children:
+        path = folder / "result.json"
+        if not path.exists():
+            if folder.name in CLAIMS:  # a claim's folder without its result: say so
+                unreadable.append(Unreadable(folder.name, path, f"{path}: no such file"))
+            continue
+        try:
+            result = load_result(path)
+        except ResultFileError as exc:
+            unreadable.append(Unreadable(folder.name, path, str(exc)))
+            continue
+        except (ValueError, TypeError, AttributeError) as exc:  # parseable JSON with odd types in it
+            unreadable.append(Unreadable(folder.name, path, f"{path}: not an actlab result ({exc})"))
+            continue
+        figures = tuple(sorted(p for p in folder.glob("*.png") if p.is_file() and not p.name.startswith(".")))
+        found[folder.name] = ClaimResult(folder.name, folder, result, figures)
+    if not found:
+        claims = ", ".join(CLAIMS)
+        if unreadable:
+            bad = "; ".join(u.reason for u in unreadable)
+            raise ReportError(f"{root}: no readable result.json in it ({bad})")
+        raise ReportError(f"{root} is not an actlab results folder: no CLAIM/result.json in it "
+                          f"(claims: {claims}); make one with `actlab run all --quick --out {shlex.quote(str(root))}`")
+    order = {name: i for i, name in enumerate(CLAIMS)}
+    ranked = sorted(found.values(), key=lambda c: (order.get(c.name, len(order)), c.name))
+    present = set(found) | {u.name for u in unreadable}
+    return ResultsFolder(
+        root=root,
+        results=tuple(ranked),
+        unreadable=tuple(sorted(unreadable, key=lambda u: (order.get(u.name, len(order)), u.name))),
+        missing=tuple(n for n in CLAIMS if n not in present),
+        monitor=_read_monitor(root),
+    )
+
+
+def _read_monitor(root: Path) -> MonitorLog | None:
+    for rel in MONITOR_FILES:
+        path = root / rel
+        if path.is_file():
+            return _read_findings(path) if path.suffix == ".json" else _diagnose_jsonl(path)
+    return None
+
+
+def _finding_dicts(items: Sequence[Any]) -> tuple[Mapping[str, Any], ...]:
+    out = []
+    for item in items:
+        if hasattr(item, "as_dict"):
+            item = item.as_dict()
+        if not isinstance(item, Mapping):
+            raise ValueError(f"a finding is a JSON object, not {type(item).__name__}")
+        out.append(item)
+    return tuple(out)
+
+
+def _read_findings(path: Path) -> MonitorLog:
+    """``findings.json``: a list of findings, or ``{"findings": [...]}``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, Mapping):
+            data = data.get("findings")
+        if not isinstance(data, list):
+            raise ValueError("expected a list of findings (or {\"findings\": [...]})")
+        return MonitorLog(path, _finding_dicts(data))
+    except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+        return MonitorLog(path, None, error=f"{path}: {exc}")
+
+
+def _diagnose_jsonl(path: Path) -> MonitorLog:
+    """A monitor JSONL log, diagnosed with ``actlab.probes`` (the monitor's own rules)."""
+    try:
+        from ..probes import diagnose, read_jsonl
+    except Exception as exc:  # the probes package may be mid-change: the report still renders
+        return MonitorLog(path, None, error=f"{path}: actlab.probes cannot read monitor logs here ({exc})")
+    try:
+        records = read_jsonl(path)
+        steps = sum(1 for r in records if r.get("type", "step") == "step")
+        return MonitorLog(path, _finding_dicts(diagnose(records)), steps=steps)
+    except Exception as exc:  # a malformed log is reported in the page, not raised
+        return MonitorLog(path, None, error=f"{path}: {exc}")
