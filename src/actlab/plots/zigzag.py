@@ -6,21 +6,34 @@
 * ``zigzag_loss.png``: relative excess loss vs passes over the data, one panel per n.
 * ``zigzag_summary.png``: the spectrum of E[x x^T] and, against n, the condition number,
   gradient-descent steps to tol and the share of same-direction per-example steps.
+
+Part (b), from ``data["factorial"]`` and the factorial metrics:
+
+* ``zigzag_factorial_curves.png``: training error vs SGD steps for sigmoid,
+  sigmoid_centered, tanh_shifted and tanh (mean over seeds, band from the lowest to the
+  highest seed), each at its own best rate and all at one rate.
+* ``zigzag_factorial.png``: steps_to_target as a 2x2 table (centred? x gain), the factorial
+  effects on log steps with their 95% CIs, and steps to target against the learning rate.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from ..experiments import Result
-from .style import legend_outside, new_figure, save_figure, styled
+from .style import color_for, legend_outside, new_figure, save_figure, styled
 
-__all__ = ["plot", "plot_contours", "plot_loss", "plot_summary", "VARIANT_COLORS", "VARIANT_LABELS"]
+__all__ = ["plot", "plot_contours", "plot_loss", "plot_summary", "plot_factorial_curves", "plot_factorial",
+           "VARIANT_COLORS", "VARIANT_LABELS"]
 
 VARIANT_COLORS = MappingProxyType({"positive": "#1f77b4", "centred": "#d62728"})
 VARIANT_LABELS = MappingProxyType({"positive": "all-positive inputs", "centred": "centred inputs"})
@@ -38,6 +51,9 @@ def plot(result: Result, out_dir: Path) -> list[Path]:
             paths.append(plot_contours(result, out_dir / "zigzag_contours.png"))
         paths.append(plot_loss(result, out_dir / "zigzag_loss.png"))
         paths.append(plot_summary(result, out_dir / "zigzag_summary.png"))
+    if result.data.get("factorial"):
+        paths.append(plot_factorial_curves(result, out_dir / "zigzag_factorial_curves.png"))
+        paths.append(plot_factorial(result, out_dir / "zigzag_factorial.png"))
     return paths
 
 
@@ -226,4 +242,193 @@ def plot_summary(result: Result, path: Path) -> Path:
     ax_q.set_ylim(min(q_floor, 2.0 ** (1 - dims[-1])) / 3 if dims[-1] <= 30 else q_floor / 3, 2.0)
     fig.suptitle(f"Why all-positive inputs are slow ({_inputs_label(result)}, N = {result.config['samples']})",
                  fontsize=12)
+    return save_figure(fig, path)
+
+
+# --- part (b): the factorial on MNIST-1D -----------------------------------------------------
+
+_GAIN_LABEL = MappingProxyType({"sigmoid": "sigmoid's gain (slope 1/4 at 0)", "tanh": "tanh's gain (slope 1 at 0)"})
+_EFFECT_LABELS = MappingProxyType({
+    "centring": "centring\n(main effect)",
+    "gain": "gain\n(main effect)",
+    "interaction": "interaction",
+    "centring_at_sigmoid_gain": "centring sigmoid\n(sigmoid_centered\nvs sigmoid)",
+    "total": "tanh vs sigmoid\n(total)",
+})
+
+
+def _line_style(result: Result, variant: str) -> str:
+    centred, _ = result.data["factorial"]["factors"][variant]
+    return "-" if centred else "--"
+
+
+def _curve_band(steps: list[list[int]], errors: list[list[Any]]) -> tuple[np.ndarray, ...]:
+    """(steps, mean, low, high) over seeds; a seed that stopped early (diverged) is NaN after."""
+    longest = max(steps, key=len)
+    grid = np.full((len(errors), len(longest)), np.nan)
+    for i, e in enumerate(errors):
+        grid[i, : len(e)] = np.asarray(e, dtype=float)  # "nan" strings from result.json too
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns, where every seed diverged
+        return np.asarray(longest, float), np.nanmean(grid, 0), np.nanmin(grid, 0), np.nanmax(grid, 0)
+
+
+def _steps_label(summary: dict[str, Any], diverged: list[int | None] | None = None) -> str:
+    seeds = len(summary["per_seed"])
+    text = (f"{summary['mean']:.0f} steps" if summary["mean"] is not None
+            else f"target missed on {seeds - summary['reached']} of {seeds} seeds")
+    div = [d for d in diverged or [] if d is not None]
+    if div:
+        text += f", diverged on {len(div)} (from step {min(div)})"
+    return text
+
+
+@styled
+def plot_factorial_curves(result: Result, path: Path) -> Path:
+    """Training error vs steps per variant: each at its own rate (left), all at one rate (right)."""
+    fac, m = result.data["factorial"], result.metrics
+    target = m["target_error"]
+    fig, axes = new_figure(1, 2, width=13.0, height=4.8, layout="constrained", sharey=True)
+    panels = (("tuned", "", "each variant at its best rate"),
+              ("fixed", "_fixed_lr", f"all four at one rate, lr = {m['lr_fixed']:g}"))
+    for ax, (key, suffix, title) in zip(axes.flat, panels):
+        for v in fac["variants"]:
+            c = fac[key][v]
+            x, mean, lo, hi = _curve_band(c["steps"], c["train_error"])
+            color = color_for(v)
+            summary = m["steps_to_target" + suffix][v]
+            ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+            ax.plot(x, mean, _line_style(result, v), color=color, lw=1.8,
+                    label=f"{v}, lr {c['lr']:g}: {_steps_label(summary, m['diverged' + suffix][v])}")
+            if summary["mean"] is not None:
+                ax.plot(summary["mean"], target, "o", color=color, mec="black", ms=7, zorder=5)
+        ax.axhline(target, color="0.25", lw=1.0, ls=":")
+        ax.text(0.99, target, f" target {100 * target:g}%", transform=ax.get_yaxis_transform(), ha="right",
+                va="bottom", fontsize=8, color="0.25")
+        ax.set_xlabel("SGD steps")
+        ax.set_title(title)
+        ax.set_xlim(0, result.config["train_steps"])
+        ax.set_ylim(0, 1)
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.9,
+                  title="mean steps to target (dot)", title_fontsize=8)
+    axes.flat[0].set_ylabel("training error (all training examples)")
+    seeds = len(fac["tuned"]["sigmoid"]["seeds"])
+    fig.suptitle(f"MNIST-1D, MLP 40-{'-'.join([str(result.config['width'])] * result.config['depth'])}-10, "
+                 f"plain SGD, batch {result.config['batch_size']}: mean of {seeds} seed{'s' if seeds > 1 else ''}, "
+                 "band = lowest to highest seed\n"
+                 "solid: zero-centred outputs, dashed: all-positive; blue: sigmoid's gain, red: tanh's gain",
+                 fontsize=11)
+    return save_figure(fig, path)
+
+
+def _effect_rows(effects: dict[str, Any], names: tuple[str, ...]) -> list[tuple[float, float, float] | None]:
+    rows = []
+    for e in names:
+        d = effects[e]
+        if d["mean"] is None:
+            rows.append(None)
+        else:
+            lo = d["ci95_low"] if d["ci95_low"] is not None else d["mean"]
+            hi = d["ci95_high"] if d["ci95_high"] is not None else d["mean"]
+            rows.append((d["mean"], lo, hi))
+    return rows
+
+
+@styled
+def plot_factorial(result: Result, path: Path) -> Path:
+    """The 2x2 table of steps to target, the factorial effects, and steps against the rate."""
+    fac, m = result.data["factorial"], result.metrics
+    fig, axes = new_figure(1, 3, width=17.0, height=5.6, layout="constrained",
+                           gridspec_kw={"width_ratios": [1.05, 1.25, 1.0]})
+    ax_t, ax_e, ax_lr = axes.flat
+
+    # 2x2 table: rows gain, columns centring; colour = log mean steps.
+    steps = m["steps_to_target"]
+    cells = {(0 if g == "sigmoid" else 1, 1 if centred else 0): v for v, (centred, g) in fac["factors"].items()}
+    means = np.full((2, 2), np.nan)
+    for (r, c), v in cells.items():
+        if steps[v]["mean"] is not None:
+            means[r, c] = steps[v]["mean"]
+    finite = means[np.isfinite(means)]
+    vmin, vmax = (np.log(finite.min()), np.log(finite.max())) if finite.size else (0.0, 1.0)
+    # light colours only (the text sits on them): the slowest cell is mid-orange
+    norm = Normalize(vmin=vmin - 0.35 * (vmax - vmin) - 0.05, vmax=vmax + 0.6 * (vmax - vmin) + 0.05)
+    ax_t.imshow(np.log(means), cmap="YlOrRd", norm=norm, aspect="auto")
+    for (r, c), v in cells.items():
+        s, acc = steps[v], m["test_accuracy"][v]
+        lines = [v, _steps_label(s)]
+        if s["ci95_low"] is not None:
+            lines.append(f"95% CI {s['ci95_low']:.0f}-{s['ci95_high']:.0f}")
+        lines.append(f"lr {m['lr_chosen'][v]:g}")
+        if acc["mean"] is not None:
+            lines.append(f"test accuracy {100 * acc['mean']:.1f}%")
+        ax_t.text(c, r, "\n".join(lines), ha="center", va="center", fontsize=9,
+                  fontweight="bold" if v in ("sigmoid", "tanh") else "normal")
+    ax_t.set_xticks([0, 1], ["all-positive outputs", "zero-centred outputs"])
+    ax_t.set_yticks([0, 1], [_GAIN_LABEL["sigmoid"].replace(" (", "\n("), _GAIN_LABEL["tanh"].replace(" (", "\n(")])
+    ax_t.grid(False)
+    ax_t.set_title(f"steps to {100 * m['target_error']:g}% training error,\nmean over seeds, each at its best rate")
+
+    # Effects on ln steps, tuned and fixed rate side by side.
+    names = ("centring", "gain", "interaction", "centring_at_sigmoid_gain", "total")
+    y = np.arange(len(names))
+    legend = []
+    for offset, key, color, label in ((-0.18, "factorial_effects", "#444444", "each variant at its best rate"),
+                                      (0.18, "factorial_effects_fixed_lr", "#9ecae1", f"all four at lr {m['lr_fixed']:g}")):
+        rows = _effect_rows(m[key], names)
+        if not any(rows):  # all or none: a seed where some variant missed the target has no contrasts
+            label += " (none: target missed on some seed)"
+        legend.append(Patch(color=color, label=label))
+        for i, row in enumerate(rows):
+            if row is None:
+                continue
+            mean, lo, hi = row
+            ax_e.barh(y[i] + offset, mean, height=0.34, color=color)
+            ax_e.errorbar(mean, y[i] + offset, xerr=[[mean - lo], [hi - mean]], fmt="none", ecolor="black", capsize=3, lw=1)
+            ax_e.text(min(lo, mean, 0) - 0.03, y[i] + offset, f"x{np.exp(mean):.2f}", va="center", ha="right", fontsize=8)
+    ax_e.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)
+    ax_e.axvline(0, color="0.2", lw=0.9)
+    ax_e.set_yticks(y, [_EFFECT_LABELS[n] for n in names], fontsize=8)
+    ax_e.invert_yaxis()
+    lo_all = [r[1] for k in ("factorial_effects", "factorial_effects_fixed_lr") for r in _effect_rows(m[k], names) if r]
+    ax_e.set_xlim(min(lo_all + [0.0]) - 0.45, max([r[2] for k in ("factorial_effects", "factorial_effects_fixed_lr")
+                                                    for r in _effect_rows(m[k], names) if r] + [0.0]) + 0.15)
+    ax_e.set_xlabel("change in ln(steps to target): < 0 is fewer steps\n(x: the factor on the steps; whiskers: 95% CI over seeds)")
+    share = m["factorial_effects"]["centring_share"]
+    ax_e.set_title("factorial effects on ln(steps)" + (
+        f": centring explains {100 * share:.0f}%\nof tanh's advantage over sigmoid" if share is not None else ""))
+
+    # Steps to target against the rate, mean over seeds where every seed reached it.
+    budget = result.config["train_steps"]
+    for j, v in enumerate(fac["variants"]):
+        lrs, vals, missed = [], [], []
+        for lr_key, d in m["lr_search"][v].items():
+            reached = [s for s in d["per_seed"] if s is not None]
+            if len(reached) == len(d["per_seed"]) and reached:
+                lrs.append(float(lr_key))
+                vals.append(float(np.mean(reached)))
+            else:
+                missed.append(float(lr_key))
+        ax_lr.plot(lrs, vals, "o" + _line_style(result, v), color=color_for(v), lw=1.6, label=v)
+        ax_lr.plot([m["lr_chosen"][v]], [steps[v]["mean"] or np.nan], "*", color=color_for(v), mec="black", ms=14)
+        # above the budget line, one row per variant: this rate missed the target on some seed
+        ax_lr.plot(missed, [budget * (1.08 + 0.07 * j)] * len(missed), "x", color=color_for(v), ms=8, mew=2)
+    ax_lr.axhline(budget, color="0.4", lw=0.8, ls=":")
+    ax_lr.text(0.5, budget / 1.03, f"train_steps = {budget} (x above: target missed on some seed)",
+               transform=ax_lr.get_yaxis_transform(), ha="center", va="top", fontsize=7, color="0.3")
+    ax_lr.set_xscale("log")
+    ax_lr.set_yscale("log")
+    grid = sorted({float(k) for v in fac["variants"] for k in m["lr_search"][v]})
+    ax_lr.set_xticks(grid, [f"{lr:g}" for lr in grid])
+    ax_lr.minorticks_off()
+    ax_lr.set_xlim(grid[0] / 1.8, grid[-1] * 1.8)
+    reached = [s for v in fac["variants"] for d in m["lr_search"][v].values() for s in d["per_seed"] if s]
+    ax_lr.set_ylim(min(reached, default=budget) / 1.6, budget * 1.5)
+    ax_lr.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax_lr.yaxis.set_major_formatter(FuncFormatter(lambda val, _pos: f"{val:g}"))
+    ax_lr.set_xlabel("learning rate")
+    ax_lr.set_ylabel("steps to target (mean over seeds)")
+    ax_lr.set_title("the rate search: mean steps to target per rate\n(star: the rate chosen for each variant)")
+    ax_lr.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
+    fig.suptitle("Centring vs gain: sigmoid, sigmoid - 1/2, tanh + 1, tanh on MNIST-1D with plain SGD", fontsize=12)
     return save_figure(fig, path)
