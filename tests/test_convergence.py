@@ -10,6 +10,7 @@ from scipy import stats
 
 from actlab.cli import main
 from actlab.experiments import convergence
+from actlab.experiments.trainer import load_tensors
 
 TINY = dict(activations=("relu", "tanh"), seeds=2, lr_grid=(0.05, 0.2), max_steps=30, eval_every=5,
             eval_examples=500, train_examples=2000, test_examples=500, width=32, target=0.5, workers=1)
@@ -108,7 +109,7 @@ def test_missing_data_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
     from actlab.data import clear_cache
 
     clear_cache()
-    convergence._load.cache_clear()
+    load_tensors.cache_clear()
     rc = main(["run", "convergence", "--quick", "--out", str(tmp_path / "o"), "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "train-images-idx3-ubyte.gz" in err[0], err

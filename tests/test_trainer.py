@@ -7,9 +7,10 @@ import math
 import pytest
 import torch
 
+from actlab.experiments.base import torch_threads
 from actlab.experiments.models import INITS, build_cnn, build_mlp, init_weights
 from actlab.experiments.parallel import run_tasks
-from actlab.experiments.trainer import Tensors, TrainConfig, num_threads, steps_to_target, train
+from actlab.experiments.trainer import Tensors, TrainConfig, steps_to_target, train
 
 
 def blobs(n: int = 600, d: int = 20, classes: int = 3, seed: int = 0) -> Tensors:
@@ -31,7 +32,7 @@ def test_trainer_takes_exactly_the_steps_of_a_plain_loop():
     g = torch.Generator().manual_seed(5)
     opt = torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
     step, n = 0, len(data.x_train)
-    with num_threads(1):  # the trainer's default
+    with torch_threads(1):  # the trainer's default
         while step < 37:
             perm = torch.randperm(n, generator=g)
             for i in range(0, n - 16 + 1, 16):

@@ -12,11 +12,12 @@ A claim module (``experiments/<claim>.py``) defines:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import torch
@@ -34,6 +35,7 @@ __all__ = [
     "make_config",
     "parse_value",
     "Stopwatch",
+    "torch_threads",
 ]
 
 
@@ -77,9 +79,16 @@ def check_activations(names: Sequence[str], what: str = "activations") -> tuple[
     return tuple(out)
 
 
+#: Integer settings fit in 64 bits: PyTorch takes sizes and seeds as int64 and fails deep
+#: inside ("Overflow when unpacking long long") beyond that.
+MAX_INT64 = 2**63 - 1
+
+
 def check_int(name: str, value: Any, *, min_value: int | None = None, max_value: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name}={value!r} must be an integer")
+    if not -MAX_INT64 <= value <= MAX_INT64:
+        raise ValueError(f"{name}={value} is out of range (a setting fits in 64 bits: |value| <= 2**63 - 1)")
     if min_value is not None and value < min_value:
         raise ValueError(f"{name}={value} must be >= {min_value}")
     if max_value is not None and value > max_value:
@@ -161,6 +170,18 @@ def make_config(config_cls: type, quick: Mapping[str, Any] | None = None,
             value = parse_value(value, _field_type(config_cls, key), key)
         values[key] = value
     return config_cls(**values)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """``torch.set_num_threads(n)`` inside the block (None or 0: unchanged), restored after."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class Stopwatch:

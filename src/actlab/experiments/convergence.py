@@ -26,7 +26,6 @@ Metrics:
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -47,7 +46,7 @@ from .models import INITS, build_cnn, build_mlp
 from .parallel import run_tasks
 from .result import Result, Verdict, environment
 from .stats import mean_ci95
-from .trainer import Tensors, TrainConfig, steps_to_target, train
+from .trainer import Tensors, TrainConfig, load_tensors, steps_to_target, train
 
 __all__ = ["NAME", "CLAIM", "SOURCE", "COMMAND", "Config", "QUICK", "run", "DATASETS"]
 
@@ -128,20 +127,15 @@ QUICK: dict[str, Any] = {
 }
 
 
-@functools.lru_cache(maxsize=4)
-def _load(dataset: str, data_dir: str | None, train_examples: int, test_examples: int, image: bool) -> Tensors:
-    """The dataset as tensors, once per process. Images (N, 1, 28, 28) for the CNN, else flat."""
-    from ..data import load_dataset
-
-    kw = {"data_dir": data_dir} if dataset != "mnist1d" else {}
-    ds = load_dataset(dataset, flatten=not image, max_train=train_examples or None, max_test=test_examples or None, **kw)
-    return Tensors(ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+def _load(config: Config) -> Tensors:
+    return load_tensors(config.dataset, config.data_dir, config.train_examples, config.test_examples,
+                        image=config.model == "cnn")
 
 
 def _train_one(config: Config, activation: str, lr: float, seed: int, stop_at_target: bool) -> dict[str, Any]:
     """One training run; a top-level function so worker processes can run it."""
     device = torch.device(config.device)
-    data = _load(config.dataset, config.data_dir, config.train_examples, config.test_examples, config.model == "cnn").to(device)
+    data = _load(config).to(device)
     n_in, n_classes = data.x_train[0].numel(), data.num_classes
     if config.model == "cnn":
         model = build_cnn(1, 28, n_classes, activation, init=config.init, seed=seed)
@@ -174,7 +168,7 @@ def run(config: Config, progress: Progress = no_progress) -> Result:
     clock = Stopwatch()
     acts = config.activations
     # load once here: a missing or damaged data file fails now, with its DataError, not in a worker
-    _load(config.dataset, config.data_dir, config.train_examples, config.test_examples, config.model == "cnn")
+    _load(config)
     # Phase 1: the learning rate of each activation (seed = config.seed, stop at the target).
     search_tasks = [(config, a, lr, config.seed, True) for a in acts for lr in config.lr_grid]
     # Phase 2 tasks are known only after phase 1; count both for the progress bar.

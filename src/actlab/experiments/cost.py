@@ -120,6 +120,7 @@ from .base import (
     check_int,
     no_progress,
     resolve_device,
+    torch_threads,
 )
 from .models import build_mlp
 from .result import Result, Verdict, environment
@@ -709,17 +710,13 @@ def run(config: Config, progress: Progress = no_progress) -> Result:
     watch = Stopwatch()
     device = resolve_device(config.device)
     devices = [torch.device("cpu")] + ([device] if device.type == "cuda" else [])
-    previous_threads = torch.get_num_threads()
     load_before = _load_average()
-    torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         per_device = {}
         for i, dev in enumerate(devices):
             per_device[dev.type] = _measure_device(
                 config, dev, lambda d, t, m="", i=i: progress(i + d / t, len(devices), m))
         env = environment(device)
-    finally:
-        torch.set_num_threads(previous_threads)
     env["threads"] = config.threads
     env["cpu_model"] = _cpu_model()
     env["cpu_capability"] = torch.backends.cpu.get_cpu_capability()  # which vectorised kernels ran

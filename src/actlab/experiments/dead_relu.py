@@ -31,7 +31,6 @@ Metrics:
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -53,7 +52,7 @@ from .base import (
 from .models import INITS, build_mlp
 from .parallel import run_tasks
 from .result import Result, Verdict, environment
-from .trainer import Tensors, TrainConfig, train
+from .trainer import Tensors, TrainConfig, load_tensors, train
 
 __all__ = ["NAME", "CLAIM", "SOURCE", "COMMAND", "Config", "QUICK", "run", "dead_fractions"]
 
@@ -126,13 +125,8 @@ QUICK: dict[str, Any] = {
 }
 
 
-@functools.lru_cache(maxsize=2)
-def _load(dataset: str, data_dir: str | None, train_examples: int, test_examples: int) -> Tensors:
-    from ..data import load_dataset
-
-    kw = {"data_dir": data_dir} if dataset != "mnist1d" else {}
-    ds = load_dataset(dataset, max_train=train_examples or None, max_test=test_examples or None, **kw)
-    return Tensors(ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+def _load(config: Config) -> Tensors:
+    return load_tensors(config.dataset, config.data_dir, config.train_examples, config.test_examples)
 
 
 @torch.no_grad()
@@ -156,7 +150,7 @@ def dead_fractions(model: nn.Module, x: Tensor, batch_size: int = 4096) -> list[
 def _train_one(config: Config, activation: str, lr: float, bias_init: float, seed: int) -> dict[str, Any]:
     """One run: dead fractions at init, training, dead fractions after; a top-level function for workers."""
     device = torch.device(config.device)
-    data = _load(config.dataset, config.data_dir, config.train_examples, config.test_examples).to(device)
+    data = _load(config).to(device)
     model = build_mlp(data.x_train.shape[1], config.width, config.depth, data.num_classes, activation,
                       init=config.init, bias_init=bias_init, seed=seed).to(device)
     at_init = dead_fractions(model, data.x_train)
@@ -187,7 +181,7 @@ def _mean(values: list[float | None]) -> float | None:
 def run(config: Config, progress: Progress = no_progress) -> Result:
     """Measure the claim; see the module docstring."""
     clock = Stopwatch()
-    _load(config.dataset, config.data_dir, config.train_examples, config.test_examples)  # a data error fails here
+    _load(config)  # a data error fails here
     seeds = [config.seed + i for i in range(config.seeds)]
     keys = [(a, b, lr) for a in config.activations for b in config.bias_inits for lr in config.lrs]
     tasks = [(config, a, lr, b, s) for (a, b, lr) in keys for s in seeds]

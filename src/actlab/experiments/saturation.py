@@ -25,7 +25,6 @@ Metrics:
 
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,7 +45,7 @@ from .base import (
 from .models import INITS, build_mlp
 from .parallel import run_tasks
 from .result import Result, Verdict, environment
-from .trainer import Tensors, TrainConfig, train
+from .trainer import Tensors, TrainConfig, load_tensors, train
 
 __all__ = ["NAME", "CLAIM", "SOURCE", "COMMAND", "Config", "QUICK", "run", "probe_steps", "layer_statistics"]
 
@@ -110,13 +109,8 @@ def probe_steps(steps: int, probes: int) -> list[int]:
     return sorted(s for s in out if 0 <= s <= steps)
 
 
-@functools.lru_cache(maxsize=2)
-def _load(dataset: str, data_dir: str | None, train_examples: int, probe_examples: int) -> Tensors:
-    from ..data import load_dataset
-
-    kw = {"data_dir": data_dir} if dataset != "mnist1d" else {}
-    ds = load_dataset(dataset, max_train=train_examples or None, max_test=probe_examples, **kw)
-    return Tensors(ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+def _load(config: Config) -> Tensors:
+    return load_tensors(config.dataset, config.data_dir, config.train_examples, config.probe_examples)
 
 
 @torch.no_grad()
@@ -137,7 +131,7 @@ def layer_statistics(model: nn.Module, x: Tensor) -> list[dict[str, Any]]:
 def _train_one(config: Config, activation: str) -> dict[str, Any]:
     """Train one network, probing its hidden layers; a top-level function for worker processes."""
     device = torch.device(config.device)
-    data = _load(config.dataset, config.data_dir, config.train_examples, config.probe_examples).to(device)
+    data = _load(config).to(device)
     x_probe = data.x_test[: config.probe_examples]  # 300 fixed test examples, as in the paper
     model = build_mlp(data.x_train.shape[1], config.width, config.depth, data.num_classes, activation,
                       init=config.init, seed=config.seed).to(device)
@@ -168,7 +162,7 @@ def _train_one(config: Config, activation: str) -> dict[str, Any]:
 def run(config: Config, progress: Progress = no_progress) -> Result:
     """Measure the claim; see the module docstring."""
     clock = Stopwatch()
-    _load(config.dataset, config.data_dir, config.train_examples, config.probe_examples)  # data errors fail here
+    _load(config)  # data errors fail here
     acts = config.activations
     runs = run_tasks(_train_one, [(config, a) for a in acts], config.workers,
                      on_done=lambda d, n: progress(d, n, "training"))

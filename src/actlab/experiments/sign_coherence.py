@@ -59,8 +59,7 @@ near 0; the first layer (zero-mean inputs) is near 0 for every activation.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -77,6 +76,7 @@ from .base import (
     check_int,
     no_progress,
     resolve_device,
+    torch_threads,
 )
 from .models import INITS, build_mlp, linear_layers
 from .result import Result, Verdict, environment
@@ -289,21 +289,9 @@ def _layer_names(config: Config) -> list[str]:
     return [f"Linear {i + 1} ({dims[i]} -> {dims[i + 1]})" for i in range(config.depth + 1)]
 
 
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """``torch.set_num_threads(n)`` inside the block (n = 0: unchanged), restored after."""
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run(config: Config, progress: Progress = no_progress) -> Result:
     """Measure row sign coherence per activation, batch size and Linear layer (see the module docstring)."""
-    with _torch_threads(config.threads):
+    with torch_threads(config.threads):
         return _run(config, progress)
 
 

@@ -13,7 +13,7 @@ curves and metrics. Training runs with ``torch.set_num_threads(threads)``
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .base import check_float, check_int
+from .base import check_float, check_int, torch_threads
 
-__all__ = ["TrainConfig", "TrainHistory", "Tensors", "train", "evaluate_error", "steps_to_target", "num_threads"]
+__all__ = ["TrainConfig", "TrainHistory", "Tensors", "train", "evaluate_error", "steps_to_target", "load_tensors"]
 
 
 @dataclass(frozen=True)
@@ -115,15 +115,20 @@ class TrainHistory:
         }
 
 
-@contextlib.contextmanager
-def num_threads(n: int) -> Iterator[None]:
-    """Temporarily set torch's intra-op thread count."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+@functools.lru_cache(maxsize=4)
+def load_tensors(dataset: str, data_dir: str | None = None, train_examples: int = 0, test_examples: int = 0,
+                 image: bool = False) -> Tensors:
+    """A dataset of ``actlab.data`` as :class:`Tensors`, loaded once per process.
+
+    ``train_examples`` / ``test_examples``: keep only the first N (0: all). ``image``:
+    (N, 1, 28, 28) instead of flat rows. ``data_dir`` applies to the image datasets.
+    A missing or damaged file raises ``actlab.data.DataError``.
+    """
+    from ..data import load_dataset
+
+    kw = {"data_dir": data_dir} if dataset in ("mnist", "fashion-mnist") else {}
+    ds = load_dataset(dataset, flatten=not image, max_train=train_examples or None, max_test=test_examples or None, **kw)
+    return Tensors(ds.x_train, ds.y_train, ds.x_test, ds.y_test)
 
 
 @torch.no_grad()
@@ -202,7 +207,7 @@ def train(
         stop = config.stop_at_error is not None and history.train_error[-1] <= config.stop_at_error
         return not stop
 
-    with num_threads(config.threads):
+    with torch_threads(config.threads):
         model.train()
         keep_going = evaluate(0)
         step = 0

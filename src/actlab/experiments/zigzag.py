@@ -114,7 +114,6 @@ speedup out; otherwise (or when a variant misses the target) it is inconclusive.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -137,7 +136,7 @@ from .models import INITS, build_mlp
 from .parallel import run_tasks
 from .result import Result, Verdict, environment
 from .stats import mean_ci95
-from .trainer import Tensors, TrainConfig, steps_to_target, train
+from .trainer import Tensors, TrainConfig, load_tensors, steps_to_target, train
 
 __all__ = [
     "NAME",
@@ -708,13 +707,9 @@ def _span(values: Sequence[float]) -> str:
 # --- part (b): the factorial on MNIST-1D ----------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
 def _mnist1d() -> Tensors:
     """MNIST-1D as tensors, once per process (train (4000, 40), test (1000, 40))."""
-    from ..data import load_dataset
-
-    ds = load_dataset("mnist1d")
-    return Tensors(ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+    return load_tensors("mnist1d")
 
 
 def _run_seeds(seed: int) -> tuple[int, int]:
