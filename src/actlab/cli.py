@@ -199,7 +199,8 @@ def _claim_config(module, args: argparse.Namespace, *, strict: bool):
             continue
         if option not in valid:
             if strict:
-                raise UsageError(f"claim {module.NAME} has no --{option} option; its settings: {', '.join(sorted(valid))}")
+                raise UsageError(f"claim {module.NAME} has no --{option.replace('_', '-')} option; "
+                                 f"its settings: {', '.join(sorted(valid))}")
             continue
         overrides[option] = value if not isinstance(value, str) else value
     for item in args.set or []:
@@ -271,6 +272,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress = ProgressLine(label, enabled=not args.no_progress)
         try:
             result = module.run(config, progress=progress)
+        except DataError:
+            raise
+        except ValueError as exc:  # settings only the run can check (batch_size > examples of the dataset)
+            raise UsageError(f"{module.NAME}: {exc}") from None
         finally:
             progress.close()
         folder = _write_claim(result, out_root, plot=not args.no_plots)
@@ -322,6 +327,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if any(item.partition("=")[0].strip().replace("-", "_") == "workers" for item in args.set or []):
         raise UsageError("--set workers: a sweep runs each run in one process; use --workers for runs at a time")
+    if not 1 <= args.sweep_seeds <= 100_000:
+        raise UsageError(f"--seeds {args.sweep_seeds} must be from 1 to 100000 (runs per grid point)")
     if args.workers < 0:
         raise UsageError(f"--workers {args.workers} must be >= 0 (0: one per core)")
     if args.ray_address is not None and args.backend != "ray":
@@ -357,10 +364,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         progress.close()
     agg = report.aggregate
     print(f"sweep {module.NAME}: {agg['runs_found']} of {report.total} runs finished ({report.done} now, "
-          f"{report.reused} reused; {report.backend}, {report.workers or 'no'} workers, {report.elapsed_s:.1f}s) "
+          f"{report.reused} reused; {report.backend}, {report.workers or 'no'} worker{'' if report.workers == 1 else 's'}, "
+          f"{report.elapsed_s:.1f}s) "
           f"-> {report.folder / 'aggregate.json'}")
     for point in agg["points"]:
-        where = ", ".join(f"{k}={v}" for k, v in point["point"].items()) or "all runs"
+        where = ", ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
+                          for k, v in point["point"].items()) or "all runs"
         verdicts = ", ".join(f"{k} {v}" for k, v in point["verdicts"].items()) or "none finished"
         diverged = f"; non-finite metrics in {len(point['nonfinite'])} run(s)" if point["nonfinite"] else ""
         print(f"    {where}: {verdicts}{diverged}")
@@ -450,6 +459,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    """The first line of an error's message (PyTorch's own errors append a C++ stack)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = None
@@ -461,19 +476,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         _load_plugins()
         return int(args.func(args) or EXIT_OK)
     except UsageError as exc:
-        print(f"actlab: error: {exc}", file=sys.stderr)
+        print(f"actlab: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except DataError as exc:  # a missing or damaged data file: the message names it and the fix
-        print(f"actlab: error: {exc}", file=sys.stderr)
+        print(f"actlab: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except (ValueError, TypeError) as exc:
         # raised by the activation registry and config checks on user input
         from .activations import UnknownActivationError
 
         if isinstance(exc, UnknownActivationError) or getattr(args, "command", None) in ("show", "verify", "list"):
-            print(f"actlab: error: {exc}", file=sys.stderr)
+            print(f"actlab: error: {_one_line(exc)}", file=sys.stderr)
             return EXIT_USAGE
         raise
+    except OSError as exc:  # the disk filled up, a folder vanished or turned read-only mid-run
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"actlab: error: cannot write or read {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("actlab: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,788 @@
+"""Sweeps: independent runs of one claim over a grid of settings x seeds, that survive a kill.
+
+A sweep is planned (:func:`plan_sweep`), then executed (:func:`run_sweep`) on a backend
+(``"local"``: worker processes on this machine; ``"ray"``: a Ray cluster), then
+aggregated (:func:`aggregate_sweep`) from the files it wrote. Its folder,
+``OUT/CLAIM/``, holds::
+
+    sweep.json                  the plan: claim, base config, grid, seeds, and every run
+                                (id, grid point, seed, full config); written first
+    runs/<run-id>/result.json   one finished run, the claim's Result, written atomically
+                                (temporary file, then rename) as soon as the run finishes
+    runs/<run-id>/error.json    a run that raised or whose worker died: redone on restart
+    aggregate.json              per grid point, mean and 95% CI over seeds of every numeric
+                                metric; computed from the run files only
+    .lock                       held (``flock``) while a sweep works in the folder
+
+Resume. Restarting the same command reads ``sweep.json``, checks it is the same plan (a
+different sweep in the folder is a :class:`SweepError`), keeps every run whose
+``result.json`` loads and carries that run's config, and redoes the others. A run is
+finished exactly when its ``result.json`` exists, and it is written by one rename, so a
+kill at any moment (Ctrl-C, SIGKILL, a crashed worker) loses only the runs in flight;
+a half-written file is a ``.*.tmp`` file, never read (and deleted on restart). Each run's
+id is a hash of its full config, so no run is counted twice.
+
+Runs. Run ``i`` of a grid point has seed ``start + i * stride``: ``start`` is the base
+config's ``seed``; ``stride`` is the claim's own ``seeds`` setting where it has one (a
+claim that averages ``seeds`` seeds itself uses ``seed, seed + 1, ...``), else 1, so the
+runs of a sweep never share a seed. Each run has ``workers=1`` (where the claim has that
+setting) and one torch thread: a run's numbers do not depend on the backend or on how
+many runs share the machine (timings in the ``cost`` claim excepted).
+
+The same function (:func:`execute_run`) runs every task on both backends; the driver (this
+process) writes every file, so on a Ray cluster the results land on the machine that
+started the sweep and the workers need no shared folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import itertools
+import json
+import math
+import os
+import threading
+import time
+import traceback
+import typing
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .._version import __version__
+from ..data.errors import DataError
+from .base import Progress, no_progress, parse_value
+from .result import ResultFileError, load_result, to_jsonable, write_json_atomic
+from .stats import mean_ci95
+
+__all__ = [
+    "BACKENDS",
+    "SweepError",
+    "SweepRun",
+    "SweepPlan",
+    "SweepReport",
+    "plan_sweep",
+    "run_sweep",
+    "execute_run",
+    "aggregate_sweep",
+    "flatten_metrics",
+    "run_id",
+    "parse_grid_values",
+]
+
+BACKENDS = ("local", "ray")
+
+MANIFEST, AGGREGATE, RUNS, RESULT, ERROR, LOCK = (
+    "sweep.json", "aggregate.json", "runs", "result.json", "error.json", ".lock")
+
+
+class SweepError(ValueError):
+    """A sweep that cannot start or go on: the message says why and what to do."""
+
+
+# --- the plan -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepRun:
+    """One run of a sweep: its id, its grid point, its seed and its full config."""
+
+    run_id: str
+    point: Mapping[str, Any]
+    seed: int
+    config: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepPlan:
+    """Every run of a sweep, in order (grid points in product order, seeds inside)."""
+
+    claim: str
+    module: str
+    base: Mapping[str, Any]
+    grid: Mapping[str, Sequence[Any]]
+    seeds: int
+    runs: tuple[SweepRun, ...]
+
+    def manifest(self) -> dict[str, Any]:
+        """What ``sweep.json`` holds."""
+        return {
+            "experiment": self.claim,
+            "actlab_version": __version__,
+            "module": self.module,
+            "base_config": to_jsonable(self.base),
+            "grid": to_jsonable(self.grid),
+            "seeds": self.seeds,
+            "runs": [{"id": r.run_id, "point": to_jsonable(r.point), "seed": r.seed,
+                      "config": to_jsonable(dataclasses.asdict(r.config))} for r in self.runs],
+        }
+
+
+def run_id(claim: str, config: Any) -> str:
+    """``s<seed>-<12 hex digits>``: a hash of the claim name and the run's full config."""
+    body = json.dumps({"experiment": claim, "config": to_jsonable(dataclasses.asdict(config))},
+                      sort_keys=True, separators=(",", ":"))
+    return f"s{config.seed}-{hashlib.sha256(body.encode()).hexdigest()[:12]}"
+
+
+def parse_grid_values(text: str, annotation: Any, name: str) -> list[Any]:
+    """``"1,2,3"`` -> ``[1, 2, 3]`` for a field of type ``annotation``.
+
+    Values are separated by ``,``; for a field whose values are themselves lists
+    (``activations``), ``;`` separates the values when it appears (``relu,tanh;sigmoid``:
+    two values), else each comma-separated item is a one-element value
+    (``relu,tanh``: ``("relu",)`` and ``("tanh",)``).
+    """
+    is_list = typing.get_origin(annotation) in (tuple, Sequence) or annotation is tuple
+    items = text.split(";") if is_list and ";" in text else text.split(",")
+    items = [t.strip() for t in items if t.strip()]
+    if not items:
+        raise ValueError(f"--grid {name}= has no values")
+    return [parse_value(t, annotation, name) for t in items]
+
+
+def plan_sweep(module: ModuleType, base: Any, *, seeds: int = 1,
+               grid: Mapping[str, Sequence[Any]] | None = None) -> SweepPlan:
+    """The runs of a sweep of claim ``module`` around config ``base``.
+
+    Args:
+        module: the claim module (``actlab.experiments.load_claim(name)``, or any module
+            with ``NAME``, ``Config`` and ``run``).
+        base: the claim's ``Config`` every run starts from (``--quick``, ``--set`` applied).
+        seeds: runs per grid point; run i has seed ``base.seed + i * stride`` (see the
+            module docstring).
+        grid: setting name -> values (strings are parsed by the field's type); the sweep
+            covers their cartesian product, in the order given.
+
+    Raises:
+        ValueError: a bad seed count, grid key or value, or two runs with the same config.
+    """
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 100_000:
+        raise ValueError(f"seeds={seeds!r} must be an integer from 1 to 100000")
+    config_cls = type(base)
+    names = [f.name for f in dataclasses.fields(config_cls)]
+    hints = typing.get_type_hints(config_cls)
+    if "seed" not in names:
+        raise ValueError(f"claim {module.NAME} has no seed setting; a sweep needs one")
+    grid = dict(grid or {})
+    axes: dict[str, list[Any]] = {}
+    for key, values in grid.items():
+        field = key.replace("-", "_")
+        if field in ("seed", "workers"):
+            hint = "use --seeds and --seed" if field == "seed" else "use --workers"
+            raise ValueError(f"--grid {field}: a sweep sets {field} itself; {hint}")
+        if field not in names:
+            raise ValueError(f"claim {module.NAME} has no setting {key!r}; its settings: {', '.join(sorted(names))}")
+        if field in axes:
+            raise ValueError(f"--grid {field} is given twice")
+        if isinstance(values, str):
+            values = parse_grid_values(values, hints[field], field)
+        values = [parse_value(v, hints[field], field) if isinstance(v, str) else v for v in values]
+        if not values:
+            raise ValueError(f"--grid {field}= has no values")
+        axes[field] = values
+    fixed = {"workers": 1} if "workers" in names else {}
+    runs: list[SweepRun] = []
+    seen: dict[str, Mapping[str, Any]] = {}
+    for combo in itertools.product(*axes.values()):
+        point = dict(zip(axes, combo))
+        try:
+            at_point = dataclasses.replace(base, **point, **fixed)
+        except (TypeError, ValueError) as exc:
+            where = ", ".join(f"{k}={_show(v)}" for k, v in point.items())
+            raise ValueError(f"grid point {where}: {exc}" if where else str(exc)) from None
+        stride = at_point.seeds if isinstance(getattr(at_point, "seeds", None), int) else 1
+        for i in range(seeds):
+            config = dataclasses.replace(at_point, seed=base.seed + i * stride)
+            rid = run_id(module.NAME, config)
+            if rid in seen:
+                raise ValueError(f"grid values {_point_text(seen[rid])} and {_point_text(point)} give the same "
+                                 "config; leave one out")
+            # The point as the config stores it (canonical names: 'swish' -> 'silu').
+            stored = {k: getattr(config, k) for k in point}
+            seen[rid] = stored
+            runs.append(SweepRun(rid, stored, config.seed, config))
+    return SweepPlan(claim=module.NAME, module=module.__name__,
+                     base=dataclasses.asdict(dataclasses.replace(base, **fixed)),
+                     grid={k: _unique(r.point[k] for r in runs) for k in axes},
+                     seeds=seeds, runs=tuple(runs))
+
+
+def _unique(values: Iterator[Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def _show(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _point_text(point: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={_show(v)}" for k, v in point.items()) or "(no grid)"
+
+
+# --- one run (in a worker) ------------------------------------------------------------
+
+
+def execute_run(module_name: str, config: Any) -> dict[str, Any]:
+    """Run one config of a claim here; the task both backends run.
+
+    Returns ``{"status": "ok", "result": Result.to_dict()}`` or, if the claim raised,
+    ``{"status": "error", "type", "message", "traceback", "data_error"}``: an exception
+    is an outcome of the run, not of the worker.
+    """
+    import torch
+
+    torch.set_num_threads(1)  # one thread per run, whatever the backend and the worker count
+    try:
+        module = importlib.import_module(module_name)
+        return {"status": "ok", "result": module.run(config).to_dict()}
+    except Exception as exc:  # reported to the driver, traceback and all
+        return {"status": "error", "type": type(exc).__name__, "message": str(exc),
+                "traceback": traceback.format_exc(), "data_error": isinstance(exc, DataError)}
+
+
+def _init_local_worker(driver_alive: Any) -> None:
+    """A local worker ignores Ctrl-C (the driver's to handle) and ends when the driver does.
+
+    ``driver_alive`` is the read end of a pipe whose only write end the driver holds: it
+    reads end-of-file the moment the driver dies, however (SIGKILL leaves no one to stop
+    the workers, and a fork server's workers are not the driver's children).
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        try:
+            driver_alive.recv()  # blocks: the driver never sends
+        except (EOFError, OSError):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="actlab-driver-watch", daemon=True).start()
+
+
+# --- backends -------------------------------------------------------------------------
+
+
+class WorkerLost(Exception):
+    """The process running a task died (killed, out of memory, crashed in C code)."""
+
+
+def _worker_context():
+    """``forkserver`` where there is one (POSIX), else ``spawn``; never plain ``fork``.
+
+    Both start workers from a clean process, safe with PyTorch's thread pools. The fork
+    server imports torch and actlab once; each worker (and each pool restarted after a
+    crash) is then a fork of it, ready in milliseconds instead of seconds.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # no effect once the server runs
+    return context
+
+
+class _LocalBackend:
+    """``concurrent.futures.ProcessPoolExecutor``: worker processes on this machine."""
+
+    name = "local"
+    # A dead worker breaks the whole pool: every task in flight fails with it.
+    crash_takes_all = True
+
+    def __init__(self, workers: int) -> None:
+        self.slots = workers
+        self._context = _worker_context()
+        self._alive_r, self._alive_w = self._context.Pipe(duplex=False)
+        self._pool = self._new_pool()
+
+    def _new_pool(self):
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=self.slots, mp_context=self._context,
+                                   initializer=_init_local_worker, initargs=(self._alive_r,))
+
+    def submit(self, module_name: str, config: Any):
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self._pool.submit(execute_run, module_name, config)
+        except BrokenProcessPool as exc:
+            raise WorkerLost(f"a worker process died ({exc})") from None
+
+    def wait(self, handles: Sequence[Any]) -> list[Any]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        done, _ = wait(handles, return_when=FIRST_COMPLETED)
+        return list(done)
+
+    def outcome(self, handle: Any) -> dict[str, Any]:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return handle.result()
+        except BrokenProcessPool as exc:
+            raise WorkerLost(f"a worker process died ({exc})") from None
+
+    def restart(self) -> None:
+        self._pool.shutdown(wait=False)
+        self._pool = self._new_pool()
+
+    def close(self, cancel: bool = False, handles: Sequence[Any] = ()) -> None:
+        if cancel:
+            # No public way to stop a running task: kill the workers (private but stable
+            # attribute; Python 3.14 adds ProcessPoolExecutor.kill_workers()).
+            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                proc.kill()
+        # Not waiting: workers finish exiting in the background (the pool joins them at exit).
+        self._pool.shutdown(wait=False, cancel_futures=cancel)
+        self._alive_w.close()  # idle workers see end-of-file and exit
+        self._alive_r.close()
+
+
+class _RayBackend:
+    """Ray tasks (``num_cpus=1``, no retries: the driver retries a lost run itself)."""
+
+    name = "ray"
+    crash_takes_all = False
+
+    def __init__(self, workers: int, address: str | None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise SweepError("--backend ray needs Ray, which is not installed here: "
+                             "pip install 'actlab[ray]'") from None
+        import logging
+
+        self._ray = ray
+        self._owner = False
+        if not ray.is_initialized():
+            address = address or os.environ.get("RAY_ADDRESS") or None
+            try:
+                if address:
+                    ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+                else:  # a local Ray instance for this sweep
+                    ray.init(num_cpus=workers or None, include_dashboard=False,
+                             logging_level=logging.ERROR, log_to_driver=False)
+            except Exception as exc:  # ConnectionError, RuntimeError, ValueError...
+                where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+                raise SweepError(f"cannot start or reach {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            self._owner = True
+        self.slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._task = ray.remote(num_cpus=1, max_retries=0)(execute_run)
+
+    def submit(self, module_name: str, config: Any):
+        if str(getattr(config, "device", "cpu")).startswith("cuda"):
+            # A GPU run goes to a node with a free GPU (Ray sets CUDA_VISIBLE_DEVICES to it).
+            return self._task.options(num_gpus=1).remote(module_name, config)
+        return self._task.remote(module_name, config)
+
+    def wait(self, handles: Sequence[Any]) -> list[Any]:
+        ready, _ = self._ray.wait(list(handles), num_returns=1)
+        return ready
+
+    def outcome(self, handle: Any) -> dict[str, Any]:
+        try:
+            return self._ray.get(handle)
+        except self._ray.exceptions.RayError as exc:  # worker or node died, out of memory, ...
+            raise WorkerLost(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+    def restart(self) -> None:
+        pass
+
+    def close(self, cancel: bool = False, handles: Sequence[Any] = ()) -> None:
+        if cancel:
+            for handle in handles:  # force: a claim's run does not look for cancellation
+                try:
+                    self._ray.cancel(handle, force=True)
+                except Exception:  # best effort while stopping
+                    pass
+        if self._owner:
+            self._ray.shutdown()
+
+
+def _start_backend(backend: str, workers: int, n_tasks: int, ray_address: str | None):
+    if backend == "local":
+        from .parallel import default_workers
+
+        return _LocalBackend(workers or default_workers(n_tasks))
+    if backend == "ray":
+        return _RayBackend(workers, ray_address)
+    raise SweepError(f"backend {backend!r} must be one of {', '.join(BACKENDS)}")
+
+
+# --- the folder -----------------------------------------------------------------------
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold ``folder/.lock`` (flock) so that two sweeps never work in one folder."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    path = folder / LOCK
+    fh = open(path, "a+", encoding="utf-8")  # held (and locked) for the whole sweep
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            pid = fh.read().strip() or "?"
+            raise SweepError(f"another actlab sweep (pid {pid}) is running in {folder}; wait for it, "
+                             "or give this one another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # releases the lock; a killed process releases it too
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SweepError(f"{path}: unreadable or corrupt sweep manifest ({exc}); delete it to start this "
+                         "sweep over (finished runs with the same config are kept)") from None
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), list) or not all(
+            isinstance(r, dict) and isinstance(r.get("id"), str) for r in data["runs"]):
+        raise SweepError(f"{path}: not an actlab sweep manifest; delete it to start this sweep over")
+    return data
+
+
+def _check_same_sweep(path: Path, old: Mapping[str, Any], plan: SweepPlan) -> None:
+    ids = [r.run_id for r in plan.runs]
+    old_ids = [r["id"] for r in old["runs"]]
+    if old.get("experiment") == plan.claim and old_ids == ids:
+        return
+    if old.get("experiment") != plan.claim:
+        what = f"a sweep of {old.get('experiment')!r}"
+    else:
+        diffs = [f"{k}: {_describe(old.get(k))} there, {_describe(v)} here"
+                 for k, v in (("seeds", plan.seeds), ("grid", to_jsonable(plan.grid))) if old.get(k) != v]
+        old_base, base = old.get("base_config"), to_jsonable(plan.base)
+        if isinstance(old_base, Mapping):
+            diffs += [f"{k}={_describe(old_base.get(k))} there, {_describe(base.get(k))} here"
+                      for k in sorted(set(old_base) | set(base)) if old_base.get(k) != base.get(k)]
+        what = f"a different sweep ({'; '.join(diffs) or 'other runs'})"
+    raise SweepError(f"{path} holds {what}; give this sweep another --out, or delete that sweep.json "
+                     "to replace it (finished runs with the same config are reused)")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}={v}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _clean_temporaries(folder: Path) -> None:
+    """Delete the ``.*.tmp`` files a killed write left behind (the lock is held: none is live)."""
+    for tmp in itertools.chain(folder.glob(".*.tmp"), folder.glob(f"{RUNS}/*/.*.tmp")):
+        tmp.unlink(missing_ok=True)
+
+
+def _finished(folder: Path, run: SweepRun, claim: str) -> tuple[bool, str | None]:
+    """(is the run's result.json a finished run of this config, why not if it exists)."""
+    path = folder / RUNS / run.run_id / RESULT
+    if not path.exists():
+        return False, None
+    try:
+        result = load_result(path)
+    except ResultFileError as exc:
+        return False, str(exc)
+    if result.experiment != claim or to_jsonable(result.config) != to_jsonable(dataclasses.asdict(run.config)):
+        return False, f"{path}: holds another run (experiment or config differ)"
+    if not isinstance(result.metrics, Mapping):
+        return False, f"{path}: not an actlab result (metrics is not an object)"
+    return True, None
+
+
+# --- running ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class SweepReport:
+    """What :func:`run_sweep` did.
+
+    ``reused``: runs finished before this call; ``done``: runs finished by it;
+    ``failed``: run id -> one line (the claim raised, or its worker died twice);
+    ``notes``: files found damaged or stale and redone, named; ``aggregate``: what
+    ``aggregate.json`` holds.
+    """
+
+    folder: Path
+    total: int
+    reused: int = 0
+    done: int = 0
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    aggregate: dict[str, Any] = dataclasses.field(default_factory=dict)
+    backend: str = "local"
+    workers: int = 0
+    elapsed_s: float = 0.0
+
+
+def run_sweep(plan: SweepPlan, out: str | Path, *, backend: str = "local", workers: int = 0,
+              ray_address: str | None = None, progress: Progress = no_progress,
+              note: Callable[[str], None] | None = None) -> SweepReport:
+    """Run every unfinished run of ``plan`` into ``out/CLAIM/``, then aggregate.
+
+    Args:
+        plan: from :func:`plan_sweep`.
+        out: results folder; the sweep works in ``out/<claim>/``.
+        backend: ``"local"`` (worker processes here) or ``"ray"``.
+        workers: runs at a time (0: one per core here; with Ray, the cluster's CPUs).
+        ray_address: the Ray cluster (else ``$RAY_ADDRESS``, else a local Ray instance;
+            an already initialised Ray is used as it is).
+        progress: ``progress(done, total, message)`` as runs finish.
+        note: called with one line for each damaged or stale file found (and redone).
+
+    Raises:
+        SweepError: a different sweep or another sweep in the folder, a damaged manifest,
+            a file that cannot be written (disk full, no permission), Ray missing.
+        DataError: a run could not read its data (every run would fail the same way).
+        KeyboardInterrupt: after stopping the workers; finished runs are kept.
+    """
+    if backend not in BACKENDS:
+        raise SweepError(f"backend {backend!r} must be one of {', '.join(BACKENDS)}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise SweepError(f"workers={workers!r} must be an integer >= 0 (0: one per core)")
+    clock = time.perf_counter()
+    folder = Path(out) / plan.claim
+    report = SweepReport(folder=folder, total=len(plan.runs), backend=backend)
+    tell = note or (lambda line: None)
+    try:
+        (folder / RUNS).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SweepError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    with _locked(folder):
+        manifest = folder / MANIFEST
+        if manifest.exists():
+            _check_same_sweep(manifest, _read_manifest(manifest), plan)
+        else:
+            _write(plan.manifest(), manifest, report)
+        _clean_temporaries(folder)
+        todo: list[SweepRun] = []
+        for run in plan.runs:
+            ok, why = _finished(folder, run, plan.claim)
+            if ok:
+                report.reused += 1
+                continue
+            if why:
+                report.notes.append(f"{why}; redoing that run")
+                tell(report.notes[-1])
+            todo.append(run)
+        if todo:
+            _execute(plan, todo, folder, report, backend, workers, ray_address, progress)
+        report.aggregate = aggregate_sweep(folder)
+        _write(report.aggregate, folder / AGGREGATE, report)
+    report.elapsed_s = time.perf_counter() - clock
+    return report
+
+
+def _write(obj: Any, path: Path, report: SweepReport) -> None:
+    try:
+        write_json_atomic(obj, path)
+    except OSError as exc:
+        kept = report.reused + report.done
+        raise SweepError(f"cannot write {path}: {exc.strerror or exc}; the {kept} finished runs are kept: "
+                         "make room (or fix the folder) and rerun the same command to go on") from None
+
+
+def _execute(plan: SweepPlan, todo: list[SweepRun], folder: Path, report: SweepReport, backend_name: str,
+             workers: int, ray_address: str | None, progress: Progress) -> None:
+    backend = _start_backend(backend_name, workers, len(todo), ray_address)
+    report.workers = backend.slots
+    progress(report.reused, report.total, f"{report.reused}/{report.total} runs ({report.reused} reused)")
+    queue: deque[SweepRun] = deque(todo)
+    suspects: deque[SweepRun] = deque()  # in flight when a worker died: retried one at a time
+    in_flight: dict[Any, SweepRun] = {}
+    finished = False
+    try:
+        while queue or suspects or in_flight:
+            # Suspects run alone, after the rest, so that a death names the run that causes it.
+            source, limit = (queue, backend.slots) if queue else (suspects, 1)
+            lost = False
+            while source and len(in_flight) < limit:
+                run = source.popleft()
+                try:
+                    in_flight[backend.submit(plan.module, run.config)] = run
+                except WorkerLost:  # the pool broke since the last look: not this run's doing
+                    source.appendleft(run)
+                    lost = True
+                    break
+            sole = len(in_flight) == 1
+            for handle in backend.wait(list(in_flight)) if in_flight else ():
+                lost |= _collect(handle, in_flight, backend, folder, report, suspects, sole, progress)
+            if lost and backend.crash_takes_all:
+                while in_flight:  # the pool is broken: every task still in flight ends now
+                    for handle in backend.wait(list(in_flight)):
+                        _collect(handle, in_flight, backend, folder, report, suspects, False, progress)
+                backend.restart()
+        finished = True
+    finally:
+        backend.close(cancel=not finished, handles=list(in_flight))
+
+
+def _collect(handle: Any, in_flight: dict[Any, SweepRun], backend: Any, folder: Path, report: SweepReport,
+             suspects: deque[SweepRun], sole: bool, progress: Progress) -> bool:
+    """Store one finished task's outcome; True if its worker died.
+
+    A run whose worker died is failed if it was the only run in flight (it caused the
+    death), else a suspect, retried alone once the other runs are done.
+    """
+    run = in_flight.pop(handle)
+    run_dir = folder / RUNS / run.run_id
+    try:
+        outcome = backend.outcome(handle)
+    except WorkerLost as exc:
+        if sole:
+            message = f"its worker process died while running it alone ({exc})"
+            report.failed[run.run_id] = message
+            _write({"type": "WorkerLost", "message": message, "config": dataclasses.asdict(run.config)},
+                   run_dir / ERROR, report)
+        else:
+            suspects.append(run)
+        return True
+    if outcome["status"] == "ok":
+        _write(outcome["result"], run_dir / RESULT, report)
+        (run_dir / ERROR).unlink(missing_ok=True)
+        report.done += 1
+        finished = report.reused + report.done
+        progress(finished, report.total, f"{finished}/{report.total} runs")
+        return False
+    _write({k: outcome[k] for k in ("type", "message", "traceback")} | {"config": dataclasses.asdict(run.config)},
+           run_dir / ERROR, report)
+    if outcome.get("data_error"):
+        # The data are shared by every run: stop here; the message names the file and the fix.
+        raise DataError(outcome["message"])
+    report.failed[run.run_id] = f"{outcome['type']}: {outcome['message']}".splitlines()[0]
+    return False
+
+
+# --- aggregate ---------------------------------------------------------------------------
+
+
+def _numeric(value: Any) -> float | None:
+    """A metric leaf as a float (NaN/inf included, stored as strings in JSON); None if not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
+        return float(value)
+    return None
+
+
+def flatten_metrics(metrics: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested metrics -> ``{"a.b[2]": leaf}``: dict keys joined by ``.``, list items as ``[i]``.
+
+    Every leaf is kept (numbers, ``None``, strings, booleans); :func:`aggregate_sweep`
+    averages the numeric ones. A key that itself holds a ``.`` stays as it is.
+    """
+    out: dict[str, Any] = {}
+    if isinstance(metrics, Mapping):
+        for key, value in metrics.items():
+            out.update(flatten_metrics(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(metrics, (list, tuple)):
+        for i, value in enumerate(metrics):
+            out.update(flatten_metrics(value, f"{prefix}[{i}]"))
+    else:
+        out[prefix] = metrics
+    return out
+
+
+def aggregate_sweep(folder: str | Path) -> dict[str, Any]:
+    """Per grid point, over its seeds, every numeric metric: mean, 95% CI, counts.
+
+    Reads ``folder/sweep.json`` and the runs' ``result.json`` files, nothing else. For each
+    grid point (in the manifest's order, seeds in order):
+
+    * ``metrics[key]``: ``{mean, ci95_low, ci95_high, n, n_nonfinite, n_missing}`` for every
+      numeric leaf of the runs' ``metrics`` (:func:`flatten_metrics`: nested dicts as dotted
+      keys, list items elementwise as ``key[i]``; booleans and strings other than
+      ``"nan"``/``"inf"`` are not numbers and are left out). ``mean`` and the CI (Student t,
+      :func:`~actlab.experiments.stats.mean_ci95`) are over the finite values only; a NaN or
+      inf (a diverged run) is counted in ``n_nonfinite`` and named in ``nonfinite``, never
+      averaged; ``n_missing`` counts runs without a number there (None, absent, unfinished).
+    * ``verdicts``: how many runs gave each status; ``runs``/``seeds``: the finished runs;
+      ``missing``: runs without a valid result file; ``invalid``: run id -> why its file
+      was not read.
+
+    Raises:
+        SweepError: no readable ``sweep.json`` in ``folder``.
+    """
+    folder = Path(folder)
+    manifest = _read_manifest(folder / MANIFEST)
+    points: dict[str, dict[str, Any]] = {}
+    found = 0
+    for entry in manifest["runs"]:
+        point = entry.get("point", {})
+        key = json.dumps(point, sort_keys=True)
+        slot = points.setdefault(key, {"point": point, "runs": [], "seeds": [], "missing": [], "invalid": {},
+                                       "values": []})
+        path = folder / RUNS / entry["id"] / RESULT
+        try:
+            result = load_result(path)
+            if to_jsonable(result.config) != entry.get("config", to_jsonable(result.config)):
+                raise ResultFileError(f"{path}: holds another run (config differs from sweep.json)")
+        except ResultFileError as exc:
+            slot["missing"].append(entry["id"])
+            if path.exists():
+                slot["invalid"][entry["id"]] = str(exc)
+            continue
+        found += 1
+        slot["runs"].append(entry["id"])
+        slot["seeds"].append(entry.get("seed"))
+        slot["values"].append((entry["id"], flatten_metrics(result.metrics), result.verdict.status))
+    out_points = []
+    for slot in points.values():
+        values = slot.pop("values")
+        n_runs = len(values) + len(slot["missing"])
+        keys: dict[str, None] = {}
+        for _, flat, _ in values:
+            for k, v in flat.items():
+                if _numeric(v) is not None:
+                    keys.setdefault(k)
+        metrics: dict[str, Any] = {}
+        nonfinite: dict[str, list[str]] = {}
+        for k in keys:
+            numbers = []
+            for rid, flat, _ in values:
+                x = _numeric(flat.get(k))
+                if x is None:
+                    continue
+                numbers.append(x)
+                if not math.isfinite(x):
+                    nonfinite.setdefault(rid, []).append(k)
+            stats = mean_ci95(numbers)
+            metrics[k] = {"mean": stats["mean"], "ci95_low": stats["ci95_low"], "ci95_high": stats["ci95_high"],
+                          "n": stats["n"], "n_nonfinite": stats["n_excluded"], "n_missing": n_runs - len(numbers)}
+        verdicts: dict[str, int] = {}
+        for _, _, status in values:
+            verdicts[status] = verdicts.get(status, 0) + 1
+        out_points.append({**slot, "verdicts": verdicts, "nonfinite": nonfinite, "metrics": metrics})
+    return {
+        "experiment": manifest.get("experiment"),
+        "actlab_version": __version__,
+        "grid": manifest.get("grid", {}),
+        "seeds": manifest.get("seeds"),
+        "runs_expected": len(manifest["runs"]),
+        "runs_found": found,
+        "complete": found == len(manifest["runs"]),
+        "points": out_points,
+    }
