@@ -37,6 +37,8 @@ def _positive(v: object) -> str | None:
 def _pieces(v: object) -> str | None:
     if isinstance(v, bool) or not isinstance(v, int) or v < 2:
         return "k is the number of pieces and must be an integer >= 2"
+    if v > 1024:
+        return "k is the number of pieces and must be <= 1024"
     return None
 
 

@@ -36,6 +36,11 @@ __all__ = [
     "parse_value",
     "Stopwatch",
     "torch_threads",
+    "MAX_WIDTH",
+    "MAX_DEPTH",
+    "MAX_BATCH",
+    "MAX_WORKERS",
+    "MAX_THREADS",
 ]
 
 
@@ -82,6 +87,15 @@ def check_activations(names: Sequence[str], what: str = "activations") -> tuple[
 #: Integer settings fit in 64 bits: PyTorch takes sizes and seeds as int64 and fails deep
 #: inside ("Overflow when unpacking long long") beyond that.
 MAX_INT64 = 2**63 - 1
+
+
+#: Upper bounds on sizes, so that a typo gives a one-line error rather than an attempt
+#: to allocate petabytes (the hostile-input suite found those).
+MAX_WIDTH = 1 << 16
+MAX_DEPTH = 1000
+MAX_BATCH = 1 << 20
+MAX_WORKERS = 512
+MAX_THREADS = 1024
 
 
 def check_int(name: str, value: Any, *, min_value: int | None = None, max_value: int | None = None) -> None:

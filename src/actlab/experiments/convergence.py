@@ -33,6 +33,10 @@ from typing import Any
 import torch
 
 from .base import (
+    MAX_BATCH,
+    MAX_DEPTH,
+    MAX_WIDTH,
+    MAX_WORKERS,
     Progress,
     Stopwatch,
     check_activations,
@@ -100,17 +104,17 @@ class Config:
         for lr in self.lr_grid:
             check_float("lr_grid entry", lr, positive=True)
         check_float("momentum", self.momentum, min_value=0.0, max_value=0.999)
-        check_int("batch_size", self.batch_size, min_value=1)
+        check_int("batch_size", self.batch_size, min_value=1, max_value=MAX_BATCH)
         check_int("max_steps", self.max_steps, min_value=1)
         check_float("target", self.target, min_value=0.0, max_value=1.0)
         check_int("eval_every", self.eval_every, min_value=1)
         check_int("eval_examples", self.eval_examples, min_value=1)
         check_int("train_examples", self.train_examples, min_value=0)
         check_int("test_examples", self.test_examples, min_value=0)
-        check_int("width", self.width, min_value=1)
-        check_int("depth", self.depth, min_value=1)
+        check_int("width", self.width, min_value=1, max_value=MAX_WIDTH)
+        check_int("depth", self.depth, min_value=1, max_value=MAX_DEPTH)
         check_choice("init", self.init, INITS)
-        check_int("workers", self.workers, min_value=0)
+        check_int("workers", self.workers, min_value=0, max_value=MAX_WORKERS)
         resolve_device(self.device)
 
 

@@ -112,6 +112,7 @@ from torch import Tensor, nn
 
 from ..activations import get
 from .base import (
+    MAX_BATCH,
     Progress,
     Stopwatch,
     check_activations,
@@ -241,7 +242,7 @@ class Config:
         check_float("block_time", self.block_time, positive=True)
         check_int("warmup", self.warmup, min_value=0)
         object.__setattr__(self, "train_widths", _positive_ints("train_widths", self.train_widths, max_value=1 << 16))
-        check_int("train_batch", self.train_batch, min_value=1)
+        check_int("train_batch", self.train_batch, min_value=1, max_value=MAX_BATCH)
         check_float("train_lr", self.train_lr, positive=True)
         check_float("train_min_run_time", self.train_min_run_time, positive=True)
         check_float("margin", self.margin, min_value=0.0)

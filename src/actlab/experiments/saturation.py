@@ -33,6 +33,10 @@ from torch import Tensor, nn
 
 from ..probes import Monitor
 from .base import (
+    MAX_BATCH,
+    MAX_DEPTH,
+    MAX_WIDTH,
+    MAX_WORKERS,
     Progress,
     Stopwatch,
     check_activations,
@@ -84,17 +88,17 @@ class Config:
         if "maxout" in self.activations:
             raise ValueError("maxout does not saturate (and is a layer); leave it out")
         check_choice("dataset", self.dataset, DATASETS)
-        check_int("depth", self.depth, min_value=1)
-        check_int("width", self.width, min_value=1)
+        check_int("depth", self.depth, min_value=1, max_value=MAX_DEPTH)
+        check_int("width", self.width, min_value=1, max_value=MAX_WIDTH)
         check_choice("init", self.init, INITS)
         check_int("steps", self.steps, min_value=1)
-        check_int("batch_size", self.batch_size, min_value=1)
+        check_int("batch_size", self.batch_size, min_value=1, max_value=MAX_BATCH)
         check_float("lr", self.lr, positive=True)
         check_int("probes", self.probes, min_value=2)
         check_int("probe_examples", self.probe_examples, min_value=1)
         check_int("seed", self.seed, min_value=0)
         check_int("train_examples", self.train_examples, min_value=0)
-        check_int("workers", self.workers, min_value=0)
+        check_int("workers", self.workers, min_value=0, max_value=MAX_WORKERS)
         resolve_device(self.device)
 
 

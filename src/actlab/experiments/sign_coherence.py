@@ -69,6 +69,10 @@ from torch import Tensor, nn
 
 from ..activations import get
 from .base import (
+    MAX_BATCH,
+    MAX_DEPTH,
+    MAX_THREADS,
+    MAX_WIDTH,
     Progress,
     Stopwatch,
     check_activations,
@@ -165,24 +169,24 @@ class Config:
         check_int("seed", self.seed)
         resolve_device(self.device)
         object.__setattr__(self, "activations", check_activations(self.activations))
-        check_int("depth", self.depth, min_value=1)
-        check_int("width", self.width, min_value=1)
-        check_int("in_features", self.in_features, min_value=1)
+        check_int("depth", self.depth, min_value=1, max_value=MAX_DEPTH)
+        check_int("width", self.width, min_value=1, max_value=MAX_WIDTH)
+        check_int("in_features", self.in_features, min_value=1, max_value=MAX_WIDTH)
         check_choice("loss", self.loss, LOSSES)
         # one class makes cross-entropy constant (softmax = 1): no gradient at all
-        check_int("out_features", self.out_features, min_value=2 if self.loss == "cross_entropy" else 1)
+        check_int("out_features", self.out_features, min_value=2 if self.loss == "cross_entropy" else 1, max_value=MAX_WIDTH)
         batches = (self.batches,) if isinstance(self.batches, int) else tuple(self.batches)
         if not batches:
             raise ValueError("batches: the list is empty; give batch sizes such as 1,8,64")
         for b in batches:
-            check_int("batch size", b, min_value=1)
+            check_int("batch size", b, min_value=1, max_value=MAX_BATCH)
         if len(set(batches)) != len(batches):
             raise ValueError(f"batches={batches} lists a batch size twice")
         object.__setattr__(self, "batches", tuple(sorted(batches)))
         check_int("trials", self.trials, min_value=1)
         check_choice("init", self.init, INITS)
         check_choice("dtype", self.dtype, DTYPES)
-        check_int("threads", self.threads, min_value=0)
+        check_int("threads", self.threads, min_value=0, max_value=MAX_THREADS)
 
 
 #: ``--quick``: seconds on a 2-core CPU, still wide enough that mixed rows are never one-signed by chance.

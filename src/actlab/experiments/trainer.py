@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .base import check_float, check_int, torch_threads
+from .base import MAX_BATCH, MAX_THREADS, check_float, check_int, torch_threads
 
 __all__ = ["TrainConfig", "TrainHistory", "Tensors", "train", "evaluate_error", "steps_to_target", "load_tensors"]
 
@@ -75,12 +75,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, min_value=1)
-        check_int("batch_size", self.batch_size, min_value=1)
+        check_int("batch_size", self.batch_size, min_value=1, max_value=MAX_BATCH)
         check_float("lr", self.lr, positive=True)
         check_float("momentum", self.momentum, min_value=0.0, max_value=0.999)
         check_int("eval_every", self.eval_every, min_value=1)
         check_int("eval_examples", self.eval_examples, min_value=1)
-        check_int("threads", self.threads, min_value=1)
+        check_int("threads", self.threads, min_value=1, max_value=MAX_THREADS)
         if self.stop_at_error is not None:
             check_float("stop_at_error", self.stop_at_error, min_value=0.0, max_value=1.0)
 

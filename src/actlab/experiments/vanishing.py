@@ -65,6 +65,8 @@ from torch import Tensor, nn
 
 from ..activations import Activation, get
 from .base import (
+    MAX_BATCH,
+    MAX_WIDTH,
     Progress,
     Stopwatch,
     check_activations,
@@ -141,9 +143,9 @@ class Config:
         object.__setattr__(self, "activations", check_activations(self.activations))
         object.__setattr__(self, "inits", _check_inits(self.inits))
         check_int("depth", self.depth, min_value=1, max_value=1000)
-        check_int("width", self.width, min_value=1)
-        check_int("classes", self.classes, min_value=2)
-        check_int("batch", self.batch, min_value=1)
+        check_int("width", self.width, min_value=1, max_value=MAX_WIDTH)
+        check_int("classes", self.classes, min_value=2, max_value=MAX_WIDTH)
+        check_int("batch", self.batch, min_value=1, max_value=MAX_BATCH)
         check_int("seeds", self.seeds, min_value=1)
         check_choice("dtype", self.dtype, DTYPES)
 

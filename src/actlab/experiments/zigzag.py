@@ -124,6 +124,10 @@ import numpy as np
 import torch
 
 from .base import (
+    MAX_BATCH,
+    MAX_DEPTH,
+    MAX_WIDTH,
+    MAX_WORKERS,
     Progress,
     Stopwatch,
     check_choice,
@@ -336,7 +340,7 @@ class Config:
                 raise ValueError(f"dims: n={n} must be <= {_MAX_DIM}")
         object.__setattr__(self, "dims", tuple(sorted(set(dims))))
 
-        check_int("samples", self.samples, min_value=3)
+        check_int("samples", self.samples, min_value=3, max_value=MAX_BATCH)
         if self.samples <= max(self.dims):
             raise ValueError(f"samples={self.samples} must be larger than the largest dimension "
                              f"({max(self.dims)}), or E[x x^T] of the centred inputs is singular")
@@ -350,8 +354,8 @@ class Config:
         check_int("trajectory_steps", self.trajectory_steps, min_value=1)
 
         check_int("seeds", self.seeds, min_value=1)
-        check_int("width", self.width, min_value=1)
-        check_int("depth", self.depth, min_value=1)
+        check_int("width", self.width, min_value=1, max_value=MAX_WIDTH)
+        check_int("depth", self.depth, min_value=1, max_value=MAX_DEPTH)
         check_choice("init", self.init, INITS)
         check_int("batch_size", self.batch_size, min_value=1, max_value=_mnist1d_train_size())
         grid = _tuple_of_floats("lr_grid", self.lr_grid)
@@ -369,7 +373,7 @@ class Config:
         check_int("train_steps", self.train_steps, min_value=1)
         _check_open_interval("target_error", self.target_error, 0.0, 1.0)
         check_int("eval_every", self.eval_every, min_value=1)
-        check_int("workers", self.workers, min_value=0)
+        check_int("workers", self.workers, min_value=0, max_value=MAX_WORKERS)
         resolve_device(self.device)
 
 
