@@ -1,0 +1,220 @@
+"""Per-tensor statistics: pure reductions that stay on the tensor's device.
+
+Every function here takes tensors and returns tensors (0-d or 1-d), never Python
+numbers, so that the :class:`~actlab.probes.Monitor` can call them inside hooks
+without a host sync. The monitor sums the raw pieces (counts, sums) over the calls
+of one step and finishes the arithmetic on the host, after the one transfer per flush.
+
+Definitions (each has a slow reference in ``tests/test_probes_stats.py``):
+
+* ``moments``: mean and M2 = sum (y - mean)^2 (two-pass, so a saturated sigmoid with
+  mean 0.99 and std 1e-3 keeps its digits); std = sqrt(M2 / n), the population std.
+* ``saturated_count``: elements with |f'(x)| < threshold; the monitor uses
+  threshold = ``saturation_slope`` (5%) x max |f'| of the activation.
+* ``unit_activity``: per unit, the max over the batch (and positions) of |f'(x)|; a
+  unit whose value is exactly 0 passes no gradient for any example (is *dead* there).
+* ``histogram_counts``: fixed bins over [lo, hi], values beyond the range counted in
+  the first / last bin, NaNs in none.
+* ``row_sign_counts`` / ``row_sign_coherence``: rows of a weight gradient (dim 0
+  against the rest) whose non-zero entries share one sign; all-zero rows are left
+  out (as in the ``sign-coherence`` claim).
+* ``update_ratio``: ||w_after - w_before|| / ||w_before|| (CS231n notes, "ratio of
+  weights:updates").
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "moments",
+    "saturated_count",
+    "positive_count",
+    "unit_sums",
+    "default_unit_dim",
+    "unit_activity",
+    "histogram_counts",
+    "sample_stride",
+    "row_extremes",
+    "row_sign_counts",
+    "segment_ends",
+    "segment_sign_counts",
+    "segment_sign_totals",
+    "row_sign_coherence",
+    "update_ratio",
+]
+
+
+def moments(y: Tensor, scratch: Tensor | None = None, mean: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """(mean, M2) of all elements of ``y``, both 0-d, where M2 = sum (y - mean)^2.
+
+    Two passes (mean first, then the centred sum of squares) instead of E[y^2] - E[y]^2,
+    whose cancellation loses every digit of a small std next to a large mean.
+    ``scratch``: a contiguous tensor of ``y``'s shape and dtype to hold y - mean;
+    ``mean``: the mean, if the caller has it already.
+    """
+    if mean is None:
+        mean = y.mean()
+    centred = torch.sub(y, mean, out=scratch) if scratch is not None else y - mean
+    centred = centred.reshape(-1)  # contiguous: a view
+    return mean, torch.dot(centred, centred)
+
+
+def unit_sums(y: Tensor, unit_dim: int) -> Tensor:
+    """Per unit, the sum over every other dimension: shape (units,), for ``y.ndim >= 2``.
+
+    For a non-negative ``y`` (a ReLU's output) a unit's sum is 0 exactly when it was 0
+    for the whole batch, so this one pass gives both the dead units and the mean.
+    """
+    return y.sum(dim=tuple(d for d in range(y.ndim) if d != unit_dim))
+
+
+def saturated_count(derivative_abs: Tensor, threshold: float) -> Tensor:
+    """Number of elements with |f'(x)| < ``threshold`` (0-d int64)."""
+    return (derivative_abs < threshold).sum()
+
+
+def positive_count(y: Tensor, scratch: Tensor | None = None) -> Tensor:
+    """Number of elements > 0 of a non-negative ``y`` (0-d float; NaN if ``y`` has a NaN).
+
+    ``sign(y).sum()``: far faster on the CPU than ``count_nonzero`` or a bool sum;
+    exact below 2^24 elements, relative error ~1e-7 beyond. ``scratch``: as in ``moments``.
+    """
+    return torch.sign(y, out=scratch).sum() if scratch is not None else torch.sign(y).sum()
+
+
+def default_unit_dim(ndim: int) -> int | None:
+    """The dimension that indexes units: features of (N, C) and (N, T, C), channels of
+    (N, C, H, W) and (N, C, D, H, W), every element of a 1-D tensor; None for a scalar.
+
+    A Conv1d output (N, C, L) reads as (N, T, C) here: pass ``unit_dim=1`` to the
+    monitor for those.
+    """
+    if ndim == 0:
+        return None
+    if ndim <= 2:
+        return ndim - 1
+    if ndim == 3:
+        return 2
+    return 1
+
+
+def unit_activity(derivative_abs: Tensor, unit_dim: int) -> Tensor:
+    """Per unit, the max of |f'(x)| over every other dimension: shape (units,).
+
+    0 means the unit passed no gradient for any example of the batch.
+    """
+    if derivative_abs.ndim == 1:
+        return derivative_abs.unsqueeze(0).amax(0)  # a copy: the input may be overwritten later
+    dims = tuple(d for d in range(derivative_abs.ndim) if d != unit_dim)
+    return derivative_abs.amax(dim=dims)
+
+
+def histogram_counts(y: Tensor, lo: float, hi: float, bins: int) -> Tensor:
+    """Counts of ``y`` in ``bins`` equal bins over [lo, hi]: shape (bins,), ``y``'s dtype.
+
+    Bin i holds lo + i w <= y < lo + (i + 1) w with w = (hi - lo) / bins; values below
+    lo count in bin 0, values at or above hi (+-inf included) in bin bins - 1; NaNs in
+    no bin (their number is ``y.numel() - counts.sum()``). Two ops (clamp, histc);
+    float counts are exact up to 2^24 per bin.
+    """
+    if y.is_cuda and torch.are_deterministic_algorithms_enabled():
+        return _histogram_deterministic(y, lo, hi, bins)
+    return torch.histc(y.clamp(lo, hi), bins, lo, hi)
+
+
+def _histogram_deterministic(y: Tensor, lo: float, hi: float, bins: int) -> Tensor:
+    # torch.histc has no deterministic CUDA kernel. A 1-D scatter_add_ has one, and
+    # (unlike bincount, which reads the largest index back to the host) no host sync.
+    index = (y.reshape(-1) - lo).mul_(bins / (hi - lo))
+    index.clamp_(0, bins - 1).nan_to_num_(nan=float(bins))  # NaNs to an extra last slot
+    counts = torch.zeros(bins + 1, dtype=y.dtype, device=y.device)
+    counts.scatter_add_(0, index.to(torch.int64), torch.ones_like(index))
+    return counts[:bins]
+
+
+def sample_stride(numel: int, row: int, cap: int) -> int:
+    """The stride of an even, deterministic sample of at most ``cap`` of ``numel`` values.
+
+    1 if ``numel <= cap``; else the smallest prime >= ceil(numel / cap) that does not
+    divide ``row`` (the size of one example), so that ``flat[::stride]`` visits every
+    unit and position rather than the same few columns of each example.
+    """
+    if numel <= cap:
+        return 1
+    stride = max(2, -(-numel // cap))
+    while not _is_prime(stride) or (row > 0 and row % stride == 0):
+        stride += 1
+    return stride
+
+
+def _is_prime(n: int) -> bool:
+    if n < 2:
+        return False
+    return all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+def row_extremes(grad: Tensor) -> tuple[Tensor, Tensor]:
+    """(max, min) of each row of ``grad`` flattened to (rows, -1): two (rows,) tensors.
+
+    Rows are ``grad[i]``: an output unit's incoming weights, for a Linear or a Conv
+    weight. A row is non-zero when max > 0 or min < 0, and its non-zero entries share
+    one sign unless both hold.
+    """
+    rows = grad.reshape(grad.shape[0], -1)  # (out, in...)
+    return rows.amax(dim=1), rows.amin(dim=1)
+
+
+def row_sign_counts(grad: Tensor) -> Tensor:
+    """Counts of rows (with a positive entry, with a negative entry, with both): (3,) int64.
+
+    Non-zero rows = positive + negative - both; coherent rows (non-zero entries of one
+    sign) = non-zero - both.
+    """
+    ends = segment_ends([grad.shape[0]], grad.device)
+    return segment_sign_counts(*row_extremes(grad), ends).reshape(3)
+
+
+def segment_ends(sizes: list[int], device: torch.device | str) -> Tensor:
+    """Index of the last row of each segment of ``sizes`` rows, laid end to end (int64)."""
+    ends, total = [], 0
+    for n in sizes:
+        total += n
+        ends.append(total - 1)
+    return torch.tensor(ends, device=device)
+
+
+def segment_sign_totals(row_max: Tensor, row_min: Tensor, ends: Tensor) -> Tensor:
+    """Running totals, at the end of each segment, of the rows with a positive entry, a
+    negative entry, and both: (3, segments) int64. Consecutive differences along the
+    last dimension are ``row_sign_counts`` of each gradient (the monitor takes them on
+    the host, after the transfer).
+
+    A handful of ops whatever the number of gradients, instead of a handful per gradient.
+    """
+    positive, negative = row_max > 0, row_min < 0  # (rows,) each
+    flags = torch.stack((positive, negative, positive & negative))  # (3, rows)
+    return flags.cumsum(dim=1)[:, ends]  # (3, segments)
+
+
+def segment_sign_counts(row_max: Tensor, row_min: Tensor, ends: Tensor) -> Tensor:
+    """``row_sign_counts`` of several gradients at once, from their concatenated row
+    extremes and ``segment_ends``: (3, segments) int64, one column per gradient."""
+    totals = segment_sign_totals(row_max, row_min, ends)
+    return torch.cat((totals[:, :1], totals.diff(dim=1)), dim=1)
+
+
+def row_sign_coherence(grad: Tensor) -> Tensor:
+    """Fraction of non-zero rows of ``grad`` whose non-zero entries share one sign (0-d).
+
+    All-zero rows (e.g. of dead units) are left out; NaN if every row is zero.
+    """
+    positive, negative, both = row_sign_counts(grad).double()
+    nonzero = positive + negative - both
+    return (nonzero - both) / nonzero
+
+
+def update_ratio(before: Tensor, after: Tensor) -> Tensor:
+    """||after - before|| / ||before|| (0-d); inf if ``before`` is all zeros and it moved."""
+    return torch.dist(after, before) / torch.linalg.vector_norm(before)
