@@ -68,6 +68,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..activations import get
+from ..probes import stats as probe_stats
 from .base import (
     MAX_BATCH,
     MAX_DEPTH,
@@ -251,11 +252,16 @@ def row_sign_counts(grad: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def row_coherence(grad: Tensor) -> tuple[int, int]:
-    """(coherent rows, non-zero rows) of a 2-D ``grad``; all-zero rows count in neither."""
-    pos, neg = row_sign_counts(grad)
-    nonzero = (pos + neg) > 0
-    coherent = nonzero & ((pos == 0) | (neg == 0))
-    return int(coherent.sum()), int(nonzero.sum())
+    """(coherent rows, non-zero rows) of a 2-D ``grad``; all-zero rows count in neither.
+
+    The monitor's definition (``actlab.probes.stats.row_sign_counts``), so the claim
+    and the monitor count the same rows.
+    """
+    if grad.dim() != 2:
+        raise ValueError(f"row_coherence takes a 2-D weight gradient, not shape {tuple(grad.shape)}")
+    positive, negative, both = probe_stats.row_sign_counts(grad).tolist()
+    nonzero = positive + negative - both
+    return nonzero - both, nonzero
 
 
 def expects_coherent_rows(activation: str) -> bool:
