@@ -89,3 +89,10 @@ def test_console_script_is_installed():
     assert exe is not None, "pip install -e . should install the actlab command"
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("actlab ")
+
+
+def test_run_set_help_lists_settings_with_defaults(capsys, tmp_path):
+    assert main(["run", "saturation", "--set", "help", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "width            1000   (--quick: 250)" in out and "probe_examples   300" in out
+    assert not (tmp_path / "o").exists()  # listing settings runs nothing

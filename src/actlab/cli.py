@@ -15,6 +15,7 @@ Bad input is a one-line ``actlab: error: ...`` on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -243,6 +244,16 @@ def _write_claim(result, out_root: Path, plot: bool) -> Path:
     return final
 
 
+def _print_settings(module) -> None:
+    """``actlab run CLAIM --set help``: every setting with its default and --quick value."""
+    print(f"{module.NAME}: {module.CLAIM}\n  source: {module.SOURCE}\n  settings (--set KEY=VALUE):")
+    for f in fields(module.Config):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        quick = f"   (--quick: {module.QUICK[f.name]!r})" if f.name in module.QUICK else ""
+        print(f"    {f.name:<16} {default!r}{quick}")
+    print()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .experiments import claim_names, load_claim
     from .experiments.base import resolve_device
@@ -252,6 +263,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         modules = [load_claim(n) for n in names]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.set == ["help"]:
+        for module in modules:
+            _print_settings(module)
+        return EXIT_OK
     if args.device is not None:
         try:
             resolve_device(args.device)
@@ -410,7 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="activations to check (default: all)")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("run", help="measure a claim (or all) and write DIR/NAME/result.json and figures")
+    from .experiments import CLAIMS
+
+    p = sub.add_parser("run", help="measure a claim (or all) and write DIR/NAME/result.json and figures",
+                       epilog=f"claims: {', '.join(CLAIMS)}, or all. `actlab run CLAIM --set help` lists a "
+                              "claim's settings with their defaults.")
     p.add_argument("claim", metavar="CLAIM", help="a claim name, or 'all'")
     p.add_argument("--quick", action="store_true", help="small sizes: minutes on a 2-core CPU")
     p.add_argument("--out", default="actlab-results", help="results folder (default: actlab-results)")
@@ -420,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="mnist, fashion-mnist or mnist1d (claims that train on data)")
     p.add_argument("--seeds", type=int, help="number of seeds (claims that repeat over seeds)")
     p.add_argument("--data-dir", dest="data_dir", help="folder with mnist/ and fashion-mnist/ IDX files (default: $ACTLAB_DATA_DIR, else download)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other setting of the claim's config (repeatable)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="any other setting of the claim's config (repeatable); --set help lists them")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: PyTorch's choice, one per core)")
     p.add_argument("--no-plots", action="store_true", help="write result.json only")
     p.add_argument("--no-report", action="store_true", help="do not (re)build DIR/report.html afterwards")
