@@ -243,12 +243,18 @@ def _verdict(config: Config, dead: dict, diverged: dict, worst: dict | None) -> 
     others = [f"{a} {max((d['overall'] or 0) for by in dead[a].values() for d in by.values()):.0%}"
               for a in dead if a != "relu"]
     n_div = sum(s is not None for by in diverged["relu"].values() for ss in by.values() for s in ss)
-    text = (f"the largest dead share of relu units (zero output on every training example) was {worst['fraction']:.0%} "
-            f"at lr {worst['lr']:g}, bias init {worst['bias_init']:g}, against {low_dead:.0%} at lr {low_lr:g}"
+    text = (f"the largest dead share of relu units (zero output on every training example) was {worst['fraction']:.1%} "
+            f"at lr {worst['lr']:g}, bias init {worst['bias_init']:g}, against {low_dead:.1%} at lr {low_lr:g}"
             + (f"; {n_div} relu run(s) diverged" if n_div else "")
             + (f"; max for {', '.join(others)}" if others else "") + ".")
     if worst["fraction"] >= 0.4 and worst["fraction"] > low_dead + 0.1:
         return Verdict("holds", text)
+    if worst["fraction"] < 0.2 and n_div:
+        # the rates at which units would die made the loss diverge instead: not a test of the claim
+        diverged_lrs = sorted({float(lr) for by in diverged["relu"].values() for lr, ss in by.items()
+                               if any(x is not None for x in ss)})
+        return Verdict("inconclusive", text[:-1] + f"; relu diverged at lr {', '.join(f'{v:g}' for v in diverged_lrs)}, "
+                       "so try rates between the largest stable one and those.")
     if worst["fraction"] < 0.2:
         return Verdict("does_not_hold", text)
     return Verdict("inconclusive", text)
