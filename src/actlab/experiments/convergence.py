@@ -9,16 +9,18 @@ softsign/tanh/sigmoid comparisons.
 
 What is measured: the same network (an MLP, or a small CNN on images) per
 activation, trained with SGD + momentum on MNIST, Fashion-MNIST or MNIST-1D. The
-learning rate is picked per activation from a small grid, on seed 0, as the one
-that reaches the target first (ties: lower final training error). Then every seed
-trains for ``max_steps`` at that rate. Training error is measured on a fixed
+learning rate is picked per activation from a small grid, on the first seed, as the
+one that reaches the target first among those whose run ends (after ``max_steps``)
+still at or below the target and did not diverge. Then every other seed trains for
+``max_steps`` at that rate. Training error is measured on a fixed
 subset of the training set every ``eval_every`` steps.
 
 Metrics:
     steps_to_target[act]: {mean, ci95_low, ci95_high, n, per_seed, reached}
     speedup_vs_tanh[act]: mean steps of tanh / mean steps of act
     test_error[act]: {mean, ci95_low, ci95_high, per_seed} after max_steps
-    lr_chosen[act], lr_at_grid_edge[act], lr_search[act][lr] (steps to target on seed 0),
+    lr_chosen[act], lr_at_grid_edge[act], lr_search[act][lr] (steps to target on the first
+    seed), lr_search_final_error[act][lr] (its training error after max_steps),
     diverged[act] (step of divergence per seed, or None)
 
     actlab run convergence --dataset fashion-mnist --activations relu,tanh,elu,gelu --seeds 5
@@ -136,7 +138,7 @@ def _load(config: Config) -> Tensors:
                         image=config.model == "cnn")
 
 
-def _train_one(config: Config, activation: str, lr: float, seed: int, stop_at_target: bool) -> dict[str, Any]:
+def _train_one(config: Config, activation: str, lr: float, seed: int) -> dict[str, Any]:
     """One training run; a top-level function so worker processes can run it."""
     device = torch.device(config.device)
     data = _load(config).to(device)
@@ -147,22 +149,28 @@ def _train_one(config: Config, activation: str, lr: float, seed: int, stop_at_ta
         model = build_mlp(n_in, config.width, config.depth, n_classes, activation, init=config.init, seed=seed)
     model.to(device)
     tc = TrainConfig(steps=config.max_steps, batch_size=config.batch_size, lr=lr, momentum=config.momentum,
-                     seed=seed, eval_every=config.eval_every, eval_examples=config.eval_examples,
-                     stop_at_error=config.target if stop_at_target else None)
+                     seed=seed, eval_every=config.eval_every, eval_examples=config.eval_examples)
     hist = train(model, data, tc)
     out = hist.as_dict()
     out["steps_to_target"] = steps_to_target(hist.steps, hist.train_error, config.target)
     return out
 
 
-def _pick_lr(results: dict[float, dict[str, Any]]) -> float:
-    """Fastest to the target; runs that never reach it rank by their last training error."""
+def _pick_lr(results: dict[float, dict[str, Any]], target: float) -> float:
+    """The rate that trains fastest *and stays trained*: runs that end (after max_steps)
+    at or below the target and did not diverge come first, ranked by steps to the
+    target; then the others, by the same steps, then by their last training error.
 
-    def key(lr: float) -> tuple[float, float]:
+    A rate that reaches the target first and then blows up (common with momentum at
+    the top of the grid) is not "as fast as possible" training.
+    """
+
+    def key(lr: float) -> tuple[bool, float, float]:
         r = results[lr]
-        reached = r["steps_to_target"]
         last = r["train_error"][-1] if r["train_error"] and math.isfinite(r["train_error"][-1]) else math.inf
-        return (reached if reached is not None else math.inf, last)
+        stable = r["diverged_at"] is None and last <= target
+        reached = r["steps_to_target"]
+        return (not stable, reached if reached is not None else math.inf, last)
 
     return min(results, key=key)
 
@@ -173,24 +181,23 @@ def run(config: Config, progress: Progress = no_progress) -> Result:
     acts = config.activations
     # load once here: a missing or damaged data file fails now, with its DataError, not in a worker
     _load(config)
-    # Phase 1: the learning rate of each activation (seed = config.seed, stop at the target).
-    search_tasks = [(config, a, lr, config.seed, True) for a in acts for lr in config.lr_grid]
+    # Phase 1: the learning rate of each activation, on the first seed, each run for max_steps.
+    search_tasks = [(config, a, lr, config.seed) for a in acts for lr in config.lr_grid]
     # Phase 2 tasks are known only after phase 1; count both for the progress bar.
-    total = len(search_tasks) + len(acts) * config.seeds
+    total = len(search_tasks) + len(acts) * (config.seeds - 1)
     searched = run_tasks(_train_one, search_tasks, config.workers,
                          on_done=lambda d, _n: progress(d, total, "choosing learning rates"))
     lr_search: dict[str, dict[float, dict[str, Any]]] = {a: {} for a in acts}
-    for (_, a, lr, _, _), r in zip(search_tasks, searched):
+    for (_, a, lr, _), r in zip(search_tasks, searched):
         lr_search[a][lr] = r
-    lr_chosen = {a: _pick_lr(lr_search[a]) for a in acts}
-    # Phase 2: every seed at the chosen rate, for max_steps.
-    seed_list = [config.seed + i for i in range(config.seeds)]
-    tasks = [(config, a, lr_chosen[a], s, False) for a in acts for s in seed_list]
+    lr_chosen = {a: _pick_lr(lr_search[a], config.target) for a in acts}
+    # Phase 2: the other seeds at the chosen rate (the first seed's run is the search's own).
+    tasks = [(config, a, lr_chosen[a], config.seed + i) for a in acts for i in range(1, config.seeds)]
     done0 = len(search_tasks)
     runs = run_tasks(_train_one, tasks, config.workers,
                      on_done=lambda d, _n: progress(done0 + d, total, "training every seed"))
-    per_act: dict[str, list[dict[str, Any]]] = {a: [] for a in acts}
-    for (_, a, _, _, _), r in zip(tasks, runs):
+    per_act: dict[str, list[dict[str, Any]]] = {a: [lr_search[a][lr_chosen[a]]] for a in acts}
+    for (_, a, _, _), r in zip(tasks, runs):
         per_act[a].append(r)
 
     steps_metric, test_metric, diverged, curves = {}, {}, {}, {}
@@ -220,6 +227,7 @@ def run(config: Config, progress: Progress = no_progress) -> Result:
         "lr_at_grid_edge": {a: lr_chosen[a] in (min(config.lr_grid), max(config.lr_grid)) and len(config.lr_grid) > 1
                             for a in acts},
         "lr_search": {a: {str(lr): r["steps_to_target"] for lr, r in lr_search[a].items()} for a in acts},
+        "lr_search_final_error": {a: {str(lr): r["train_error"][-1] for lr, r in lr_search[a].items()} for a in acts},
         "diverged": diverged,
     }
     return Result(
