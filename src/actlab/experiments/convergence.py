@@ -52,7 +52,7 @@ from .models import INITS, build_cnn, build_mlp
 from .parallel import run_tasks
 from .result import Result, Verdict, environment
 from .stats import mean_ci95
-from .trainer import Tensors, TrainConfig, load_tensors, steps_to_target, train
+from .trainer import DATASETS, Tensors, TrainConfig, load_tensors, steps_to_target, train
 
 __all__ = ["NAME", "CLAIM", "SOURCE", "COMMAND", "Config", "QUICK", "run", "DATASETS"]
 
@@ -62,7 +62,6 @@ CLAIM = ("ReLU does not saturate for x > 0, is cheap, and converges about 6x fas
 SOURCE = "Krizhevsky, Sutskever & Hinton 2012, Fig. 1; CS231n lecture 6; Glorot & Bengio 2010, Table 1"
 COMMAND = "actlab run convergence --dataset fashion-mnist --activations relu,tanh,elu,gelu --seeds 5"
 
-DATASETS = ("mnist", "fashion-mnist", "mnist1d")
 MODELS = ("mlp", "cnn")
 
 

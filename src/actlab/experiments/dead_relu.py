@@ -56,7 +56,7 @@ from .base import (
 from .models import INITS, build_mlp
 from .parallel import run_tasks
 from .result import Result, Verdict, environment
-from .trainer import Tensors, TrainConfig, load_tensors, train
+from .trainer import DATASETS, Tensors, TrainConfig, load_tensors, train
 
 __all__ = ["NAME", "CLAIM", "SOURCE", "COMMAND", "Config", "QUICK", "run", "dead_fractions"]
 
@@ -65,8 +65,6 @@ CLAIM = ('ReLU units can "die": "as much as 40% of your network can be dead if t
          "Some initialise biases to 0.01 so that units start active; Leaky ReLU and ELU cannot die.")
 SOURCE = "CS231n notes, 'Commonly used activation functions' (ReLU cons); CS231n lecture 6"
 COMMAND = "actlab run dead-relu --set lrs=0.001,0.01,0.1,0.3,1 --seeds 3"
-
-DATASETS = ("mnist", "fashion-mnist", "mnist1d")
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from .base import (
 from .models import INITS, build_mlp
 from .parallel import run_tasks
 from .result import Result, Verdict, environment
-from .trainer import Tensors, TrainConfig, load_tensors, train
+from .trainer import DATASETS, Tensors, TrainConfig, load_tensors, train
 
 __all__ = ["NAME", "CLAIM", "SOURCE", "COMMAND", "Config", "QUICK", "run", "probe_steps", "layer_statistics"]
 
@@ -59,7 +59,6 @@ CLAIM = ("Sigmoid and tanh saturate, and saturated units kill the gradient. With
 SOURCE = "Glorot & Bengio 2010, 'Understanding the difficulty of training deep feedforward neural networks', Fig. 2-4"
 COMMAND = "actlab run saturation --activations sigmoid,tanh,softsign"
 
-DATASETS = ("mnist", "fashion-mnist", "mnist1d")
 BINS = 40
 
 

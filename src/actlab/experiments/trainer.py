@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from .base import MAX_BATCH, MAX_THREADS, check_float, check_int, torch_threads
 
-__all__ = ["TrainConfig", "TrainHistory", "Tensors", "train", "evaluate_error", "steps_to_target", "load_tensors"]
+__all__ = ["TrainConfig", "TrainHistory", "Tensors", "train", "evaluate_error", "steps_to_target", "load_tensors", "DATASETS"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,10 @@ class TrainHistory:
             "diverged_at": self.diverged_at,
             "steps_run": self.steps_run,
         }
+
+
+#: The datasets the training claims accept (``load_tensors`` loads them).
+DATASETS = ("mnist", "fashion-mnist", "mnist1d")
 
 
 @functools.lru_cache(maxsize=4)
