@@ -247,17 +247,20 @@ def test_start_step_and_repr():
     assert mon.history[0]["step"] == 20
 
 
-def test_hooks_never_read_a_tensor_back_to_the_host(monkeypatch):
+@pytest.mark.parametrize("functional", [True, False])
+def test_hooks_never_read_a_tensor_back_to_the_host(monkeypatch, functional):
     """Everything the hooks do stays on the device: reading a tensor's value on the host
     (``.item()``, ``.tolist()``, ``.cpu()``, ``bool(t)``, ...) during the forward and
     backward passes of a sampled step would be a host sync. ``step()`` flushes (the one
-    allowed transfer) outside the patched region."""
+    allowed transfer) outside the patched region. With ``functional=True`` the
+    TorchFunctionMode records the modules too; with False their hooks do (a pre-hook for
+    the in-place ELU)."""
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
             self.fc1, self.fc2, self.fc3 = nn.Linear(6, 8), nn.Linear(8, 8), nn.Linear(8, 3)
-            self.elu = nn.ELU(inplace=True)  # in-place, with a derivative from the input: a pre-hook
+            self.elu = nn.ELU(inplace=True)  # in-place, with a derivative from the input
             self.sig = nn.Sigmoid()
 
         def forward(self, x):
@@ -271,7 +274,7 @@ def test_hooks_never_read_a_tensor_back_to_the_host(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("host sync inside a monitor hook")
 
-    with Monitor(model, every=1) as mon:
+    with Monitor(model, every=1, functional=functional) as mon:
         for _ in range(2):
             opt.zero_grad()
             with monkeypatch.context() as patch:
@@ -280,5 +283,39 @@ def test_hooks_never_read_a_tensor_back_to_the_host(monkeypatch):
                 F.cross_entropy(model(torch.randn(5, 6)), torch.tensor([0, 1, 2, 0, 1])).backward()
             opt.step()
             mon.step()
-    assert list(mon.history[-1]["activations"]) == ["elu", "relu()", "sig", "tanh()"]
+    sites = ["elu", "relu()", "sig", "tanh()"] if functional else ["elu", "sig"]
+    assert list(mon.history[-1]["activations"]) == sites
     assert mon.history[-1]["parameters"]["fc1.weight"]["grad_norm"] > 0
+
+
+def test_the_function_mode_is_on_only_inside_modules_that_may_call_activations():
+    """The TorchFunctionMode costs a Python call per torch function, so it is entered only
+    inside modules whose forward is not a known torch.nn layer. Activation modules there
+    are recorded by the mode (no hooks of their own); elsewhere by their hooks."""
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin, self.act = nn.Linear(8, 8), nn.ReLU()
+
+        def forward(self, x):
+            return F.silu(self.act(self.lin(x)))
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), Block(), nn.Linear(8, 3))
+    depths: dict[str, int] = {}
+    for name in ("0", "2.lin", "3"):
+        model.get_submodule(name).register_forward_hook(lambda m, a, o, name=name: depths.__setitem__(name, mode_depth()))
+    base = hook_count(model)
+    with Monitor(model, every=1) as mon:
+        assert len(model[1]._forward_hooks) == 1 and not model[2].act._forward_hooks  # hook vs mode
+        train(model, mon, steps=1)
+        assert hook_count(model) > base
+    assert depths == {"0": 0, "2.lin": 1, "3": 0}
+    assert list(mon.history[0]["activations"]) == ["1", "2.act", "2.silu()"]
+    assert hook_count(model) == base and mode_depth() == 0
+    plain = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    plain[0].register_forward_hook(lambda m, a, o: depths.__setitem__("plain", mode_depth()))
+    with Monitor(plain, every=1) as mon:
+        train(plain, mon, steps=1)
+    assert depths["plain"] == 0 and list(mon.history[0]["activations"]) == ["1"]

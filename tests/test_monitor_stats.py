@@ -132,6 +132,24 @@ def test_activation_statistics_match_the_slow_reference(recorded):
     assert record["activations"]["sig"]["saturated_fraction"] > 0.2
 
 
+def test_module_sites_read_the_same_through_hooks_and_through_the_mode():
+    """In a model with its own forward the TorchFunctionMode records the activation
+    modules; with ``functional=False`` their hooks do (a pre-hook for the in-place ELU).
+    Same ops in the same order: the same numbers, to the bit."""
+    torch.manual_seed(0)
+    model = Net()
+    x, y = torch.randn(32, 10), torch.randint(0, 4, (32,))
+    by_mode, _ = one_step(copy.deepcopy(model), x, y, histogram_sample=None, bins=16)
+    by_hooks, _ = one_step(copy.deepcopy(model), x, y, histogram_sample=None, bins=16, functional=False)
+    modules = ["sig", "relu", "elu", "elu#1"]
+    assert list(by_hooks["activations"]) == modules
+    def without_order(sites: dict) -> dict:  # "order" counts the functional sites too
+        return {k: {f: v for f, v in sites[k].items() if f != "order"} for k in modules}
+
+    assert without_order(by_mode["activations"]) == without_order(by_hooks["activations"])
+    assert by_mode["parameters"] == by_hooks["parameters"]
+
+
 def test_parameter_statistics_match_autograd_and_float64(recorded):
     record, before, after, x, y = recorded
     F.cross_entropy(before(x), y).backward()
@@ -294,3 +312,32 @@ def test_nan_activations_are_counted_not_fatal():
     site = mon.history[0]["activations"]["1"]
     assert site["nan_count"] == 5 and math.isnan(site["mean"])
     assert any(f.kind == "non_finite" for f in mon.findings())
+
+
+def test_update_ratio_over_consecutive_and_separate_sampled_steps():
+    """Consecutive sampled steps reuse the weights' norms measured at the previous step's
+    end; after a gap they are measured afresh. Both against float64 snapshots."""
+    from actlab.probes import at
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.9)
+    gen = torch.Generator().manual_seed(3)
+    expected = {}
+    with Monitor(model, schedule=at(0, 1, 2, 5, 6), stats=["update_ratio"]) as mon:
+        for step in range(8):
+            before = {n: p.detach().double().clone() for n, p in model.named_parameters()}
+            x, y = torch.randn(6, 5, generator=gen), torch.randint(0, 3, (6,), generator=gen)
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+            mon.step()
+            expected[step] = {n: (float((p.detach().double() - before[n]).norm() / before[n].norm()),
+                                  float(before[n].norm())) for n, p in model.named_parameters()}
+    records = {r["step"]: r["parameters"] for r in mon.history}
+    assert sorted(records) == [0, 1, 2, 5, 6]
+    for step, params in records.items():
+        for name, got in params.items():
+            ratio, norm = expected[step][name]
+            assert got["update_ratio"] == pytest.approx(ratio, rel=1e-4), (step, name)
+            assert got["weight_norm"] == pytest.approx(norm, rel=1e-6), (step, name)

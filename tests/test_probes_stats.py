@@ -26,12 +26,15 @@ def gen(seed: int = 0) -> torch.Generator:
 
 def test_moments_match_float64_loops_and_keep_a_small_std_next_to_a_large_mean():
     y = 0.99 + 1e-3 * torch.randn(64, 33, generator=gen())  # a saturated sigmoid layer
-    mean, m2 = S.moments(y)
+    total, root = S.moments(y)
+    mean, m2 = float(total) / y.numel(), float(root) ** 2
     vals = [float(v) for v in y.double().reshape(-1)]
     ref_mean = sum(vals) / len(vals)
     ref_m2 = sum((v - ref_mean) ** 2 for v in vals)
-    assert float(mean) == pytest.approx(ref_mean, rel=1e-6)
+    assert mean == pytest.approx(ref_mean, rel=1e-6)
     assert float(m2) == pytest.approx(ref_m2, rel=1e-3)
+    scratch = torch.empty_like(y)  # the same with a scratch buffer and a known sum
+    assert S.moments(y, scratch, total)[1].item() == root.item()
     # the one-pass formula loses it in float32: the two-pass result is far closer
     naive = float((y * y).sum() - y.sum() ** 2 / y.numel())
     assert abs(float(m2) - ref_m2) < abs(naive - ref_m2)
@@ -97,6 +100,13 @@ def test_histogram_upper_bound_goes_in_the_last_bin():
     assert got.tolist() == [1, 0, 1, 1]
 
 
+def test_histogram_without_clamp_agrees_on_values_inside_the_range():
+    y = torch.rand(3000, generator=gen())  # a sigmoid's outputs: inside [0, 1]
+    y[:3] = torch.tensor([0.0, 1.0, math.nan])
+    got = S.histogram_counts(y, 0.0, 1.0, 16, clamp=False)
+    assert got.tolist() == S.histogram_counts(y, 0.0, 1.0, 16).tolist() == _histogram_reference(y.tolist(), 0.0, 1.0, 16)
+
+
 def test_sample_stride_is_even_and_reaches_every_column():
     assert S.sample_stride(100, 10, 4096) == 1
     stride = S.sample_stride(128 * 256, 256, 4096)
@@ -136,17 +146,27 @@ def test_row_sign_counts_and_coherence_match_a_loop():
     assert math.isnan(float(S.row_sign_coherence(torch.zeros(4, 3))))
 
 
-def test_segment_sign_counts_equal_the_per_gradient_counts():
+def test_row_sign_counter_counts_each_gradient_like_a_loop():
     grads = [torch.randn(5, 3, generator=gen(i)) for i in range(3)] + [torch.randn(4, 2, 2, generator=gen(9)).abs()]
     grads[1][2] = 0.0
-    extremes = [S.row_extremes(g) for g in grads]
-    ends = S.segment_ends([g.shape[0] for g in grads], "cpu")
-    got = S.segment_sign_counts(torch.cat([mx for mx, _ in extremes]), torch.cat([mn for _, mn in extremes]), ends)
-    assert got.shape == (3, 4)
-    for i, g in enumerate(grads):
-        assert got[:, i].tolist() == S.row_sign_counts(g).tolist()
-        pos, neg, both = got[:, i].tolist()
-        assert (pos + neg - 2 * both, pos + neg - both) == _coherence_reference(g)
+    grads[2][0] = -grads[2][0].abs()
+    counter = S.RowSignCounter([g.shape[0] for g in grads], grads[0])
+    for step in range(2):  # the buffer is reused: a second round counts afresh
+        for k, g in enumerate(grads):
+            counter.write(k, g if step == 0 else -g)
+        got = counter.counts()
+        assert got.shape == (4, 3)
+        for k, g in enumerate(grads):
+            pos, neg, both = got[k].tolist()
+            assert (pos + neg - 2 * both, pos + neg - both) == _coherence_reference(g), (step, k)
+            assert (pos, neg) == ((_signs(g, 1), _signs(g, -1)) if step == 0 else (_signs(g, -1), _signs(g, 1)))
+    counter.write(0, torch.tensor([[1.0, -1.0], [float("nan"), 2.0], [0.0, 0.0], [-3.0, -0.0], [5.0, 0.0]]))
+    assert counter.counts()[0].tolist() == [2.0, 2.0, 1.0]  # NaN rows count as neither; -0.0 is not negative
+
+
+def _signs(g: torch.Tensor, sign: int) -> int:
+    """Rows of ``g`` with an entry of this sign, by a loop."""
+    return sum(1 for row in g.reshape(g.shape[0], -1).tolist() if any(v * sign > 0 for v in row))
 
 
 def test_row_coherence_is_one_for_a_batch_one_gradient_with_positive_inputs():

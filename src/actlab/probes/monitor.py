@@ -26,13 +26,19 @@ How it works, and what it costs:
 * Steps count from 0; ``schedule(step)`` (``every=N`` builds one; default every 100)
   decides which are *sampled*. On other steps the model has no monitor hook at all:
   the monitor's cost is one Python call in ``step()``.
-* On a sampled step, hooks are installed for that step: a forward hook per
-  activation module (plus a pre-hook for in-place ones whose input is needed
-  before it is overwritten), forward pre/post hooks on the root module that enter a
-  ``TorchFunctionMode`` only while the root's forward runs (it sees ``F.relu``,
-  ``torch.sigmoid``, ``x.tanh()``, ... called inside any ``forward``), and a
-  post-accumulate-grad hook per parameter, which queues one reduction of all the
-  gradients for the end of the backward pass.
+* On a sampled step, hooks are installed for that step. Forward pre/post hooks on
+  the outermost modules whose ``forward`` is not a known torch.nn layer (the root,
+  for a model class of your own; none for an ``nn.Sequential`` of torch.nn layers)
+  enter a ``TorchFunctionMode`` while they run: it sees ``F.relu``,
+  ``torch.sigmoid``, ``x.tanh()``, ... called there, and torch.nn activation
+  modules called there. Other activation modules get a forward hook (plus a
+  pre-hook for in-place ones whose input is needed before it is overwritten). A
+  post-accumulate-grad hook per parameter queues one reduction of all the
+  gradients for the end of the backward pass. Root pre/post hooks mark the forward.
+* A sampled step costs some 40 small tensor ops on a 3-layer MLP: the reductions
+  are batched (``torch._foreach_*``, one matmul for every weight's sign counts) and
+  their views made once, because on a small model the count of ops, not their size,
+  sets the cost (``benchmarks/monitor_overhead.py``).
 * Hooks reduce on the tensor's device into device tensors and never sync with the
   host; the one transfer is in :meth:`Monitor.flush` (every ``flush_every`` sampled
   steps, and in ``findings()``, ``history`` and ``detach()``). Arithmetic that needs
@@ -127,11 +133,35 @@ _CALL_IMPL_CODE = nn.Module._call_impl.__code__
 # once they are all there). Private API: without it, gradients are reduced one by one.
 _QUEUE_CALLBACK = getattr(getattr(torch.autograd.Variable, "_execution_engine", None), "queue_callback", None)
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
+# Forwards of torch.nn activation modules that are one call of a function in
+# sites.FUNCTIONAL_ACTIVATIONS (nn.ReLU.forward is F.relu(input, inplace=self.inplace)).
+_MODE_FORWARDS = frozenset(cls.forward for cls in (
+    nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.SiLU, nn.Mish, nn.ELU, nn.SELU, nn.LeakyReLU, nn.Softplus,
+    nn.Softsign, nn.Hardsigmoid, nn.Hardtanh))
+# Forwards of torch.nn modules that call no activation function: the TorchFunctionMode is
+# not entered for them (it costs a Python call per torch function). Containers without a
+# forward of their own (nn.ModuleList, nn.ModuleDict) count as such too.
+_SAFE_FORWARDS = frozenset(
+    [nn.Module.forward] + [cls.forward for name in (
+        "Sequential", "Identity", "Linear", "Bilinear", "Flatten", "Unflatten",
+        "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+        "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "RMSNorm",
+        "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+        "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+        "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+        "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+        "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+        "Embedding", "EmbeddingBag", "Upsample", "PixelShuffle", "PixelUnshuffle",
+        "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+        "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
+        "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
+        "Softmax", "LogSoftmax", "Softmax2d",
+    ) if (cls := getattr(nn, name, None)) is not None])
 
 
 class _ActivationMode(TorchFunctionMode):
-    """Sees every torch function called while the monitored root's forward runs and
-    hands the activation functions to the monitor. Inside ``__torch_function__`` the
+    """Sees every torch function called inside a mode region (``Monitor._mode_layout``)
+    and hands the activation functions to the monitor. Inside ``__torch_function__`` the
     mode is off, so the monitor's own reductions do not come back here."""
 
     def __init__(self, monitor: Monitor) -> None:
@@ -215,18 +245,19 @@ class _Site:
         self.name, self.module_name, self.info, self.call, self.order = name, module_name, info, call, order
         self.units: int | None = None
         self.ring: Tensor | None = None  # (window, units): per sampled step, max |f'| per unit
+        self.ring_rows: tuple[Tensor, ...] = ()  # its rows
         self.ring_filled = 0
         self.ring_slot = 0
         self.hist_range: tuple[float, float] | None = None
+        self.hist_clamp = True  # False: the outputs cannot leave hist_range
         self.reset()
 
     def reset(self) -> None:
         self.calls = 0
         self.numel = 0
-        self.moments: list[tuple[int, Tensor, Tensor]] = []  # per call: (n, mean, M2)
+        self.moments: list[tuple[int, Tensor, Tensor]] = []  # per call: (n, sum, sqrt(M2))
         self.saturated: list[tuple[int, Tensor, bool]] = []  # per call: (n, count, True if the count is of non-saturated)
-        self.activity: Tensor | None = None  # (units,) max |f'| over this step's calls
-        self.activity_units: int | None = None
+        self.activity: Tensor | None = None  # (units,) max |f'| over this step's calls: this step's ring row
         self.hist: Tensor | None = None  # (bins,) counts over this step's calls
         self.hist_values = 0  # values that went into them (NaNs included)
 
@@ -261,7 +292,8 @@ class Monitor:
         training_only: record only forward passes in training mode (``model.training``),
             so evaluation passes do not mix in. Default True.
         functional: watch activation functions called inside ``forward`` (through a
-            ``TorchFunctionMode`` on sampled steps). Default True.
+            ``TorchFunctionMode`` on sampled steps, inside modules whose forward is not
+            a known torch.nn layer). Default True.
         flush_every: transfer and write the records every this many sampled steps.
         keep: how many records ``history`` keeps in memory (the JSONL keeps all).
         start_step: the index of the first step (to continue a resumed run's numbering).
@@ -342,7 +374,6 @@ class Monitor:
         self.histogram_range = histogram_range
         self.histogram_sample = histogram_sample
         self._strides: dict[tuple[int, int], int] = {}
-        self._segment_ends: dict[tuple, Tensor] = {}
         self._scratch: dict[torch.dtype, Tensor] = {}
         self._scratch_views: dict[tuple, Tensor] = {}
         self.saturation_slope = float(saturation_slope)
@@ -371,19 +402,26 @@ class Monitor:
         self._mode = _ActivationMode(self)
         self._mode_entered = False
         self._depth = 0
+        self._mode_depth = 0  # nesting of mode regions in the forward in progress
         self._recording = False
         self._sites: dict[tuple, _Site] = {}
         self._calls: dict[tuple, int] = {}
         self._pre: dict[int, list[tuple[_Site, Tensor | None, Tensor | None]]] = {}
         self._info_cache: dict[tuple, ActivationInfo] = {}
-        # per watched parameter (by index), this step: gradient norm, row (max, min)
+        # per watched parameter (by index), this step: gradient norm; the weights whose
+        # row extremes are in self._signs this step
         self._grad_norms: list[Tensor | None] = []
-        self._grad_extremes: list[tuple[Tensor, Tensor] | None] = []
+        self._signed: set[int] = set()
+        # weights (>= 2-D parameters): parameter index -> their slot in the sign counter
+        self._weight_slot: dict[int, int] = {}
+        self._signs: S.RowSignCounter | None = None
         self._arrivals: dict[int, None] = {}  # indices, in the order their gradients arrived
         self._backward_batch: list[int] = []  # gradients of the backward pass in progress
         self._callback_queued = False
         self._snapshots: list[Tensor] | None = None
         self._snapshot_norms: list[Tensor] | None = None
+        self._next_norms: list[Tensor] | None = None  # of the next step's snapshot, if measured
+        self._asked: tuple[int, bool] | None = None  # the last (step, schedule(step))
         self._forwards = 0
         self._forwards_skipped = 0
         self._pending: list[tuple[dict[str, Any], _Pack, Tensor | None]] = []  # (raw record, its pack, flat)
@@ -429,8 +467,9 @@ class Monitor:
             if self._optimizer_handle is not None:
                 self._optimizer_handle.remove()
                 self._optimizer_handle = None
-            self._snapshots = self._snapshot_norms = None
+            self._snapshots = self._snapshot_norms = self._next_norms = self._asked = None
             self._scratch, self._scratch_views = {}, {}
+            self._signs = None
             for site in self._sites.values():
                 site.reset()
             self._reset_grad_stats()
@@ -520,8 +559,11 @@ class Monitor:
         self._activation_forwards = frozenset(
             code for _, m, _ in self._activation_modules.values()
             if (code := getattr(getattr(type(m), "forward", None), "__code__", None)) is not None)
+        self._mode_regions, self._mode_modules = self._mode_layout() if self._want_activations else ([], frozenset())
         self._params: list[tuple[str, nn.Parameter]] = [
             (n, p) for n, p in self.model.named_parameters() if p.requires_grad and self._include(n)]
+        self._weight_slot = {i: k for k, i in enumerate(i for i, (_, p) in enumerate(self._params) if p.ndim >= 2)}
+        self._signs = None  # made on first use, on the first weight gradient's device
         # norms of half-precision tensors are accumulated and returned in float32
         self._norm_dtype = torch.float32 if any(p.dtype in _LOW_PRECISION for _, p in self._params) else None
         wants_params = bool(self.stats & set(PARAMETER_STATS))
@@ -531,6 +573,36 @@ class Monitor:
         if wants_params and not self._params:
             warnings.warn(f"{type(self.model).__name__} has no trainable parameter to watch: parameter statistics "
                           "will be empty", stacklevel=3)
+
+    def _mode_layout(self) -> tuple[list[nn.Module], frozenset[int]]:
+        """Where the TorchFunctionMode must be on to see functional activations, and which
+        activation modules it records (so they need no hooks of their own).
+
+        Regions: the outermost modules whose forward may call an activation function,
+        i.e. is neither a known torch.nn layer (``_SAFE_FORWARDS``) nor an activation
+        module's. An ``nn.Sequential`` of ``nn.Linear`` and ``nn.ReLU`` has none: its
+        activations are all modules, recorded by their hooks, and the mode is never
+        entered. Mode modules: torch.nn activation modules whose forward is one
+        activation function call (``_MODE_FORWARDS``) and that are only reachable
+        inside regions: there the mode records them, and hooks would only add cost.
+        """
+        regions: list[nn.Module] = []
+        outside: set[int] = set()
+        stack = [self.model]
+        while stack:
+            m = stack.pop()
+            if id(m) in outside or any(m is r for r in regions):
+                continue
+            if id(m) not in self._activation_modules and type(m).forward not in _SAFE_FORWARDS:
+                regions.append(m)
+                continue
+            outside.add(id(m))
+            stack.extend(m.children())
+        inside = {id(sub) for r in regions for sub in r.modules()}
+        mode_modules = frozenset(
+            key for key, (_, m, _) in self._activation_modules.items()
+            if key in inside and key not in outside and key in self._included and type(m).forward in _MODE_FORWARDS)
+        return regions, mode_modules
 
     def _header(self) -> dict[str, Any]:
         return {
@@ -551,11 +623,19 @@ class Monitor:
 
     # --- hooks: installed on sampled steps only -------------------------------------------
 
-    def _begin_step(self) -> None:
-        sampled = self.schedule(self._step)
+    def _is_sampled(self, step: int) -> bool:
+        """``schedule(step)``, checked, and asked once per step."""
+        if self._asked is not None and self._asked[0] == step:
+            return self._asked[1]
+        sampled = self.schedule(step)
         if not isinstance(sampled, bool):
-            raise TypeError(f"schedule({self._step}) returned {sampled!r}; a schedule must return a bool")
-        self._sampled = sampled
+            raise TypeError(f"schedule({step}) returned {sampled!r}; a schedule must return a bool")
+        self._asked = (step, sampled)
+        return sampled
+
+    def _begin_step(self) -> None:
+        sampled = self._sampled = self._is_sampled(self._step)
+        next_norms, self._next_norms = self._next_norms, None
         if not sampled:
             self._remove_hooks()
             self._snapshots = self._snapshot_norms = None
@@ -573,19 +653,24 @@ class Monitor:
                     self._snapshots = [p.clone() for p in params]
                 else:
                     torch._foreach_copy_(self._snapshots, params)
-                self._snapshot_norms = torch._foreach_norm(self._snapshots, 2, dtype=self._norm_dtype)
+                # the last sampled step's end measured these weights already (_pack_params)
+                self._snapshot_norms = (next_norms if next_norms is not None
+                                        else torch._foreach_norm(self._snapshots, 2, dtype=self._norm_dtype))
 
     def _install_hooks(self) -> None:
         handles = self._handles
         if self.stats & set(ACTIVATION_STATS):
             needs_input = bool(self.stats & {"saturated_fraction", "dead_fraction"})
             for _, module, info in self._activation_modules.values():
-                if id(module) not in self._included:
+                if id(module) not in self._included or id(module) in self._mode_modules:
                     continue
                 if needs_input and getattr(module, "inplace", False) and info.derivative is not None and not info.relu:
                     # the forward hook would see the input already overwritten: read it first
                     handles.append(module.register_forward_pre_hook(self._inplace_pre_hook))
                 handles.append(module.register_forward_hook(self._module_hook))
+        for region in self._mode_regions:  # the TorchFunctionMode is on inside these
+            handles.append(region.register_forward_pre_hook(self._region_pre_hook))
+            handles.append(region.register_forward_hook(self._region_post_hook, always_call=True))
         # the root's hooks wrap everything else: pre-hook first, post-hook last
         handles.append(self.model.register_forward_pre_hook(self._root_pre_hook, prepend=True))
         handles.append(self.model.register_forward_hook(self._root_post_hook, always_call=True))
@@ -600,7 +685,7 @@ class Monitor:
         if self._mode_entered:  # only after an exception escaped a forward before our post-hook
             self._mode.__exit__(None, None, None)
             self._mode_entered = False
-        self._depth = 0
+        self._depth = self._mode_depth = 0
         self._recording = False
 
     def _root_pre_hook(self, module: nn.Module, args: Any) -> None:
@@ -610,9 +695,6 @@ class Monitor:
                 self._forwards += 1
                 self._calls.clear()
                 self._pre.clear()
-                if self._want_activations:
-                    self._mode.__enter__()
-                    self._mode_entered = True
             else:
                 self._forwards_skipped += 1
         self._depth += 1
@@ -620,10 +702,26 @@ class Monitor:
     def _root_post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
         self._depth = max(self._depth - 1, 0)
         if self._depth == 0:
-            if self._mode_entered:
+            if self._mode_entered:  # a region's post-hook did not run
                 self._mode.__exit__(None, None, None)
                 self._mode_entered = False
+            self._mode_depth = 0
             self._recording = False
+
+    def _region_pre_hook(self, module: nn.Module, args: Any) -> None:
+        if self._mode_depth:
+            self._mode_depth += 1
+        elif self._recording:
+            self._mode.__enter__()
+            self._mode_entered = True
+            self._mode_depth = 1
+
+    def _region_post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
+        if self._mode_depth:
+            self._mode_depth -= 1
+            if not self._mode_depth and self._mode_entered:
+                self._mode.__exit__(None, None, None)
+                self._mode_entered = False
 
     def _site_for(self, key: tuple, name: str, module_name: str, info: ActivationInfo, call: str) -> _Site | None:
         k = self._calls.get(key, 0)
@@ -673,17 +771,25 @@ class Monitor:
             torch._C._set_grad_enabled(grad)
 
     def _functional_call(self, func: Callable, call: FunctionalCall, args: tuple, kwargs: dict) -> Any:
-        x = call.input(args, kwargs)
-        module = self._enclosing_module()
-        if (module is None or id(module) in self._activation_modules or id(module) not in self._included
-                or not isinstance(x, Tensor) or not x.is_floating_point()):
-            # inside an activation module (its own hook records it), outside the filter, or not ours
+        module, own = self._enclosing_module()
+        if module is None:
             return func(*args, **kwargs)
-        info = self._functional_info(func, call, args, kwargs)
-        module_name = self._module_names.get(id(module), "")
-        base = info.label.split("(")[0]
-        name = f"{module_name}.{base}()" if module_name else f"{base}()"
-        site = self._site_for((id(module), base), name, module_name, info, "function")
+        x = call.input(args, kwargs)
+        if not isinstance(x, Tensor) or not x.is_floating_point():
+            return func(*args, **kwargs)
+        if own:  # the activation module's own forward: a module site
+            if id(module) not in self._mode_modules:
+                return func(*args, **kwargs)  # its hook records it
+            site = self._module_site(module)
+            info = site.info
+        else:
+            if id(module) in self._activation_modules or id(module) not in self._included:
+                return func(*args, **kwargs)  # outside the filter, or an activation module's hook records it
+            info = self._functional_info(func, call, args, kwargs)
+            module_name = self._module_names.get(id(module), "")
+            base = info.label.split("(")[0]
+            name = f"{module_name}.{base}()" if module_name else f"{base}()"
+            site = self._site_for((id(module), base), name, module_name, info, "function")
         inplace = call.inplace(args, kwargs)
         grad = torch.is_grad_enabled()
         pre = None
@@ -709,20 +815,21 @@ class Monitor:
             info = self._info_cache[key] = functional_activation(call, args, kwargs, self.saturation_slope)
         return info
 
-    def _enclosing_module(self) -> nn.Module | None:
-        """The module whose forward made this call, or None inside an activation module's
-        own forward (its hook records it). Only on sampled steps, once per activation call."""
+    def _enclosing_module(self) -> tuple[nn.Module | None, bool]:
+        """(the module whose forward made this call, whether it is an activation module's
+        own forward), or (None, False) outside any module. Only on sampled steps, once per
+        activation call."""
         frame = sys._getframe(3)
         stop = self._activation_forwards
         while frame is not None:
             code = frame.f_code
             if code in stop:
-                return None
+                return frame.f_locals.get("self"), True
             if code is _CALL_IMPL_CODE:
                 # the innermost Module._call_impl frame belongs to the calling module
-                return frame.f_locals.get("self")
+                return frame.f_locals.get("self"), False
             frame = frame.f_back
-        return None
+        return None, False
 
     # --- reductions (device tensors only: no .item(), .tolist(), .cpu() or bool(tensor)) ---
 
@@ -764,20 +871,24 @@ class Monitor:
         site.calls += 1
         site.numel += n
         scratch = self._scratch_for(y)
-        sums = None  # ReLU: per-unit sums give the mean and the silent units in one pass
+        sums = None  # ReLU: per-unit sums give the sum and the silent units in one pass
         if info.relu and pre is None and y.ndim >= 2 and (self._want_dead or self._want_moments):
             u = self._unit_dim(y.ndim)
             if u is not None:
-                sums = S.unit_sums(y, u)
+                if self._want_dead and site.activity is None:  # the step's first call: into its ring row
+                    row = self._activity_row(site, y.shape[u], y)
+                    sums = torch.sum(y, dim=tuple(d for d in range(y.ndim) if d != u), out=row)
+                else:
+                    sums = S.unit_sums(y, u)
         if self._want_moments:
-            mean, m2 = S.moments(y, scratch, sums.sum() / n if sums is not None else None)
-            site.moments.append((n, mean, m2))
+            site.moments.append((n, *S.moments(y, scratch, sums.sum() if sums is not None else None)))
         if self._want_hist:
             if site.hist_range is None:
-                site.hist_range = self._histogram_range(info)
+                site.hist_range = lo, hi = self._histogram_range(info)
+                site.hist_clamp = not lo <= info.output_range[0] <= info.output_range[1] <= hi
             lo, hi = site.hist_range
             values = self._histogram_values(y)
-            counts = S.histogram_counts(values, lo, hi, self.bins)
+            counts = S.histogram_counts(values, lo, hi, self.bins, site.hist_clamp)
             site.hist = counts if site.hist is None else site.hist.add_(counts)
             site.hist_values += values.numel()
         if not (self._want_sat or self._want_dead):
@@ -799,11 +910,24 @@ class Monitor:
             sat, act = None, None
         if sat is not None:
             site.saturated.append((n, sat, info.relu and pre is None))
-        if act is not None:
-            if site.activity is None or site.activity_units != act.numel():
-                site.activity, site.activity_units = act, act.numel()
-            else:
-                site.activity = torch.maximum(site.activity, act)
+        if act is None:
+            return
+        if site.activity is not None and site.activity.shape == act.shape and site.activity.dtype == act.dtype:
+            if act is not site.activity:
+                torch.maximum(site.activity, act, out=site.activity)
+        else:  # the step's first call (or the units changed): act is, or goes into, the step's ring row
+            row = self._activity_row(site, act.numel(), act)
+            site.activity = row if act is row else row.copy_(act)
+
+    def _activity_row(self, site: _Site, units: int, like: Tensor) -> Tensor:
+        """This step's row of ``site``'s dead-unit window: a ring of (window, units) per-unit
+        activities, zeros where not yet written; made anew (empty) when the units change."""
+        ring = site.ring
+        if ring is None or site.units != units or ring.dtype != like.dtype or ring.device != like.device:
+            site.ring = ring = like.new_zeros((self.window, units))
+            site.ring_rows = ring.unbind(0)  # views made once
+            site.units, site.ring_filled, site.ring_slot = units, 0, 0
+        return site.ring_rows[site.ring_slot]
 
     def _scratch_for(self, y: Tensor) -> Tensor | None:
         """A reusable buffer of ``y``'s shape for the reductions' temporaries, on the CPU.
@@ -832,6 +956,8 @@ class Monitor:
         stride = self._strides.get((n, row))
         if stride is None:
             stride = self._strides[(n, row)] = S.sample_stride(n, row, self.histogram_sample)
+        if y.is_contiguous():  # y.reshape(-1)[::stride] in one op
+            return y.as_strided(((n - 1) // stride + 1,), (stride,))
         return y.reshape(-1)[::stride]
 
     def _histogram_range(self, info: ActivationInfo) -> tuple[float, float]:
@@ -842,8 +968,8 @@ class Monitor:
         return (lo, hi) if lo < hi else (-HISTOGRAM_LIMIT, HISTOGRAM_LIMIT)
 
     def _reset_grad_stats(self) -> None:
-        n = len(getattr(self, "_params", ()))
-        self._grad_norms, self._grad_extremes = [None] * n, [None] * n
+        self._grad_norms = [None] * len(getattr(self, "_params", ()))
+        self._signed = set()
         self._arrivals, self._backward_batch, self._callback_queued = {}, [], False
 
     def _grad_hook(self, index: int, param: Tensor) -> None:
@@ -879,9 +1005,19 @@ class Monitor:
                 for i, norm in zip(indices, torch._foreach_norm(grads, 2, dtype=self._norm_dtype), strict=True):
                     self._grad_norms[i] = norm
             if self._want_signs:
-                for i, g in zip(indices, grads, strict=True):
-                    if g.ndim >= 2:
-                        self._grad_extremes[i] = S.row_extremes(g)  # counted at the step's end, all weights at once
+                self._row_extremes(indices, grads)
+
+    def _row_extremes(self, indices: list[int], grads: list[Tensor]) -> None:
+        """Each weight gradient's row max and min, into one buffer; the signs are counted
+        at the step's end, for all weights at once."""
+        for i, g in zip(indices, grads, strict=True):
+            k = self._weight_slot.get(i)
+            if k is None:
+                continue
+            if self._signs is None:
+                self._signs = S.RowSignCounter([self._params[j][1].shape[0] for j in self._weight_slot], g)
+            self._signs.write(k, g)
+            self._signed.add(i)
 
     # --- the end of a sampled step -------------------------------------------------------
 
@@ -907,18 +1043,14 @@ class Monitor:
         if site.hist is not None:
             raw["hist"] = pack.vector(site.hist)
             raw["hist_values"] = site.hist_values
-        if site.activity is not None:
+        if site.activity is not None and site.ring is not None:  # the activity is the ring's current row
             units = site.activity.numel()
-            if site.ring is None or site.units != units:
-                site.ring = site.activity.new_zeros((self.window, units))
-                site.units, site.ring_filled, site.ring_slot = units, 0, 0
-            site.ring[site.ring_slot].copy_(site.activity)
             site.ring_slot = (site.ring_slot + 1) % self.window
             site.ring_filled = min(site.ring_filled + 1, self.window)
             # rows not yet written are 0, and activities are >= 0: the max over the whole ring
             # is the max over the steps seen
             window_max = site.ring.amax(dim=0)  # (units,)
-            raw["alive"] = pack.scalar(S.positive_count(window_max))
+            raw["alive"] = pack.scalar(S.positive_count(window_max, window_max))
             raw["units"], raw["window"] = units, site.ring_filled
         return raw
 
@@ -929,24 +1061,24 @@ class Monitor:
         if self._snapshots is not None:
             # w_before - w_after, in place in the snapshot buffers (no allocation); foreach
             # ops take the whole list in one call
+            # ops take the whole list in one call. If the next step is sampled too, the weights
+            # now are its weights before: their norms come in the same call.
+            params = [p for _, p in self._params]
+            ahead = self._is_sampled(self._step + 1)
             with torch.no_grad():
-                torch._foreach_sub_(self._snapshots, [p for _, p in self._params])
-                moved = torch._foreach_norm(self._snapshots, 2, dtype=self._norm_dtype)
+                torch._foreach_sub_(self._snapshots, params)
+                norms = torch._foreach_norm(self._snapshots + params if ahead else self._snapshots, 2,
+                                            dtype=self._norm_dtype)
+            moved, self._next_norms = norms[:len(params)], (norms[len(params):] if ahead else None)
             raw["update"] = (pack.scalars(moved), pack.scalars(self._snapshot_norms))
         norms = [(i, t) for i, t in enumerate(self._grad_norms) if t is not None]
         if norms:
             raw["norms"] = dict(zip((i for i, _ in norms), pack.scalars([t for _, t in norms]), strict=True))
-        extremes = [(i, e) for i, e in enumerate(self._grad_extremes) if e is not None]
-        if extremes:
-            sizes = tuple(mx.numel() for _, (mx, _) in extremes)
-            device = extremes[0][1][0].device
-            ends = self._segment_ends.get((sizes, device))
-            if ends is None:  # made once per layout: building it is a host-to-device copy
-                ends = self._segment_ends[(sizes, device)] = S.segment_ends(list(sizes), device)
-            totals = S.segment_sign_totals(torch.cat([mx for _, (mx, _) in extremes]),
-                                           torch.cat([mn for _, (_, mn) in extremes]), ends)  # (3, weights)
-            ref = pack.vector(totals.t().reshape(-1))  # weight by weight: running (+, -, both)
-            raw["signs"] = {i: (ref, 3 * k) for k, (i, _) in enumerate(extremes)}
+        if self._signed and self._signs is not None:
+            # (weights, 3): rows with a positive entry, a negative entry, both; rows of
+            # weights without a gradient this step are not read
+            ref = pack.vector(self._signs.counts().view(-1))
+            raw["signs"] = {i: (ref, 3 * k) for i, k in self._weight_slot.items() if i in self._signed}
         return raw
 
     def _check_step(self, step: int, sites: list[_Site]) -> None:
@@ -1018,8 +1150,8 @@ class Monitor:
                                    "two_sided": site.info.two_sided}
             if r["moments"]:
                 n_total = sum(n for n, _, _ in r["moments"])
-                mean = sum(n * v(m) for n, m, _ in r["moments"]) / n_total
-                m2 = sum(v(q) + n * (v(m) - mean) ** 2 for n, m, q in r["moments"])
+                mean = sum(v(t) for _, t, _ in r["moments"]) / n_total
+                m2 = sum(v(q) ** 2 + n * (v(t) / n - mean) ** 2 for n, t, q in r["moments"])
                 std = math.sqrt(m2 / n_total) if m2 >= 0 else math.nan
                 for key, value in (("mean", mean), ("std", std), ("zero_centring", _ratio(abs(mean), std))):
                     if key in self.stats:
@@ -1050,9 +1182,7 @@ class Monitor:
                 out["grad_norm"] = v(rp["norms"][i])
             if i in rp["signs"]:
                 ref, offset = rp["signs"][i]
-                totals = vec(ref, offset + 3)
-                # running totals: this weight's counts are the difference to the previous weight's
-                pos, neg, both = (totals[offset + k] - (totals[offset - 3 + k] if offset else 0) for k in range(3))
+                pos, neg, both = vec(ref, offset + 3)[offset:]
                 nonzero = pos + neg - both
                 out["sign_coherence"] = (nonzero - both) / nonzero if nonzero else None
                 out["nonzero_rows"] = int(nonzero)

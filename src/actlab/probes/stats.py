@@ -7,7 +7,7 @@ of one step and finishes the arithmetic on the host, after the one transfer per 
 
 Definitions (each has a slow reference in ``tests/test_probes_stats.py``):
 
-* ``moments``: mean and M2 = sum (y - mean)^2 (two-pass, so a saturated sigmoid with
+* ``moments``: sum and sqrt(M2), M2 = sum (y - mean)^2 (two-pass, so a saturated sigmoid with
   mean 0.99 and std 1e-3 keeps its digits); std = sqrt(M2 / n), the population std.
 * ``saturated_count``: elements with |f'(x)| < threshold; the monitor uses
   threshold = ``saturation_slope`` (5%) x max |f'| of the activation.
@@ -15,7 +15,7 @@ Definitions (each has a slow reference in ``tests/test_probes_stats.py``):
   unit whose value is exactly 0 passes no gradient for any example (is *dead* there).
 * ``histogram_counts``: fixed bins over [lo, hi], values beyond the range counted in
   the first / last bin, NaNs in none.
-* ``row_sign_counts`` / ``row_sign_coherence``: rows of a weight gradient (dim 0
+* ``row_sign_counts`` / ``row_sign_coherence`` / ``RowSignCounter``: rows of a weight gradient (dim 0
   against the rest) whose non-zero entries share one sign; all-zero rows are left
   out (as in the ``sign-coherence`` claim).
 * ``update_ratio``: ||w_after - w_before|| / ||w_before|| (CS231n notes, "ratio of
@@ -38,27 +38,28 @@ __all__ = [
     "sample_stride",
     "row_extremes",
     "row_sign_counts",
-    "segment_ends",
-    "segment_sign_counts",
-    "segment_sign_totals",
+    "segment_matrix",
+    "RowSignCounter",
     "row_sign_coherence",
     "update_ratio",
 ]
 
 
-def moments(y: Tensor, scratch: Tensor | None = None, mean: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """(mean, M2) of all elements of ``y``, both 0-d, where M2 = sum (y - mean)^2.
+def moments(y: Tensor, scratch: Tensor | None = None, total: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """(sum, sqrt(M2)) of all elements of ``y``, both 0-d, where M2 = sum (y - mean)^2 and
+    mean = sum / ``y.numel()``; the caller squares the second (on the host).
 
-    Two passes (mean first, then the centred sum of squares) instead of E[y^2] - E[y]^2,
-    whose cancellation loses every digit of a small std next to a large mean.
-    ``scratch``: a contiguous tensor of ``y``'s shape and dtype to hold y - mean;
-    ``mean``: the mean, if the caller has it already.
+    Two passes (the sum first, then the norm of the centred values) instead of
+    E[y^2] - E[y]^2, whose cancellation loses every digit of a small std next to a large
+    mean. ``scratch``: a tensor of ``y``'s shape and dtype to hold y - mean; ``total``:
+    the sum, if the caller has it already.
     """
-    if mean is None:
-        mean = y.mean()
-    centred = torch.sub(y, mean, out=scratch) if scratch is not None else y - mean
-    centred = centred.reshape(-1)  # contiguous: a view
-    return mean, torch.dot(centred, centred)
+    if total is None:
+        total = y.sum()
+    # y - total / n, without a separate division op
+    centred = torch.sub(y, total, alpha=1 / y.numel(), out=scratch) if scratch is not None else \
+        torch.sub(y, total, alpha=1 / y.numel())
+    return total, torch.linalg.vector_norm(centred)
 
 
 def unit_sums(y: Tensor, unit_dim: int) -> Tensor:
@@ -111,17 +112,18 @@ def unit_activity(derivative_abs: Tensor, unit_dim: int) -> Tensor:
     return derivative_abs.amax(dim=dims)
 
 
-def histogram_counts(y: Tensor, lo: float, hi: float, bins: int) -> Tensor:
+def histogram_counts(y: Tensor, lo: float, hi: float, bins: int, clamp: bool = True) -> Tensor:
     """Counts of ``y`` in ``bins`` equal bins over [lo, hi]: shape (bins,), ``y``'s dtype.
 
     Bin i holds lo + i w <= y < lo + (i + 1) w with w = (hi - lo) / bins; values below
     lo count in bin 0, values at or above hi (+-inf included) in bin bins - 1; NaNs in
-    no bin (their number is ``y.numel() - counts.sum()``). Two ops (clamp, histc);
-    float counts are exact up to 2^24 per bin.
+    no bin (their number is ``y.numel() - counts.sum()``). Two ops (clamp, histc), or
+    one with ``clamp=False`` for values known to lie in [lo, hi]; float counts are exact
+    up to 2^24 per bin.
     """
     if y.is_cuda and torch.are_deterministic_algorithms_enabled():
         return _histogram_deterministic(y, lo, hi, bins)
-    return torch.histc(y.clamp(lo, hi), bins, lo, hi)
+    return torch.histc(y.clamp(lo, hi) if clamp else y, bins, lo, hi)
 
 
 def _histogram_deterministic(y: Tensor, lo: float, hi: float, bins: int) -> Tensor:
@@ -172,37 +174,66 @@ def row_sign_counts(grad: Tensor) -> Tensor:
     Non-zero rows = positive + negative - both; coherent rows (non-zero entries of one
     sign) = non-zero - both.
     """
-    ends = segment_ends([grad.shape[0]], grad.device)
-    return segment_sign_counts(*row_extremes(grad), ends).reshape(3)
+    counter = RowSignCounter([grad.shape[0]], grad)
+    counter.write(0, grad)
+    return counter.counts()[0].round().long()
 
 
-def segment_ends(sizes: list[int], device: torch.device | str) -> Tensor:
-    """Index of the last row of each segment of ``sizes`` rows, laid end to end (int64)."""
-    ends, total = [], 0
-    for n in sizes:
-        total += n
-        ends.append(total - 1)
-    return torch.tensor(ends, device=device)
+def segment_matrix(sizes: list[int], device: torch.device | str, dtype: torch.dtype = torch.float32) -> Tensor:
+    """The (segments, rows) 0/1 matrix whose row k marks the rows of segment k, for
+    segments of ``sizes`` rows laid end to end."""
+    out = torch.zeros(len(sizes), sum(sizes), dtype=dtype)
+    start = 0
+    for k, n in enumerate(sizes):
+        out[k, start: start + n] = 1
+        start += n
+    return out.to(device)
 
 
-def segment_sign_totals(row_max: Tensor, row_min: Tensor, ends: Tensor) -> Tensor:
-    """Running totals, at the end of each segment, of the rows with a positive entry, a
-    negative entry, and both: (3, segments) int64. Consecutive differences along the
-    last dimension are ``row_sign_counts`` of each gradient (the monitor takes them on
-    the host, after the transfer).
+class RowSignCounter:
+    """``row_sign_counts`` of several gradients in a handful of ops whatever their number.
 
-    A handful of ops whatever the number of gradients, instead of a handful per gradient.
+    Gradient k's row maxima and minima go into its span of one (3, rows) buffer
+    (``write``); ``counts`` turns them into flags in place and counts them per gradient
+    with one matmul. Every view is made once: on a small model the cost of a step's
+    reductions is mostly the number of ops, not their size.
+
+    Args:
+        sizes: the row count of each gradient (its ``shape[0]``), in order.
+        like: a tensor with the gradients' device and dtype; flags are counted in
+            float32 at least (exact below 2^24 rows).
     """
-    positive, negative = row_max > 0, row_min < 0  # (rows,) each
-    flags = torch.stack((positive, negative, positive & negative))  # (3, rows)
-    return flags.cumsum(dim=1)[:, ends]  # (3, segments)
 
+    def __init__(self, sizes: list[int], like: Tensor) -> None:
+        dtype = like.dtype if like.dtype in (torch.float32, torch.float64) else torch.float32
+        self.buffer = torch.empty(3, sum(sizes), dtype=dtype, device=like.device)
+        self.segments = segment_matrix(sizes, like.device, dtype)
+        self._spans, start = [], 0
+        for n in sizes:
+            self._spans.append((self.buffer[0, start: start + n], self.buffer[1, start: start + n]))
+            start += n
+        self._max, self._min, self._both = self.buffer.unbind(0)
+        self._columns = self.buffer.t()
 
-def segment_sign_counts(row_max: Tensor, row_min: Tensor, ends: Tensor) -> Tensor:
-    """``row_sign_counts`` of several gradients at once, from their concatenated row
-    extremes and ``segment_ends``: (3, segments) int64, one column per gradient."""
-    totals = segment_sign_totals(row_max, row_min, ends)
-    return torch.cat((totals[:, :1], totals.diff(dim=1)), dim=1)
+    def write(self, k: int, grad: Tensor) -> None:
+        """Store the row extremes of gradient ``k`` (rows: ``grad[i]``, flattened)."""
+        mx, mn = self._spans[k]
+        rows = grad if grad.ndim == 2 else grad.reshape(grad.shape[0], -1)
+        if grad.dtype == mx.dtype and grad.device == mx.device:
+            torch.amax(rows, dim=1, out=mx)
+            torch.amin(rows, dim=1, out=mn)
+        else:  # a model with mixed dtypes or devices
+            mx.copy_(rows.amax(dim=1), non_blocking=True)
+            mn.copy_(rows.amin(dim=1), non_blocking=True)
+
+    def counts(self) -> Tensor:
+        """(gradients, 3): rows with a positive entry, with a negative entry, with both,
+        in the buffer's dtype. Overwrites the buffer; a gradient not written since the
+        last call gets a meaningless row. NaN rows count as neither."""
+        self._max.gt_(0)  # 1.0 / 0.0
+        self._min.lt_(0)
+        torch.mul(self._max, self._min, out=self._both)
+        return torch.mm(self.segments, self._columns)
 
 
 def row_sign_coherence(grad: Tensor) -> Tensor:
