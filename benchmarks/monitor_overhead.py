@@ -1,6 +1,6 @@
 """Monitor overhead per training step, side by side with the plain loop.
 
-    python benchmarks/monitor_overhead.py                  # MLP and CNN, about 3 minutes
+    python benchmarks/monitor_overhead.py                  # MLP and CNN, about 4 minutes
     python benchmarks/monitor_overhead.py --model mlp --rounds 30
     python benchmarks/monitor_overhead.py --threads 0 --clock wall   # torch's threads, wall clock
 
@@ -12,10 +12,11 @@ in-place ReLU, batch 64) is measured too.
 Method. One model, optimizer and batch stream per model kind, shared by every
 configuration: the configurations take turns on it, ``--steps`` training steps each
 (a monitor is attached for its turn and detached after it), for ``--rounds`` rounds,
-in alternating order. So all configurations run the same computation on the same
-tensors (the monitor does not change the training), and load drifts of a shared
-machine hit them alike. The ratio reported is the median over rounds of the per-round
-time ratio to the plain loop (q1 and q3 beside it). The default schedule's 1% or so
+in alternating order, and each turn is paired with a turn of the plain loop right
+before or after it (alternately). So all configurations run the same computation on
+the same tensors (the monitor does not change the training), and load drifts of a
+shared machine hit each pair alike. The ratio reported is the median over rounds of
+the pair's time ratio (q1 and q3 beside it). The default schedule's 1% or so
 is within that noise; "default, from every-2nd" estimates it from the cost of a
 sampled step measured where it is large (every other step sampled, hooks put in and
 taken out each time) divided by the schedule's period.
@@ -41,6 +42,7 @@ every-step ratio minus this one is what its generality costs.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -56,8 +58,8 @@ from torch import nn
 from actlab.probes import DEFAULT_EVERY, Monitor
 
 
-def mlp() -> nn.Module:
-    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+def mlp(width: int = 256) -> nn.Module:
+    return nn.Sequential(nn.Linear(784, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 10))
 
 
 def cnn() -> nn.Module:
@@ -153,8 +155,12 @@ class InlineMinimum:
 class Bench:
     """One model kind: its model, optimizer, batches, and one monitor per configuration."""
 
-    def __init__(self, kind: str, configs: list[str], log_dir: Path) -> None:
-        build, shape, batch = MODELS[kind]
+    def __init__(self, kind: str, configs: list[str], log_dir: Path, batch: int | None = None,
+                 width: int | None = None) -> None:
+        build, shape, default_batch = MODELS[kind]
+        batch = batch or default_batch
+        if width is not None and kind == "mlp":
+            build = functools.partial(mlp, width)
         gen = torch.Generator().manual_seed(0)
         self.xs = torch.randn(8, batch, *shape, generator=gen)
         self.ys = torch.randint(0, 10, (8, batch), generator=gen)
@@ -199,38 +205,49 @@ class Bench:
         return elapsed / steps
 
 
-def measure(kind: str, configs: list[str], rounds: int, steps: int, warmup: int, clock: Callable[[], float]) -> dict:
+def measure(kind: str, configs: list[str], rounds: int, steps: int, warmup: int, clock: Callable[[], float],
+            batch: int | None = None, width: int | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        bench = Bench(kind, configs, Path(tmp))
+        bench = Bench(kind, configs, Path(tmp), batch, width)
         for name in configs:
             bench.run(name, warmup, clock)
         times: dict[str, list[float]] = {name: [] for name in configs}
+        ratios: dict[str, list[float]] = {name: [] for name in configs}
+        others = [name for name in configs if name != "plain"]
         for r in range(rounds):
-            for name in (configs if r % 2 == 0 else configs[::-1]):  # alternate who goes first
-                times[name].append(bench.run(name, steps, clock))
-    plain = times["plain"]
+            for k, name in enumerate(others if r % 2 == 0 else others[::-1]):  # alternate who goes first
+                pair = ("plain", name) if (r + k) % 2 == 0 else (name, "plain")
+                t = {n: bench.run(n, steps, clock) for n in pair}
+                for n in pair:
+                    times[n].append(t[n])
+                ratios[name].append(t[name] / t["plain"])
+            ratios["plain"].append(1.0)
     out = {}
     for name, ts in times.items():
-        ratios = [t / p for t, p in zip(ts, plain, strict=True)]
-        q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
-        out[name] = {"ms_per_step": 1e3 * statistics.median(ts), "ratio": statistics.median(ratios),
-                     "q1": q1, "q3": q3, "rounds": len(ts)}
+        rs = ratios[name]
+        q1, _, q3 = statistics.quantiles(rs, n=4) if len(rs) > 1 else (rs[0],) * 3
+        out[name] = {"ms_per_step": 1e3 * statistics.median(ts), "ratio": statistics.median(rs),
+                     "q1": q1, "q3": q3, "rounds": len(rs)}
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", choices=["mlp", "cnn", "all"], default="all")
-    p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--steps", type=int, default=100, help="steps per configuration per round (a multiple of the default schedule's 100)")
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--threads", type=int, default=1, help="torch threads (0: leave torch's default)")
+    p.add_argument("--batch", type=int, help="batch size instead of the model's default (MLP 128, CNN 64)")
+    p.add_argument("--width", type=int, help="the MLP's hidden width instead of 256")
     p.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
     p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated, from: " + ", ".join(CONFIGS))
     p.add_argument("--json", type=Path, help="also write the numbers here")
     args = p.parse_args(argv)
     if args.rounds < 1 or args.steps < 1:
         p.error("--rounds and --steps must be >= 1")
+    if (args.batch is not None and args.batch < 1) or (args.width is not None and args.width < 1):
+        p.error("--batch and --width must be >= 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
@@ -249,9 +266,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.rounds} rounds x {args.steps} steps per configuration, interleaved")
     results = {}
     for kind in kinds:
-        res = measure(kind, configs, args.rounds, args.steps, args.warmup, clock)
+        res = measure(kind, configs, args.rounds, args.steps, args.warmup, clock, args.batch, args.width)
         results[kind] = res
-        print(f"\n{kind}: time per training step, and ratio to the plain loop (median over rounds, q1-q3)")
+        batch = args.batch or MODELS[kind][2]
+        shape = f"784-{args.width or 256}-{args.width or 256}-10" if kind == "mlp" else "2 convs, in-place ReLU"
+        print(f"\n{kind} ({shape}, batch {batch}): time per training step, and ratio to the plain loop "
+              "(median over rounds, q1-q3)")
         for name, r in res.items():
             budget = BUDGETS.get(name)
             verdict = "" if budget is None else f"  budget {budget:.2f}x: {'ok' if r['ratio'] <= budget else 'OVER'}"

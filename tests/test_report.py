@@ -322,11 +322,10 @@ def test_monitor_findings_section(doc):
 
 
 def test_monitor_jsonl_is_diagnosed(tmp_path):
-    torch = pytest.importorskip("torch")
-    try:
-        from actlab.probes import Monitor, read_jsonl
-    except Exception as exc:  # the monitor is optional for the report
-        pytest.skip(f"actlab.probes.Monitor not importable: {exc}")
+    import torch
+
+    from actlab.probes import Monitor, read_jsonl
+
     write_result(tmp_path, "zigzag", Result("zigzag", {"seed": 0}, {"a": 1}, Verdict("holds", "ok."), {}, 0.1).to_dict())
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Sigmoid(), torch.nn.Linear(16, 1))
@@ -343,11 +342,7 @@ def test_monitor_jsonl_is_diagnosed(tmp_path):
     folder = scan_results(tmp_path)
     text = parse(build_report(folder)).all_text()
     assert folder.monitor is not None and "Monitor findings" in text
-    try:
-        read_jsonl(tmp_path / "monitor.jsonl")
-    except Exception as exc:  # the log cannot be read back: the report must say so, not crash
-        assert folder.monitor.error and "could not be read" in text and "monitor.jsonl" in text
-        pytest.xfail(f"actlab.probes.read_jsonl cannot read the monitor's own log yet: {exc!r}")
+    assert len([r for r in read_jsonl(tmp_path / "monitor.jsonl") if r.get("type") == "step"]) == 6
     assert folder.monitor.error is None and folder.monitor.steps == 6
     assert expected and all(e[:40] in text for e in expected)
 
