@@ -319,3 +319,22 @@ def test_the_function_mode_is_on_only_inside_modules_that_may_call_activations()
     with Monitor(plain, every=1) as mon:
         train(plain, mon, steps=1)
     assert depths["plain"] == 0 and list(mon.history[0]["activations"]) == ["1"]
+
+
+def test_an_activation_module_shared_inside_and_outside_a_custom_block_is_seen_twice():
+    act = nn.Tanh()
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin, self.act = nn.Linear(8, 8), act
+
+        def forward(self, x):
+            return self.act(self.lin(x))  # inside the mode's region; also called outside it
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), act, Block(), nn.Linear(8, 3))
+    with Monitor(model, every=1) as mon:
+        train(model, mon, steps=1)
+    sites = mon.history[0]["activations"]
+    assert {k: (v["calls"], v["numel"]) for k, v in sites.items()} == {"1": (1, 40), "1#1": (1, 40)}
