@@ -282,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
             # measuring a 1% difference directly on a shared machine.
             estimate = 1 + 2 * (res["every-2nd"]["ratio"] - 1) / DEFAULT_EVERY
             res["default (estimate)"] = {"ratio": estimate}
+            verdict = "ok" if estimate <= BUDGETS["default"] else "OVER"
             print(f"  {'default, from every-2nd':24} {'':8}     {estimate:6.3f}x  "
-                  f"(= 1 + 2 x ({res['every-2nd']['ratio']:.3f} - 1) / {DEFAULT_EVERY})")
+                  f"(= 1 + 2 x ({res['every-2nd']['ratio']:.3f} - 1) / {DEFAULT_EVERY})  "
+                  f"budget {BUDGETS['default']:.2f}x: {verdict}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
