@@ -35,20 +35,15 @@ from typing import Any
 import torch
 
 from .base import (
-    MAX_BATCH,
-    MAX_DEPTH,
-    MAX_WIDTH,
-    MAX_WORKERS,
     Progress,
     Stopwatch,
-    check_activations,
     check_choice,
     check_float,
     check_int,
     no_progress,
-    resolve_device,
 )
-from .models import INITS, build_cnn, build_mlp
+from .fields import check_fields
+from .models import build_cnn, build_mlp
 from .parallel import run_tasks
 from .result import Result, Verdict, environment
 from .stats import mean_ci95
@@ -91,32 +86,24 @@ class Config:
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
-        check_choice("dataset", self.dataset, DATASETS)
+        check_fields(self, "dataset")
         check_choice("model", self.model, MODELS)
         if self.model == "cnn" and self.dataset == "mnist1d":
             raise ValueError("model=cnn needs an image dataset (mnist or fashion-mnist); mnist1d takes model=mlp")
-        object.__setattr__(self, "activations", check_activations(self.activations))
+        check_fields(self, "activations")
         if self.model == "cnn" and "maxout" in self.activations:
             raise ValueError("maxout is a layer activation; use model=mlp for it")
-        check_int("seeds", self.seeds, min_value=1)
-        check_int("seed", self.seed, min_value=0)
+        check_fields(self, "seeds", "seed")
         if not self.lr_grid:
             raise ValueError("lr_grid is empty")
         for lr in self.lr_grid:
             check_float("lr_grid entry", lr, positive=True)
-        check_float("momentum", self.momentum, min_value=0.0, max_value=0.999)
-        check_int("batch_size", self.batch_size, min_value=1, max_value=MAX_BATCH)
+        check_fields(self, "momentum", "batch_size")
         check_int("max_steps", self.max_steps, min_value=1)
         check_float("target", self.target, min_value=0.0, max_value=1.0)
         check_int("eval_every", self.eval_every, min_value=1)
         check_int("eval_examples", self.eval_examples, min_value=1)
-        check_int("train_examples", self.train_examples, min_value=0)
-        check_int("test_examples", self.test_examples, min_value=0)
-        check_int("width", self.width, min_value=1, max_value=MAX_WIDTH)
-        check_int("depth", self.depth, min_value=1, max_value=MAX_DEPTH)
-        check_choice("init", self.init, INITS)
-        check_int("workers", self.workers, min_value=0, max_value=MAX_WORKERS)
-        resolve_device(self.device)
+        check_fields(self, "train_examples", "test_examples", "width", "depth", "init", "workers", "device")
 
 
 QUICK: dict[str, Any] = {

@@ -123,6 +123,7 @@ from .base import (
     resolve_device,
     torch_threads,
 )
+from .fields import check_fields
 from .models import build_mlp
 from .result import Result, Verdict, environment
 
@@ -222,8 +223,7 @@ class Config:
     copy_budget: float = 1.2
 
     def __post_init__(self) -> None:
-        check_int("seed", self.seed, min_value=0)
-        resolve_device(self.device)
+        check_fields(self, "seed", "device")
         acts = check_activations(self.activations)
         for name in acts:
             if get(name).kind != "elementwise":

@@ -40,23 +40,16 @@ from torch import Tensor, nn
 
 from ..probes import Monitor
 from .base import (
-    MAX_BATCH,
-    MAX_DEPTH,
-    MAX_WIDTH,
-    MAX_WORKERS,
     Progress,
     Stopwatch,
-    check_activations,
-    check_choice,
     check_float,
-    check_int,
     no_progress,
-    resolve_device,
 )
-from .models import INITS, build_mlp
+from .fields import check_fields
+from .models import build_mlp
 from .parallel import run_tasks
 from .result import Result, Verdict, environment
-from .trainer import DATASETS, Tensors, TrainConfig, load_tensors, train
+from .trainer import Tensors, TrainConfig, load_tensors, train
 
 __all__ = ["NAME", "CLAIM", "SOURCE", "COMMAND", "Config", "QUICK", "run", "dead_fractions"]
 
@@ -90,7 +83,7 @@ class Config:
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "activations", check_activations(self.activations))
+        check_fields(self, "activations")
         for a in self.activations:
             if a == "maxout":
                 raise ValueError("maxout has no dead units to count (some piece is always active); leave it out")
@@ -102,19 +95,8 @@ class Config:
             raise ValueError("bias_inits is empty")
         for b in self.bias_inits:
             check_float("bias_inits entry", b)
-        check_choice("dataset", self.dataset, DATASETS)
-        check_int("depth", self.depth, min_value=1, max_value=MAX_DEPTH)
-        check_int("width", self.width, min_value=1, max_value=MAX_WIDTH)
-        check_choice("init", self.init, INITS)
-        check_int("steps", self.steps, min_value=1)
-        check_int("batch_size", self.batch_size, min_value=1, max_value=MAX_BATCH)
-        check_float("momentum", self.momentum, min_value=0.0, max_value=0.999)
-        check_int("seeds", self.seeds, min_value=1)
-        check_int("seed", self.seed, min_value=0)
-        check_int("train_examples", self.train_examples, min_value=0)
-        check_int("test_examples", self.test_examples, min_value=0)
-        check_int("workers", self.workers, min_value=0, max_value=MAX_WORKERS)
-        resolve_device(self.device)
+        check_fields(self, "dataset", "depth", "width", "init", "steps", "batch_size", "momentum", "seeds", "seed",
+                     "train_examples", "test_examples", "workers", "device")
 
 
 QUICK: dict[str, Any] = {

@@ -71,19 +71,18 @@ from ..activations import get
 from ..probes import stats as probe_stats
 from .base import (
     MAX_BATCH,
-    MAX_DEPTH,
     MAX_THREADS,
     MAX_WIDTH,
     Progress,
     Stopwatch,
-    check_activations,
     check_choice,
     check_int,
     no_progress,
     resolve_device,
     torch_threads,
 )
-from .models import INITS, build_mlp, linear_layers
+from .fields import check_fields
+from .models import build_mlp, linear_layers
 from .result import Result, Verdict, environment
 
 __all__ = [
@@ -168,10 +167,7 @@ class Config:
 
     def __post_init__(self) -> None:
         check_int("seed", self.seed)
-        resolve_device(self.device)
-        object.__setattr__(self, "activations", check_activations(self.activations))
-        check_int("depth", self.depth, min_value=1, max_value=MAX_DEPTH)
-        check_int("width", self.width, min_value=1, max_value=MAX_WIDTH)
+        check_fields(self, "device", "activations", "depth", "width")
         check_int("in_features", self.in_features, min_value=1, max_value=MAX_WIDTH)
         check_choice("loss", self.loss, LOSSES)
         # one class makes cross-entropy constant (softmax = 1): no gradient at all
@@ -185,7 +181,7 @@ class Config:
             raise ValueError(f"batches={batches} lists a batch size twice")
         object.__setattr__(self, "batches", tuple(sorted(batches)))
         check_int("trials", self.trials, min_value=1)
-        check_choice("init", self.init, INITS)
+        check_fields(self, "init")
         check_choice("dtype", self.dtype, DTYPES)
         check_int("threads", self.threads, min_value=0, max_value=MAX_THREADS)
 

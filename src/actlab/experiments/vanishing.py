@@ -69,12 +69,12 @@ from .base import (
     MAX_WIDTH,
     Progress,
     Stopwatch,
-    check_activations,
     check_choice,
     check_int,
     no_progress,
     resolve_device,
 )
+from .fields import check_fields
 from .models import INITS, build_mlp
 from .result import Result, Verdict, environment
 
@@ -138,15 +138,12 @@ class Config:
     dtype: str = "float64"
 
     def __post_init__(self) -> None:
-        check_int("seed", self.seed, min_value=0)
-        resolve_device(self.device)
-        object.__setattr__(self, "activations", check_activations(self.activations))
+        check_fields(self, "seed", "device", "activations")
         object.__setattr__(self, "inits", _check_inits(self.inits))
-        check_int("depth", self.depth, min_value=1, max_value=1000)
-        check_int("width", self.width, min_value=1, max_value=MAX_WIDTH)
+        check_fields(self, "depth", "width")
         check_int("classes", self.classes, min_value=2, max_value=MAX_WIDTH)
         check_int("batch", self.batch, min_value=1, max_value=MAX_BATCH)
-        check_int("seeds", self.seeds, min_value=1)
+        check_fields(self, "seeds")
         check_choice("dtype", self.dtype, DTYPES)
 
 

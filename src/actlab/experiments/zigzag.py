@@ -125,9 +125,6 @@ import torch
 
 from .base import (
     MAX_BATCH,
-    MAX_DEPTH,
-    MAX_WIDTH,
-    MAX_WORKERS,
     Progress,
     Stopwatch,
     check_choice,
@@ -136,7 +133,8 @@ from .base import (
     no_progress,
     resolve_device,
 )
-from .models import INITS, build_mlp
+from .fields import check_fields
+from .models import build_mlp
 from .parallel import run_tasks
 from .result import Result, Verdict, environment
 from .stats import mean_ci95
@@ -314,7 +312,7 @@ class Config:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        check_int("seed", self.seed, min_value=0)
+        check_fields(self, "seed")
 
         parts = self.parts
         if isinstance(parts, str):
@@ -353,10 +351,7 @@ class Config:
         check_int("sgd_epochs", self.sgd_epochs, min_value=1)
         check_int("trajectory_steps", self.trajectory_steps, min_value=1)
 
-        check_int("seeds", self.seeds, min_value=1)
-        check_int("width", self.width, min_value=1, max_value=MAX_WIDTH)
-        check_int("depth", self.depth, min_value=1, max_value=MAX_DEPTH)
-        check_choice("init", self.init, INITS)
+        check_fields(self, "seeds", "width", "depth", "init")
         check_int("batch_size", self.batch_size, min_value=1, max_value=_mnist1d_train_size())
         grid = _tuple_of_floats("lr_grid", self.lr_grid)
         if not grid:
@@ -373,8 +368,7 @@ class Config:
         check_int("train_steps", self.train_steps, min_value=1)
         _check_open_interval("target_error", self.target_error, 0.0, 1.0)
         check_int("eval_every", self.eval_every, min_value=1)
-        check_int("workers", self.workers, min_value=0, max_value=MAX_WORKERS)
-        resolve_device(self.device)
+        check_fields(self, "workers", "device")
 
 
 #: ``--quick``: part (a) without n = 100 and with fewer examples (the effect needs no large
