@@ -56,6 +56,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from actlab.probes import DEFAULT_EVERY, Monitor
+from actlab.probes import stats as S
 
 
 def mlp(width: int = 256) -> nn.Module:
@@ -112,7 +113,7 @@ class InlineMinimum:
 
     def _forward(self, module: nn.Module, args: tuple, y: torch.Tensor) -> None:
         with torch.no_grad():
-            sums = y.sum(dim=[d for d in range(y.ndim) if d != (1 if y.ndim == 4 else y.ndim - 1)])
+            sums = S.unit_sums(y, S.default_unit_dim(y.ndim))
             total = sums.sum()
             centred = torch.sub(y, total, alpha=1 / y.numel())
             stride = max(1, y.numel() // 4096)

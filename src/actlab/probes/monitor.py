@@ -588,11 +588,13 @@ class Monitor:
         """
         regions: list[nn.Module] = []
         outside: set[int] = set()
+        seen: set[int] = set()
         stack = [self.model]
         while stack:
             m = stack.pop()
-            if id(m) in outside or any(m is r for r in regions):
+            if id(m) in seen:
                 continue
+            seen.add(id(m))
             if id(m) not in self._activation_modules and type(m).forward not in _SAFE_FORWARDS:
                 regions.append(m)
                 continue
@@ -875,11 +877,9 @@ class Monitor:
         if info.relu and pre is None and y.ndim >= 2 and (self._want_dead or self._want_moments):
             u = self._unit_dim(y.ndim)
             if u is not None:
-                if self._want_dead and site.activity is None:  # the step's first call: into its ring row
-                    row = self._activity_row(site, y.shape[u], y)
-                    sums = torch.sum(y, dim=tuple(d for d in range(y.ndim) if d != u), out=row)
-                else:
-                    sums = S.unit_sums(y, u)
+                # the step's first call writes into its ring row of the dead-unit window
+                first = self._want_dead and site.activity is None
+                sums = S.unit_sums(y, u, out=self._activity_row(site, y.shape[u], y) if first else None)
         if self._want_moments:
             site.moments.append((n, *S.moments(y, scratch, sums.sum() if sums is not None else None)))
         if self._want_hist:

@@ -62,13 +62,14 @@ def moments(y: Tensor, scratch: Tensor | None = None, total: Tensor | None = Non
     return total, torch.linalg.vector_norm(centred)
 
 
-def unit_sums(y: Tensor, unit_dim: int) -> Tensor:
-    """Per unit, the sum over every other dimension: shape (units,), for ``y.ndim >= 2``.
+def unit_sums(y: Tensor, unit_dim: int, out: Tensor | None = None) -> Tensor:
+    """Per unit, the sum over every other dimension: shape (units,), for ``y.ndim >= 2``
+    (into ``out`` if given).
 
     For a non-negative ``y`` (a ReLU's output) a unit's sum is 0 exactly when it was 0
     for the whole batch, so this one pass gives both the dead units and the mean.
     """
-    return y.sum(dim=tuple(d for d in range(y.ndim) if d != unit_dim))
+    return torch.sum(y, dim=tuple(d for d in range(y.ndim) if d != unit_dim), out=out)
 
 
 def saturated_count(derivative_abs: Tensor, threshold: float) -> Tensor:
