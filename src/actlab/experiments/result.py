@@ -7,7 +7,11 @@
 * ``actlab_version``;
 * ``config``: every setting, seed included (the claim's frozen dataclass);
 * ``metrics``: the numbers, named as ``DESIGN.md`` says for each claim;
-* ``verdict``: ``{"status": "holds" | "does_not_hold" | "inconclusive", "evidence": "..."}``;
+* ``verdict``: ``{"status": "holds" | "does_not_hold" | "inconclusive", "evidence": "...",
+  "rule": {...}, "source": {...}, "meaning": "...", "key_number": {...}}``: the decision rule
+  (:class:`Rule`: statistic, threshold, seeds), the source's own number beside ours
+  (:class:`Source`), "what this means" in plain sentences written from the run's numbers, and
+  the one number that decides it (:class:`KeyNumber`);
 * ``env``: torch version, device, threads, Python, platform;
 * ``elapsed_s``: wall-clock seconds of ``run``;
 * ``data``: arrays the figures need (histograms, curves), kept apart from the metrics.
@@ -34,6 +38,10 @@ from .._version import __version__
 
 __all__ = [
     "VERDICTS",
+    "HOLDS_IF",
+    "Rule",
+    "Source",
+    "KeyNumber",
     "Verdict",
     "Result",
     "ResultFileError",
@@ -50,18 +58,105 @@ class ResultFileError(ValueError):
     """A result file that is missing, truncated, or not an actlab result."""
 
 
+HOLDS_IF = ("above", "below")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A verdict's decision rule, stored with it so that a reader can check it.
+
+    ``holds`` needs at least ``min_seeds`` seeds and a 95% interval of ``statistic`` wholly
+    ``holds_if`` ("above" or "below") ``threshold``; wholly on the other side is
+    ``does_not_hold``; an interval that spans it, or too few seeds, is ``inconclusive``.
+    ``text`` says the rule in one sentence (made from the fields when left empty).
+    """
+
+    statistic: str
+    threshold: float
+    holds_if: str
+    seeds: int
+    min_seeds: int = 5
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.holds_if not in HOLDS_IF:
+            raise ValueError(f"Rule.holds_if must be one of {HOLDS_IF}, not {self.holds_if!r}")
+        if not self.statistic.strip():
+            raise ValueError("a rule needs the statistic it decides on")
+        if not self.text:
+            other = "below" if self.holds_if == "above" else "above"
+            object.__setattr__(self, "text", (
+                f"holds if the 95% interval of the {self.statistic} lies wholly {self.holds_if} "
+                f"{self.threshold:g}, does not hold if it lies wholly {other}, from at least "
+                f"{self.min_seeds} seeds (this run: {self.seeds}); otherwise inconclusive."))
+
+
+@dataclass(frozen=True)
+class Source:
+    """The source's own number beside ours, and how our setup differs from the source's."""
+
+    citation: str      # "Krizhevsky et al. 2012, Fig. 1"
+    value: str         # the source's number in words: "about 6x fewer epochs to 25% training error"
+    ours: str          # ours, formatted the same way: "0.8x (95% CI 0.6-1.0)"
+    differences: str   # "Fashion-MNIST, not CIFAR-10 (not available offline); ..."
+
+
+@dataclass(frozen=True)
+class KeyNumber:
+    """The one number that decides the verdict, for the report's summary table."""
+
+    value: float | None
+    text: str          # formatted with its unit: "0.82x", "46.6%"
+    label: str         # what it is: "tanh/relu steps to 25% training error"
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """Does the claim hold in this measurement, with one sentence of evidence."""
+    """Does the claim hold in this measurement, with one sentence of evidence.
+
+    ``rule``, ``source``, ``meaning`` and ``key_number`` are optional so that older result
+    files still load; every claim sets them.
+    """
 
     status: str
     evidence: str
+    rule: Rule | None = None
+    source: Source | None = None
+    meaning: str = ""
+    key_number: KeyNumber | None = None
 
     def __post_init__(self) -> None:
         if self.status not in VERDICTS:
             raise ValueError(f"verdict status must be one of {VERDICTS}, not {self.status!r}")
         if not self.evidence.strip():
             raise ValueError("a verdict needs its evidence")
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"status": self.status, "evidence": self.evidence}
+        for name in ("rule", "source", "key_number"):
+            part = getattr(self, name)
+            if part is not None:
+                d[name] = to_jsonable(part)
+        if self.meaning:
+            d["meaning"] = self.meaning
+        return d
+
+    @classmethod
+    def from_dict(cls, v: Mapping[str, Any]) -> Verdict:
+        """The inverse of :meth:`to_dict`; ``ValueError`` or ``TypeError`` for a malformed one."""
+        parts: dict[str, Any] = {}
+        for name, kind in (("rule", Rule), ("source", Source), ("key_number", KeyNumber)):
+            part = v.get(name)
+            if part is not None:
+                if not isinstance(part, Mapping):
+                    raise ValueError(f"verdict.{name} is not an object")
+                parts[name] = kind(**part)
+        meaning = v.get("meaning", "")
+        if not isinstance(meaning, str):
+            raise ValueError("verdict.meaning is not text")
+        if not isinstance(v["evidence"], str):
+            raise ValueError("verdict.evidence is not text")
+        return cls(v["status"], v["evidence"], meaning=meaning, **parts)
 
 
 @dataclass
@@ -83,7 +178,7 @@ class Result:
             "actlab_version": self.actlab_version,
             "config": to_jsonable(self.config),
             "metrics": to_jsonable(self.metrics),
-            "verdict": {"status": self.verdict.status, "evidence": self.verdict.evidence},
+            "verdict": self.verdict.to_dict(),
             "env": to_jsonable(self.env),
             "elapsed_s": self.elapsed_s,
             "data": to_jsonable(self.data),
@@ -98,8 +193,8 @@ class Result:
         if not isinstance(v, Mapping) or "status" not in v or "evidence" not in v:
             raise ResultFileError("not an actlab result: verdict needs status and evidence")
         try:
-            verdict = Verdict(v["status"], v["evidence"])
-        except ValueError as exc:
+            verdict = Verdict.from_dict(v)
+        except (ValueError, TypeError) as exc:
             raise ResultFileError(f"not an actlab result: {exc}") from exc
         return cls(
             experiment=d["experiment"],
