@@ -23,7 +23,14 @@ from typing import Any
 from torch import Tensor, nn
 
 from . import functional
-from .curves import SATURATION_SLOPE, SATURATION_TEXT, is_saturating, saturated_mask, saturation_threshold, unit_curve
+from .curves import (
+    SATURATION_SLOPE,
+    SATURATION_TEXT,
+    is_saturating,
+    saturated_mask,
+    saturation_threshold,
+    unit_curve,
+)
 from .modules import Elementwise, LeCunTanh, Maxout, MaxoutPool, SigmoidCentered, TanhShifted
 from .registry import (
     Activation,
