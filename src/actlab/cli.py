@@ -5,7 +5,8 @@
     actlab verify [NAME ...]                  measure activations against their declarations
     actlab run NAME|all [--quick] [--out DIR] run claims, write DIR/NAME/result.json + figures,
                                               then DIR/report.html
-    actlab report DIR                         rebuild DIR/report.html from the results in DIR
+    actlab report DIR [--markdown F.md] [--summary-png F.png]
+                                              rebuild DIR/report.html from the results (or sweep) in DIR
     actlab sweep NAME --seeds N [--grid K=V1,V2] [--workers K] [--backend local|ray]
                                               independent runs in parallel, resumable
 
@@ -329,8 +330,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import ReportError, build_report, problems, scan_results
+    from .report import (
+        ReportError,
+        build_report,
+        build_sweep_report,
+        find_sweeps,
+        problems,
+        render_markdown,
+        render_summary_png,
+        scan_results,
+    )
 
+    outputs = [(opt, Path(value)) for opt, value in (("--markdown", args.markdown), ("--summary-png", args.summary_png))
+               if value is not None]
+    for opt, path in outputs:
+        if opt == "--summary-png" and path.suffix.lower() != ".png":
+            raise UsageError(f"--summary-png {path}: the picture is a PNG; give a file name ending in .png")
+        _check_writable(path.parent if str(path.parent) else Path("."))
+    if find_sweeps(args.dir):  # the folder `actlab sweep` writes (DIR/CLAIM/sweep.json) or one sweep's folder
+        if outputs:
+            raise UsageError(f"{args.dir} is a sweep folder; --markdown and --summary-png take a results folder "
+                             "written by `actlab run ... --out DIR`")
+        try:
+            path = build_sweep_report(args.dir)
+        except ReportError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"wrote {path} (sweeps: {', '.join(p.name for p in find_sweeps(args.dir))})")
+        return EXIT_OK
     try:
         folder = scan_results(args.dir)
         path = build_report(folder)
@@ -340,7 +366,24 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"actlab: warning: unreadable (named in the report): {line}", file=sys.stderr)
     missing = f"; not run: {', '.join(folder.missing)}" if folder.missing else ""
     print(f"wrote {path} ({len(folder.results)} claim(s){missing})")
+    for opt, out in outputs:
+        written = _write_text(out, render_markdown(folder)) if opt == "--markdown" else render_summary_png(folder, out)
+        print(f"wrote {written}")
     return EXIT_OK
+
+
+def _write_text(path: Path, text: str) -> Path:
+    """``text`` into ``path`` atomically (temp file in the same folder, then rename)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 # --- sweep -------------------------------------------------------------------------
@@ -468,8 +511,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("report", help="write DIR/report.html: every claim in DIR, with figures and verdicts")
-    p.add_argument("dir", metavar="DIR", help="a results folder written by `actlab run ... --out DIR`")
+    p = sub.add_parser("report", help="write DIR/report.html: every claim in DIR, with figures and verdicts",
+                       description="Write DIR/report.html from a results folder (`actlab run ... --out DIR`) or a "
+                                   "sweep folder (`actlab sweep ... --out DIR`). --markdown and --summary-png also "
+                                   "write the README's results block and summary picture from the same results.")
+    p.add_argument("dir", metavar="DIR", help="a results folder written by `actlab run ... --out DIR`, "
+                                              "or a sweep folder written by `actlab sweep ... --out DIR`")
+    p.add_argument("--markdown", metavar="FILE", help="also write the results as Markdown (the README's results block)")
+    p.add_argument("--summary-png", dest="summary_png", metavar="FILE",
+                   help="also draw the summary table into a PNG (deterministic; no browser needed)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sweep", help="runs of one claim over a grid x seeds, in parallel; rerun to resume",
