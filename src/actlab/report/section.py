@@ -152,7 +152,7 @@ def claim_section(claim: ClaimResult, module: ModuleType | None, module_note: st
                f'{_rule_and_source(r.verdict)}</div>')
     out.append(_scale_block(module, name, config, r.elapsed_s))
     out.append("<h3>What was run</h3>")
-    out.append(f'<p class="cmd-label">Rerun exactly this:</p><pre class="cmd"><code>{command_html(command)}</code></pre>')
+    out.append(f'<p class="cmd-label">Rerun exactly this:</p><pre class="cmd rerun"><code>{command_html(command)}</code></pre>')
     out += [f'<p class="note">{esc(n)}.</p>' for n in notes]
     if config:
         items = "".join(f'<div><dt>{esc(str(k))}</dt><dd>{esc(config_text(v)).replace(",", ",<wbr>")}</dd></div>'
