@@ -13,8 +13,6 @@ import json
 import shlex
 import struct
 import subprocess
-import sys
-import types
 import zlib
 from dataclasses import asdict
 from html.parser import HTMLParser
@@ -29,8 +27,6 @@ from actlab.experiments.result import KeyNumber, Rule, Source, environment, to_j
 from actlab.report import (
     ReportError,
     build_report,
-    render_markdown,
-    render_summary_png,
     scan_results,
 )
 from actlab.report.render import figure_caption, png_info, short_evidence
