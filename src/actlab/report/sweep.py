@@ -71,6 +71,11 @@ def _aggregate(folder: Path) -> dict[str, Any]:
         raise ReportError(f"{folder}: cannot read the sweep ({exc})") from None
 
 
+def _missing_runs(agg: Mapping[str, Any]) -> str:
+    n = int(agg.get("runs_expected", 0) or 0) - int(agg.get("runs_found", 0) or 0)
+    return f"{n} planned run has" if n == 1 else f"{n} planned runs have"
+
+
 def _point_label(point: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={config_text(v)}" for k, v in point.items()) or "all runs"
 
@@ -98,9 +103,11 @@ def _ci_text(stats: Mapping[str, Any]) -> str:
     if mean is None:
         return DASH
     lo, hi = stats.get("ci95_low"), stats.get("ci95_high")
+    bad = stats.get("n_nonfinite") or 0
+    left_out = f" ({bad} NaN/inf left out)" if bad else ""
     if lo is None or hi is None:
-        return f"{number_text(mean)} (one run: no interval)"
-    return f"{number_text(mean)} [{number_text(lo)}, {number_text(hi)}]"
+        return f"{number_text(mean)} (one run: no interval){left_out}"
+    return f"{number_text(mean)} [{number_text(lo)}, {number_text(hi)}]{left_out}"
 
 
 def _key_metric_names(points: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
@@ -144,6 +151,12 @@ def _figures(claim: str, agg: Mapping[str, Any], key_label: str, keys: Sequence[
                    edgecolor="white", hatch={"holds": "", "does_not_hold": "xx", "inconclusive": ".."}[status])
             bottom = [b + c for b, c in zip(bottom, counts)]
         ax.set_xticks(range(len(points)), labels, rotation=20 if len(points) > 3 else 0, ha="right" if len(points) > 3 else "center")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.set_ylim(0, max(max(bottom, default=1), 1) * 1.12)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(axis="x", visible=False)
+        ax.set_xlabel("grid point")
         ax.set_ylabel("runs (one per seed)")
         ax.set_title(f"{claim}: verdict of each run, per grid point")
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
@@ -171,6 +184,7 @@ def _figures(claim: str, agg: Mapping[str, Any], key_label: str, keys: Sequence[
                 ax.errorbar([x], [k["mean"]], yerr=err, fmt="o", color="#1f77b4", capsize=4, ms=6)
             if axis:
                 ax.set_xlabel(axis)
+                ax.set_xticks(xs)
                 if all(x > 0 for x in xs) and max(xs) / min(xs) > 20:
                     ax.set_xscale("log")
             else:
@@ -206,7 +220,7 @@ def _sweep_section(folder: Path, index: int) -> str:
                f"({plural(agg.get('seeds'), 'seed')} per grid point; {grid_text}). "
                + ", ".join(f"{n} {STATUS_LABEL[s]}" for s, n in counts.items()) + ". "
                + ("Every planned run finished." if agg.get("complete") else
-                  f"{agg.get('runs_expected', 0) - agg.get('runs_found', 0)} planned runs have no result yet: "
+                  f"{_missing_runs(agg)} no result yet: "
                   "rerun the same `actlab sweep` command to finish them.")
                + " Each number below is a mean over seeds with its 95% confidence interval (Student t), "
                  "so a narrow interval means the seeds agree.")
