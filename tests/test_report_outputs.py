@@ -40,7 +40,8 @@ def test_markdown_holds_verdict_key_number_meaning_scale_and_time(tmp_path):
     lines = text.splitlines()
     assert "**1 holds, 0 does not hold, 1 inconclusive, 4 not run, 1 unreadable.**" in lines
     assert "| 1 | sign-coherence | \u2713 holds | **1.000** share of neurons one-signed | quick | 6.2 s |" in lines
-    assert "| 3 | vanishing | ? inconclusive | Too few seeds. | custom | 1 min 15 s |" in lines
+    assert ("| 3 | vanishing | ? inconclusive | no key number in this result (made by an older actlab): see its "
+            "evidence in the report | custom | 1 min 15 s |") in lines
     assert "| 7 | cost | unreadable | | | |" in lines and "| 2 | zigzag | not run | | | |" in lines
     assert "**1. sign-coherence: \u2713 holds.** Key number: **1.000** share of neurons one-signed." in lines
     assert "Sigmoid outputs are positive." in lines and "So every neuron's gradients | share one sign." in lines

@@ -82,7 +82,7 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
             lines.append(f"| {number} | {name} | {what} | | | |")
             continue
         r = claim.result
-        value, label = key_cell_text(r, module)
+        value, label = key_cell_text(r, module, compact=True)
         config = r.config if isinstance(r.config, Mapping) else {}
         scale = run_scale(module, name, config)
         key = f"**{_cell(value)}** {_cell(label)}" if value else _cell(label)
@@ -127,7 +127,7 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
             rows.append((number, name, status, "unreadable" if reason else "not run", "", "", ""))
             continue
         r = claim.result
-        value, label = key_cell_text(r, module)
+        value, label = key_cell_text(r, module, compact=True)
         scale = run_scale(module, name, r.config if isinstance(r.config, Mapping) else {})
         rows.append((number, name, r.verdict.status, _verdict_word(r.verdict.status), value,
                      user_text(label), f"{SCALE_WORD[scale.kind]}, {duration(r.elapsed_s)}"))

@@ -13,18 +13,26 @@ from .folder import MonitorLog, ResultsFolder
 from .section import STATUS_LABEL, anchor, badge, claim_number
 from .values import command_html, esc, first_sentence, short_source, unique, user_text
 
-__all__ = ["summary_table", "tally", "missing_block", "monitor_section", "monitor_note", "key_cell_text"]
+__all__ = ["NO_KEY_NUMBER", "summary_table", "tally", "missing_block", "monitor_section", "monitor_note", "key_cell_text"]
 
 Modules = Mapping[str, tuple[ModuleType | None, str | None]]
 
 
-def key_cell_text(result, module: ModuleType | None) -> tuple[str, str]:
+#: What the compact outputs (Markdown, summary picture) say for a result without a key number.
+NO_KEY_NUMBER = "no key number in this result (made by an older actlab): see its evidence in the report"
+
+
+def key_cell_text(result, module: ModuleType | None, compact: bool = False) -> tuple[str, str]:
     """(number, what it is) for the summary's key-number column: the verdict's key number;
-    for older results the claim's ``headline``, else the evidence's first sentence, whole."""
+    for older results the claim's ``headline``, else the evidence's first sentence, whole
+    (or, when ``compact``, a note that there is no key number: never prose cut short)."""
     key = getattr(result.verdict, "key_number", None)
     if key is not None and key.text:
         return key.text, key.label
-    return "", user_text(headline(module, result.metrics) or first_sentence(result.verdict.evidence, None))
+    own = headline(module, result.metrics)
+    if own or not compact:
+        return "", user_text(own or first_sentence(result.verdict.evidence, None))
+    return "", NO_KEY_NUMBER
 
 
 def summary_table(folder: ResultsFolder, modules: Modules, quick: bool) -> str:
@@ -39,7 +47,7 @@ def summary_table(folder: ResultsFolder, modules: Modules, quick: bool) -> str:
         number = claim_number(name)
         if name in by_name:
             r = by_name[name].result
-            value, label = key_cell_text(r, module)
+            value, label = key_cell_text(r, module, compact=True)
             link = f'<a href="#{anchor(name)}">{esc(name)}</a>'
             scale = run_scale(module, name, r.config if isinstance(r.config, Mapping) else {})
             verdict = badge(r.verdict.status) + f'<span class="scale-tag {scale.kind}">{esc(scale.label)}</span>'
