@@ -278,6 +278,7 @@ aside.callout p { margin: 0 0 .5rem; }
 details.config-fold, details.all-metrics { margin: .6rem 0; }
 details.config-fold > summary, details.all-metrics > summary { cursor: pointer; font-size: .88rem; color: var(--muted); }
 table.metric caption { text-align: left; font-weight: 600; font-size: .88rem; padding: .2rem 0 .3rem; }
+table.metric caption.axes { font-weight: 400; font-size: .78rem; color: var(--muted); padding: 0 0 .15rem; }
 .table-note { font-size: .8rem; color: var(--muted); margin: 0 0 .6rem; max-width: 40rem; }
 .not-measured { font-size: .85rem; color: var(--muted); flex: 1 1 100%; margin: .3rem 0; }
 

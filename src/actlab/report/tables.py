@@ -67,7 +67,7 @@ def _table(row_head: str | None, rows: Sequence[str | None], cols: Sequence[str]
     col_numeric = [all(numeric(cells.get((i, j))) for i in range(len(rows))) for j in range(len(cols))]
     parts = [f'<table class="{cls}">']
     if caption:
-        parts.append(f"<caption>{esc(caption)}</caption>")
+        parts.append(f'<caption class="{"axes" if "grid" in cls else "title"}">{esc(caption)}</caption>')
     ths = "".join(f'<th scope="col" class="{"r" if num else "l"}">{esc(c)}</th>' for c, num in zip(cols, col_numeric))
     lead = f'<th scope="col" class="l">{esc(row_head)}</th>' if row_head is not None else ""
     parts.append(f"<thead><tr>{lead}{ths}</tr></thead><tbody>")
@@ -120,7 +120,11 @@ def _grid_table(paths: list[tuple[KeyPath, Any]]) -> tuple[str, list[str]]:
     labels = [" / ".join(r) or None for r in rows]
     if head is None:
         labels = [None] * len(rows)
-    return _table(head, labels, cols, cells, "metric grid") + _list_note([v for _, v in paths]), dropped
+    col_axis = _axis_name(cols)
+    caption = f"columns: {col_axis}" + (" (one column per value)" if col_axis == "setting value" else "") \
+        if col_axis != "entry" else None
+    return (_table(head, labels, cols, cells, "metric grid", caption=caption) + _list_note([v for _, v in paths]),
+            dropped)
 
 
 def _row_table(paths: list[tuple[KeyPath, Any]]) -> str:
