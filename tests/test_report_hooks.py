@@ -103,6 +103,15 @@ def test_hooks_absent_failing_or_malformed_fall_back(tmp_path, monkeypatch, how)
     assert "unmeasured" in sec.all_text() and "not measured in this run" in sec.all_text()
 
 
+def test_a_rule_with_too_few_seeds_says_so(tmp_path):
+    from actlab.experiments.result import Rule
+
+    verdict = Verdict("inconclusive", "Two seeds.", rule=Rule("speed-up", 1.0, "above", seeds=2, min_seeds=5))
+    write_result(tmp_path, "zigzag", Result("zigzag", {"seed": 0}, {"a": 1}, verdict, {}, 0.1).to_dict())
+    rule = sections(parse(build_report(scan_results(tmp_path))))["claim-zigzag"].find_all("p", "rule")[0].all_text()
+    assert "With 2 seeds, fewer than the 5 a firm verdict needs" in rule and "--seeds" in rule
+
+
 def test_callout_without_its_figure_still_shows(tmp_path, monkeypatch):
     _stub(monkeypatch, callout=lambda r: {"title": "Seed question", "text": "Answer.", "figure": "missing.png"})
     sec = _section(_folder(tmp_path))

@@ -59,11 +59,11 @@ def _rule_and_source(verdict: Any) -> str:
     out = []
     rule = getattr(verdict, "rule", None)
     if rule is not None:
-        seeds = (f" This run: {plural(rule.seeds, 'seed')}"
-                 + (f", fewer than the {rule.min_seeds} a firm verdict needs." if rule.seeds < rule.min_seeds else ".")
-                 if isinstance(rule.seeds, int) else "")
-        out.append(f'<p class="rule"><strong>How it is decided.</strong> {esc(user_text(rule.text))}'
-                   f'{esc(seeds) if seeds and "this run" not in rule.text.lower() else ""}</p>')
+        short = (f" With {plural(rule.seeds, 'seed')}, fewer than the {rule.min_seeds} a firm verdict needs, "
+                 "it can only be inconclusive: rerun with more seeds (--seeds) to decide."
+                 if isinstance(rule.seeds, int) and isinstance(rule.min_seeds, int) and rule.seeds < rule.min_seeds
+                 else "")
+        out.append(f'<p class="rule"><strong>How it is decided.</strong> {esc(user_text(rule.text))}{esc(short)}</p>')
     source = getattr(verdict, "source", None)
     if source is not None:
         rows = [("The source", source.citation, source.value), ("This run", "actlab, this folder", source.ours)]
