@@ -353,3 +353,104 @@ def test_gelu_tanh_kernel_nan_is_patched_in_float32():
     (g,) = torch.autograd.grad(F.gelu(x, approximate="tanh").sum(), x)
     assert g.isnan().any()  # documents the PyTorch behaviour the functional form works around
     assert get("gelu_tanh").derivative(x.detach()).tolist() == [1.0, 0.0]
+
+
+# --- what `actlab show` draws agrees with what `actlab list` declares -------------------------
+
+
+@pytest.mark.parametrize("name,params", [(n, {}) for n in names()] + [("maxout", {"k": 3}), ("maxout", {"k": 4})])
+def test_declared_monotonic_matches_the_curve_show_draws(name, params):
+    # The check that missed maxout: the grid test above covers elementwise entries only, and
+    # verify measured maxout's monotonicity in its pieces while `show` draws it against x.
+    from actlab.activations.curves import unit_curve
+    from actlab.activations.verify import measure_properties
+
+    act = get(name, **params)
+    _, d = unit_curve(act, torch.linspace(-8, 8, 3201, dtype=torch.float64))
+    assert bool((d >= -1e-12).all()) == act.properties.monotonic, name
+    assert measure_properties(act).monotonic == act.properties.monotonic, name
+
+
+def test_maxout_unit_is_convex_not_monotonic():
+    from actlab.activations.curves import unit_curve
+
+    x = torch.linspace(-3, 3, 601, dtype=torch.float64)
+    for k in (2, 3):
+        y, d = unit_curve(get("maxout", k=k), x)
+        torch.testing.assert_close(y, x.abs(), rtol=0, atol=1e-12)  # slopes -1 .. 1: |x|
+        assert (d.diff() >= 0).all()  # f' non-decreasing: convex
+    assert not get("maxout").properties.monotonic
+
+
+def test_one_definition_of_saturated():
+    from actlab.activations import SATURATION_SLOPE, saturated_mask, saturation_threshold
+    from actlab.plots.activations import SATURATED_SLOPE
+    from actlab.probes.sites import activation_info
+
+    assert SATURATED_SLOPE == SATURATION_SLOPE == 0.05
+    x = torch.linspace(-10, 10, 2001, dtype=torch.float64)
+    for name in ("sigmoid", "tanh", "softsign", "elu", "hard_sigmoid"):
+        act = get(name)
+        expect = act.derivative(x).abs() < 0.05 * act.properties.max_abs_derivative  # 5% of max |f'|
+        assert torch.equal(saturated_mask(act, x), expect), name
+        # the monitor's threshold at its default slope is the same number
+        assert activation_info(act, SATURATION_SLOPE).saturation_threshold == pytest.approx(saturation_threshold(act))
+    assert saturation_threshold(get("sigmoid")) == pytest.approx(0.0125)  # not the absolute 0.05 show used
+    # sigmoid at x = 3.5: |f'| = 0.0285 < 0.05 but 11% of its max: not saturated (it was, in `show`)
+    assert not bool(saturated_mask(get("sigmoid"), torch.tensor([3.5], dtype=torch.float64)))
+    for name in ("leaky_relu", "maxout"):
+        assert not saturated_mask(get(name), x).any(), name
+    with pytest.raises(ValueError, match="slope"):
+        saturation_threshold(get("tanh"), slope=5)
+
+
+def _lab(hex_colour: str) -> tuple[float, float, float]:
+    """sRGB hex -> CIELAB (D65), the textbook formulas."""
+    def lin(c):
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (lin(int(hex_colour[i:i + 2], 16) / 255) for i in (1, 3, 5))
+    x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047
+    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883
+
+    def f(t):
+        return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+
+    return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
+
+
+def test_one_distinct_colour_marker_and_line_style_per_activation():
+    from actlab.plots.style import color_for, style_for
+
+    zoo = names()
+    colours = {n: color_for(n) for n in zoo}
+    assert all(isinstance(c, str) and c.startswith("#") for c in colours.values()), colours  # all in the palette
+    for i, a in enumerate(zoo):
+        for b in zoo[i + 1:]:
+            assert math.dist(_lab(colours[a]), _lab(colours[b])) >= 20, (a, b)  # tanh vs lecun_tanh was ~5
+    looks = {(style_for(n)["marker"], style_for(n)["linestyle"]) for n in zoo}
+    assert len(looks) == len(zoo)
+    assert color_for("elu(alpha=0.5)") == color_for("elu")
+
+
+def test_show_draws_several_activations_and_maxout(tmp_path):
+    from PIL import Image
+
+    from actlab.cli import main
+
+    for args in (["sigmoid", "tanh", "relu", "elu"], ["maxout:k=3"]):
+        out = tmp_path / f"{len(args)}.png"
+        assert main(["show", *args, "--out", str(out)]) == 0
+        assert Image.open(out).size[0] > 800
+
+
+def test_verify_reports_each_activation_as_it_goes(capsys):
+    from actlab.cli import main
+
+    assert main(["verify", "relu", "tanh"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[:2] == ["relu                 ok", "tanh                 ok"]
+    assert "verify:" in err and "relu: derivative" in err and "100% done" in err
+    assert main(["verify", "relu", "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""

@@ -23,9 +23,14 @@ import pytest
 from actlab.cli import _claim_config, build_parser, main
 from actlab.experiments import CLAIMS, Result, Verdict, write_json_atomic
 from actlab.experiments.base import make_config
-from actlab.experiments.result import environment, to_jsonable
-from actlab.report import ReportError, build_report, scan_results
+from actlab.experiments.result import KeyNumber, Rule, Source, environment, to_jsonable
+from actlab.report import (
+    ReportError,
+    build_report,
+    scan_results,
+)
 from actlab.report.render import figure_caption, png_info, short_evidence
+from actlab.report.summary import NO_KEY_NUMBER
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -124,6 +129,17 @@ def quick_config(module_name: str) -> dict:
 
 # --- the results folder ------------------------------------------------------------------
 
+SC_MEANING = ("Sigmoid outputs are all positive, so every neuron in a layer fed by sigmoid gets weight "
+              "gradients of one sign for one example.\n\nHere every such neuron had one sign (row coherence "
+              "1.000: the share of neurons whose gradient row is all one sign).")
+SC_VERDICT = Verdict(
+    "holds", "At batch 1 every activation-fed layer had row coherence 1.000 for sigmoid.",
+    rule=Rule("minimum row coherence at batch 1", 0.99, "above", seeds=10, min_seeds=5),
+    source=Source("CS231n lecture 6", "all gradients on w share the sign of dL/df", "1.000 of neurons one-signed",
+                  "a 3-layer MLP on Gaussian inputs, not a trained net; DESIGN.md budget"),
+    meaning=SC_MEANING,
+    key_number=KeyNumber(1.0, "1.000", "share of sigmoid neurons with one-signed gradients (batch 1)"))
+
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
@@ -137,8 +153,7 @@ def results(tmp_path_factory) -> Path:
                 {"coherence": {"sigmoid": {"1": [0.0, 1.0, 1.0], "64": [0.0, 0.68, 0.95]},
                                "tanh": {"1": [0.0, 0.0, 0.0], "64": [0.0, 0.01, 0.0]}},
                  "rows": {"sigmoid": [320, 320, 50], "tanh": [320, 320, 50]}},
-                Verdict("holds", "At batch 1 every activation-fed layer had row coherence 1.000 for sigmoid."),
-                env, 6.25, data={"hist": [1, 2, 3]}).to_dict()
+                SC_VERDICT, {**env, "threads": 1}, 6.25, data={"hist": [1, 2, 3]}).to_dict()
     write_result(root, "sign-coherence", sc, {
         "sign_coherence_by_layer.png": tiny_png(40, 20, (31, 119, 180)),
         "sign_coherence_vs_batch.png": tiny_png(30, 30, (214, 39, 40), title="Row coherence against batch size"),
@@ -214,11 +229,21 @@ def test_every_figure_is_embedded_and_decodes_to_its_file(results, doc):
     assert total == len(doc.find_all("img")) >= 4  # zigzag draws at least 2, synthetic 3
 
 
-def test_captions_from_file_names_or_png_titles(doc):
-    captions = [c.all_text() for c in sections(doc)["claim-sign-coherence"].find_all("figcaption")]
-    assert captions[0].startswith("Figure 1.1. By layer")
-    assert captions[1].startswith("Figure 1.2. Row coherence against batch size")
-    assert figure_caption(Path("dead_relu_dead_fraction.png"), "dead-relu") == "Dead fraction"
+def test_every_figure_has_a_caption_that_is_not_its_file_name(doc):
+    figures = doc.find_all("figure")
+    assert len(figures) >= 4
+    for fig in figures:
+        caption = fig.find_all("figcaption")[0].all_text()
+        text = caption.split(".", 1)[1].strip()  # after "Figure 1.2."
+        name = fig.attrs["data-file"]
+        assert len(text.split()) >= 4, caption  # a sentence, not a label
+        assert name not in caption and Path(name).stem not in caption, caption
+    # the fallback, for figures the claim's captions() does not cover: a known sentence, the PNG's title, or a
+    # sentence made from the name (never "By layer")
+    assert figure_caption(Path("sign_coherence_by_layer.png"), "sign-coherence").startswith("Row coherence")
+    assert figure_caption(Path("x.png"), "zigzag", "Row coherence against batch size") == "Row coherence against batch size"
+    odd = figure_caption(Path("zigzag_odd_thing.png"), "zigzag")
+    assert odd.startswith("Odd thing, as measured in this zigzag run") and "zigzag_odd_thing" not in odd
 
 
 def test_a_file_that_is_not_a_png_is_named_not_embedded(doc):
@@ -252,7 +277,7 @@ def test_summary_table_has_every_claim_with_its_verdict(results, doc):
     for name, status in expect.items():
         badges = rows[name].find_all("span", "badge")
         assert len(badges) == 1 and status in badges[0].classes(), name
-    assert "0.47x faster" in rows["convergence"].all_text()
+    assert "no key number in this result" in rows["convergence"].all_text()  # an older result
     assert rows["sign-coherence"].find_all("a")[0].attrs["href"] == "#claim-sign-coherence"
     tally = doc.find_all("p", "tally")[0].all_text()
     assert "2 holds" in tally and "1 does not hold" in tally and "2 not run" in tally and "1 unreadable" in tally
@@ -277,7 +302,7 @@ def test_corrupt_result_is_named_in_the_report_and_on_stderr(results, doc, capsy
 
 def test_rerun_command_gives_back_the_recorded_config(results, doc):
     zig = sections(doc)["claim-zigzag"]
-    command = zig.find_all("pre", "cmd")[0].all_text()
+    command = zig.find_all("pre", "rerun")[0].all_text()
     argv = shlex.split(" ".join(command.split()))
     assert argv[:4] == ["actlab", "run", "zigzag", "--quick"] and "--seed" in argv
     from actlab.experiments import zigzag
@@ -287,7 +312,7 @@ def test_rerun_command_gives_back_the_recorded_config(results, doc):
     recorded = json.loads((results / "zigzag" / "result.json").read_text())["config"]
     assert to_jsonable(asdict(config)) == recorded
     # The synthetic results are the exact --quick configs.
-    sc = sections(doc)["claim-sign-coherence"].find_all("pre", "cmd")[0].all_text().split()
+    sc = sections(doc)["claim-sign-coherence"].find_all("pre", "rerun")[0].all_text().split()
     assert sc == ["actlab", "run", "sign-coherence", "--quick"]
 
 
@@ -298,21 +323,97 @@ def test_old_result_without_optional_keys(doc):
     assert "Too shallow to tell." in text
 
 
-def test_metrics_are_readable_tables_and_big_arrays_fold_away(doc):
+def test_metrics_are_labelled_tables_and_big_arrays_fold_away(doc):
     secs = sections(doc)
     conv = secs["claim-convergence"]
-    folds = {d.find_all("summary")[0].all_text().split()[0]: d for d in conv.find_all("details")}
+    folds = {d.find_all("summary")[0].all_text().split()[0]: d for d in conv.find_all("details", "metric-fold")}
     assert set(folds) == {"curve"} and "40 values" in folds["curve"].all_text()
     grid = [t for t in conv.find_all("table", "grid")
             if "per_seed" in t.all_text()][0]
     head = [th.all_text() for th in grid.find_all("thead")[0].find_all("th")]
-    assert head == ["", "mean", "per_seed", "reached"]
+    assert head == ["activation", "mean", "per_seed", "reached"]  # the row keys are named
     body = [[c.all_text() for c in tr.elements()] for tr in grid.find_all("tbody")[0].find_all("tr")]
     assert body == [["relu", "42.5", "30, 55", "2"], ["tanh", "\u2014", "\u2014, \u2014", "0"]]
     assert "0.4706" in conv.all_text() and "nan" in conv.all_text()
+    assert "one value per index" in conv.all_text()  # what a list in a cell is
     van = secs["claim-vanishing"]
-    assert [d.find_all("summary")[0].all_text().split()[0] for d in van.find_all("details")] == ["grad_norm"]
+    assert [d.find_all("summary")[0].all_text().split()[0] for d in van.find_all("details", "metric-fold")] == ["grad_norm"]
     assert "0.144" in van.all_text()
+
+
+def _cells(table: Node) -> list[str]:
+    return [td.all_text() for td in table.find_all("td")]
+
+
+def test_no_table_is_empty_or_all_dashes(doc):
+    for table in doc.find_all("table"):
+        head = [th.all_text() for th in table.find_all("th", None) if th.parent and th.parent.parent
+                and th.parent.parent.tag == "thead"]
+        cells = [c for c in _cells(table) if c]
+        assert cells, table.all_text()[:200]
+        if "summary" not in table.classes():
+            assert any(c not in ("\u2014", "\u2014, \u2014") for c in cells), table.all_text()[:200]
+        if table.find_all("thead"):
+            assert any(head), table.all_text()[:200]
+
+
+def test_each_claim_section_opens_with_what_this_means(doc):
+    for sid, sec in sections(doc).items():
+        if sid == "monitor":
+            continue
+        first = sec.elements()[1]  # right after the heading and badge
+        assert "meaning" in first.classes(), sid
+        assert first.find_all("h3")[0].all_text() == "What this means"
+        assert first.find_all("p") and len(first.find_all("p")[0].all_text()) > 40, sid
+    sc = sections(doc)["claim-sign-coherence"].find_all("div", "meaning")[0]
+    assert [p.all_text() for p in sc.find_all("p")] == [" ".join(p.split()) for p in SC_MEANING.split("\n\n")]
+    assert "fallback" not in sc.classes()
+    conv = sections(doc)["claim-convergence"].find_all("div", "meaning")[0]  # no meaning stored: a plain fallback
+    assert "fallback" in conv.classes() and "This run found that it does not hold" in conv.all_text()
+
+
+def test_rule_and_the_sources_number_beside_ours(doc):
+    sec = sections(doc)["claim-sign-coherence"]
+    verdict = sec.find_all("div", "verdict")[0]
+    assert "How it is decided" in verdict.all_text() and "minimum row coherence at batch 1" in verdict.all_text()
+    assert "fewer than the" not in verdict.all_text()  # 10 seeds, 5 needed
+    table = verdict.find_all("table", "source-vs-ours")[0]
+    rows = [[c.all_text() for c in tr.elements()] for tr in table.find_all("tbody")[0].find_all("tr")]
+    assert rows == [["The source", "CS231n lecture 6", "all gradients on w share the sign of dL/df"],
+                    ["This run", "actlab, this folder", "1.000 of neurons one-signed"]]
+    assert "How our setup differs" in verdict.all_text() and "Gaussian inputs" in verdict.all_text()
+    assert verdict.find_all("p", "key-number")[0].all_text().startswith("1.000 share of sigmoid neurons")
+
+
+def test_summary_key_number_is_the_number_and_its_label(doc):
+    table = doc.find_all("table", "summary")[0]
+    rows = {r.find_all("td")[1].all_text().split()[0]: r for r in table.find_all("tbody")[0].find_all("tr")}
+    key = rows["sign-coherence"].find_all("td", "key")[0]
+    assert key.find_all("span", "kn")[0].all_text() == "1.000"
+    assert key.find_all("span", "kl")[0].all_text() == "share of sigmoid neurons with one-signed gradients (batch 1)"
+    # an older result without a key number: says so (never the evidence cut mid-sentence)
+    conv = rows["convergence"].find_all("td", "key")[0].all_text()
+    assert conv == NO_KEY_NUMBER and "\u2026" not in conv
+
+
+def test_quick_or_full_scale_is_visible(results, doc):
+    sc = sections(doc)["claim-sign-coherence"]
+    scale = sc.find_all("div", "scale")[0]
+    assert scale.attrs["data-scale"] == "quick" and "quick" in scale.all_text()
+    sizes = scale.find_all("table", "sizes")[0]
+    assert [th.all_text() for th in sizes.find_all("thead")[0].find_all("th")] == ["setting", "this run", "full scale"]
+    assert "depth" in sizes.all_text()
+    assert scale.find_all("pre", "full")[0].all_text() == "actlab run sign-coherence"
+    assert "quick (--quick)" in doc.find_all("table", "summary")[0].all_text()
+    zig = sections(doc)["claim-zigzag"].find_all("div", "scale")[0]
+    assert zig.attrs["data-scale"] == "custom"  # --set parts=linear ... : neither quick nor full
+    assert "scale-line" in {c for p in doc.find_all("p") for c in p.classes()}
+
+
+def test_no_1_threads_and_no_internal_file_names(results):
+    text = (results / "report.html").read_text(encoding="utf-8")
+    assert "1 thread" in text and "1 threads" not in text
+    assert "DESIGN.md" not in text
 
 
 def test_monitor_findings_section(doc):
@@ -362,9 +463,10 @@ def test_odd_but_parseable_result_files_do_not_crash(tmp_path):
     assert [u.name for u in folder.unreadable] == ["sign-coherence"] and "abc" in folder.unreadable[0].reason
     doc = parse(build_report(folder))
     conv = sections(doc)["claim-convergence"]
-    names = {h.all_text() for h in conv.find_all("h4")} | {d.find_all("summary")[0].all_text().split()[0]
-                                                          for d in conv.find_all("details")}
+    names = {c.all_text() for n in conv.find_all("h4") + conv.find_all("summary") + conv.find_all("p", "not-measured")
+             for c in n.find_all("code")}
     assert {"runs", "nested_lists", "ragged", "ragged.y", "empty", "wide"} <= names
+    assert "not measured in this run" in conv.all_text()
     assert "This folder holds a result of 5" in sections(doc)["claim-zigzag"].all_text()
 
 
@@ -422,6 +524,20 @@ def test_report_in_headless_chromium(results, doc, tmp_path):
     assert body.get("data-script-errors") == "0", body
     for line in run.stderr.splitlines():  # the console: script errors, and CSP blocks of any fetch
         assert "Uncaught" not in line and "Content Security Policy" not in line, line
+    # What the browser built: every claim section opens with "What this means", every figure has a
+    # caption that is not its file name, and no table is empty.
+    dom = Tree(run.stdout).root
+    claim_sections = [sec for sec in dom.find_all("section", "claim") if sec.attrs.get("id") != "monitor"]
+    assert len(claim_sections) == len(PRESENT)
+    for sec in claim_sections:
+        meaning = sec.find_all("div", "meaning")
+        assert meaning and meaning[0].find_all("h3")[0].all_text() == "What this means", sec.attrs["id"]
+        assert len(meaning[0].find_all("p")[0].all_text()) > 40, sec.attrs["id"]
+    for fig in dom.find_all("figure"):
+        caption = fig.find_all("figcaption")[0].all_text()
+        assert fig.attrs["data-file"] not in caption and len(caption.split()) >= 6, caption
+    for table in dom.find_all("table"):
+        assert [td for td in table.find_all("td") if td.all_text().strip()], table.all_text()[:200]
     # 2. A screenshot: it exists, it is not blank, and the CSS was applied (badge colours).
     shot = tmp_path / "report.png"
     run = _chromium(f"--screenshot={shot}", "--window-size=1280,4000", url, user_dir=tmp_path / "profile2")

@@ -5,7 +5,8 @@
     actlab verify [NAME ...]                  measure activations against their declarations
     actlab run NAME|all [--quick] [--out DIR] run claims, write DIR/NAME/result.json + figures,
                                               then DIR/report.html
-    actlab report DIR                         rebuild DIR/report.html from the results in DIR
+    actlab report DIR [--markdown F.md] [--summary-png F.png]
+                                              rebuild DIR/report.html from the results (or sweep) in DIR
     actlab sweep NAME --seeds N [--grid K=V1,V2] [--workers K] [--backend local|ray]
                                               independent runs in parallel, resumable
 
@@ -123,17 +124,37 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .activations import names, verify
+    from .activations import names
+    from .activations.verify import (
+        check_derivative,
+        check_gradcheck,
+        check_properties,
+        check_stability,
+    )
 
     acts = [_parse_activation(n) for n in (args.names or names())]
-    failed = 0
-    for act in acts:
-        problems = verify(act)
-        status = "ok" if not problems else f"{len(problems)} problem(s)"
-        print(f"{act.label:<20} {status}")
-        for p in problems:
-            print(f"    {p}")
-        failed += bool(problems)
+    # verify() is these four checks in this order; run one at a time to show progress
+    # (each takes well under 2 s on a 2-core CPU, so the line moves at least that often).
+    checks = (("derivative", check_derivative), ("gradcheck", check_gradcheck),
+              ("stability", check_stability), ("properties", check_properties))
+    progress = ProgressLine("verify", enabled=not args.no_progress)
+    total, failed = len(acts) * len(checks), 0
+    try:
+        for i, act in enumerate(acts):
+            problems: list[str] = []
+            for j, (what, check) in enumerate(checks):
+                progress(i * len(checks) + j, total, f"{i + 1}/{len(acts)} {act.label}: {what}")
+                problems += check(act)
+            if progress.enabled and progress.tty:  # clear the progress line before the result line
+                progress.stream.write("\r\033[K")
+            status = "ok" if not problems else f"{len(problems)} problem(s)"
+            print(f"{act.label:<20} {status}", flush=True)  # flushed: a line per activation, also in a pipe
+            for p in problems:
+                print(f"    {p}", flush=True)
+            failed += bool(problems)
+        progress(total, total, "done")
+    finally:
+        progress.close()
     print(f"\n{len(acts) - failed} of {len(acts)} activations match their declarations "
           "(derivative vs autograd and finite differences, gradcheck, stability, properties).")
     return EXIT_OK if not failed else EXIT_FAILURE
@@ -309,8 +330,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import ReportError, build_report, problems, scan_results
+    from .report import (
+        ReportError,
+        build_report,
+        build_sweep_report,
+        find_sweeps,
+        problems,
+        render_markdown,
+        render_summary_png,
+        scan_results,
+    )
 
+    outputs = [(opt, Path(value)) for opt, value in (("--markdown", args.markdown), ("--summary-png", args.summary_png))
+               if value is not None]
+    for opt, path in outputs:
+        if opt == "--summary-png" and path.suffix.lower() != ".png":
+            raise UsageError(f"--summary-png {path}: the picture is a PNG; give a file name ending in .png")
+        _check_writable(path.parent if str(path.parent) else Path("."))
+    if find_sweeps(args.dir):  # the folder `actlab sweep` writes (DIR/CLAIM/sweep.json) or one sweep's folder
+        if outputs:
+            raise UsageError(f"{args.dir} is a sweep folder; --markdown and --summary-png take a results folder "
+                             "written by `actlab run ... --out DIR`")
+        try:
+            path = build_sweep_report(args.dir)
+        except ReportError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"wrote {path} (sweeps: {', '.join(p.name for p in find_sweeps(args.dir))})")
+        return EXIT_OK
     try:
         folder = scan_results(args.dir)
         path = build_report(folder)
@@ -320,7 +366,24 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"actlab: warning: unreadable (named in the report): {line}", file=sys.stderr)
     missing = f"; not run: {', '.join(folder.missing)}" if folder.missing else ""
     print(f"wrote {path} ({len(folder.results)} claim(s){missing})")
+    for opt, out in outputs:
+        written = _write_text(out, render_markdown(folder)) if opt == "--markdown" else render_summary_png(folder, out)
+        print(f"wrote {written}")
     return EXIT_OK
+
+
+def _write_text(path: Path, text: str) -> Path:
+    """``text`` into ``path`` atomically (temp file in the same folder, then rename)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 # --- sweep -------------------------------------------------------------------------
@@ -423,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="check activations against their declared derivative and properties")
     p.add_argument("names", nargs="*", metavar="NAME", help="activations to check (default: all)")
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.set_defaults(func=cmd_verify)
 
     from .experiments import CLAIMS
@@ -447,8 +511,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("report", help="write DIR/report.html: every claim in DIR, with figures and verdicts")
-    p.add_argument("dir", metavar="DIR", help="a results folder written by `actlab run ... --out DIR`")
+    p = sub.add_parser("report", help="write DIR/report.html: every claim in DIR, with figures and verdicts",
+                       description="Write DIR/report.html from a results folder (`actlab run ... --out DIR`) or a "
+                                   "sweep folder (`actlab sweep ... --out DIR`). --markdown and --summary-png also "
+                                   "write the README's results block and summary picture from the same results.")
+    p.add_argument("dir", metavar="DIR", help="a results folder written by `actlab run ... --out DIR`, "
+                                              "or a sweep folder written by `actlab sweep ... --out DIR`")
+    p.add_argument("--markdown", metavar="FILE", help="also write the results as Markdown (the README's results block)")
+    p.add_argument("--summary-png", dest="summary_png", metavar="FILE",
+                   help="also draw the summary table into a PNG (deterministic; no browser needed)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sweep", help="runs of one claim over a grid x seeds, in parallel; rerun to resume",

@@ -23,6 +23,14 @@ from typing import Any
 from torch import Tensor, nn
 
 from . import functional
+from .curves import (
+    SATURATION_SLOPE,
+    SATURATION_TEXT,
+    is_saturating,
+    saturated_mask,
+    saturation_threshold,
+    unit_curve,
+)
 from .modules import Elementwise, LeCunTanh, Maxout, MaxoutPool, SigmoidCentered, TanhShifted
 from .registry import (
     Activation,
@@ -60,6 +68,12 @@ __all__ = [
     "measure_properties",
     "verify",
     "normalise_name",
+    "SATURATION_SLOPE",
+    "SATURATION_TEXT",
+    "saturation_threshold",
+    "saturated_mask",
+    "is_saturating",
+    "unit_curve",
 ]
 
 #: The registry every part of actlab looks names up in (see Registry for why it is shared).

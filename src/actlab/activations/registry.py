@@ -66,7 +66,8 @@ class Properties:
         output_range: (inf f, sup f) over the reals; may be +-inf.
         zero_centred: E[f(z)] = 0 for z ~ N(0, 1) (|E f| < 5% of its RMS, measured).
         negative_outputs: f takes negative values (what decides row sign coherence).
-        monotonic: f' >= 0 everywhere.
+        monotonic: f' >= 0 everywhere (for a layer such as maxout: of one unit as a function
+            of its input, see ``curves.unit_curve``).
         smooth: f' is continuous everywhere (C^1).
         saturates_left: f'(x) -> 0 as x -> -inf.
         saturates_right: f'(x) -> 0 as x -> +inf.

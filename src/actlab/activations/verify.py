@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .curves import unit_curve
 from .registry import Activation
 
 __all__ = ["MeasuredProperties", "measure_properties", "verify", "check_derivative", "check_stability"]
@@ -31,7 +32,7 @@ DERIVATIVE_ATOL = 1e-10
 FD_STEP = 1e-6  # central differences, truncation error ~ h^2 f''' ~ 1e-12
 FD_ATOL = 1e-6  # rounding error ~ eps * |f| / h ~ 1e-10 * |f|
 ZERO_CENTRED_RATIO = 0.05  # |E f(z)| < 5% of sqrt(E f(z)^2), z ~ N(0, 1)
-SATURATION_SLOPE = 1e-6  # |f'(+-1e4)| below this counts as saturated
+LIMIT_SLOPE = 1e-6  # |f'(+-1e4)| below this: f' -> 0 on that side (saturates_left/right)
 KINK_PROBE_JUMP = 1e-6  # f'(x + 1e-9) - f'(x - 1e-9) larger than this at a probe: a kink
 KINK_GRID_JUMP = 1e-2  # adjacent f' on the 1e-4 grid differ by |f''| * 1e-4 when smooth
 
@@ -88,13 +89,15 @@ def measure_properties(act: Activation) -> MeasuredProperties:
     if act.kind == "layer":
         z = _layer_input(act)
         y, d = act(z), act.derivative(z)
+        # monotonic is about one unit as a function of its input (what `actlab show` draws)
+        _, d_unit = unit_curve(act, torch.linspace(-10, 10, 2001, dtype=torch.float64))
         big = torch.full((1, act.width_multiplier), 1e4, dtype=torch.float64)
         return MeasuredProperties(
             output_min=float(act(torch.full((1, act.width_multiplier), -1e6, dtype=torch.float64)).min()),
             output_max=float(act(torch.full((1, act.width_multiplier), 1e6, dtype=torch.float64)).max()),
             mean_over_rms=mean / rms if rms > 0 else 0.0,
             negative_outputs=bool((y < 0).any()),
-            monotonic=bool((d >= 0).all()),
+            monotonic=bool((d_unit >= 0).all()),
             smooth=False,  # the max of pieces has a kink wherever two pieces tie
             slope_at_minus_1e4=float(act.derivative(-big).amax()),
             slope_at_plus_1e4=float(act.derivative(big).amax()),
@@ -159,9 +162,9 @@ def check_properties(act: Activation) -> list[str]:
         bad("monotonic", p.monotonic, m.monotonic)
     if m.smooth != p.smooth:
         bad("smooth (f' continuous)", p.smooth, m.smooth)
-    if (m.slope_at_minus_1e4 < SATURATION_SLOPE) != p.saturates_left:
+    if (m.slope_at_minus_1e4 < LIMIT_SLOPE) != p.saturates_left:
         bad("saturates_left", p.saturates_left, f"|f'(-1e4)| = {m.slope_at_minus_1e4:.3g}")
-    if (m.slope_at_plus_1e4 < SATURATION_SLOPE) != p.saturates_right:
+    if (m.slope_at_plus_1e4 < LIMIT_SLOPE) != p.saturates_right:
         bad("saturates_right", p.saturates_right, f"|f'(1e4)| = {m.slope_at_plus_1e4:.3g}")
     if not _close(m.max_abs_derivative, p.max_abs_derivative, rtol=1e-5):
         bad("max_abs_derivative", p.max_abs_derivative, m.max_abs_derivative)

@@ -124,7 +124,10 @@ def _maxout_props(k: int = 2) -> Properties:
         output_range=(-INF, INF),
         zero_centred=False,  # E[max of k iid N(0,1)] > 0
         negative_outputs=True,
-        monotonic=True,  # non-decreasing in every piece
+        # As a function of its input a unit is a max of affine pieces: convex, monotonic only
+        # when every slope has one sign (pieces +-x give |x|, as `actlab show maxout` draws).
+        # It is non-decreasing in each piece, but "monotonic" is about f(x), as for the others.
+        monotonic=False,
         smooth=False,
         saturates_left=False,
         saturates_right=False,

@@ -15,12 +15,15 @@ matplotlib.use("Agg")  # figures are files; no display needed (CI has none)
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-__all__ = ["color_for", "new_figure", "save_figure", "styled", "legend_outside", "plt", "RC"]
+__all__ = ["color_for", "marker_for", "linestyle_for", "style_for", "new_figure", "save_figure", "styled", "legend_outside", "plt", "RC"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Fixed colours so that relu is the same colour in every figure of a report.
+# Fixed colours so that relu is the same colour in every figure of a report, and no two
+# activations share one: every pair differs by a CIELAB distance of at least 25 (the
+# test checks 20; ~10 is plainly visible). Families keep a hint of kinship (tanh red,
+# lecun_tanh maroon, hard_tanh salmon) without being confusable.
 _PALETTE = {
     "sigmoid": "#1f77b4",
     "tanh": "#d62728",
@@ -30,18 +33,23 @@ _PALETTE = {
     "elu": "#ff7f0e",
     "selu": "#e377c2",
     "gelu": "#17becf",
-    "gelu_tanh": "#0b7285",
+    "gelu_tanh": "#0b5563",
     "silu": "#bcbd22",
     "mish": "#7f7f7f",
-    "softplus": "#6a3d9a",
-    "softsign": "#b15928",
-    "hard_sigmoid": "#a6cee3",
-    "hard_tanh": "#fb9a99",
-    "lecun_tanh": "#e31a1c",
-    "maxout": "#33a02c",
-    "sigmoid_centered": "#1f3b73",
-    "tanh_shifted": "#f4a582",
+    "softplus": "#3b3eac",
+    "softsign": "#1a1a1a",
+    "hard_sigmoid": "#9ecae1",
+    "hard_tanh": "#f4a3a0",
+    "lecun_tanh": "#7a0c1e",
+    "maxout": "#006d2c",
+    "sigmoid_centered": "#b8860b",
+    "tanh_shifted": "#ff00cc",
 }
+# A marker and a line style per activation as well, so that lines that coincide (relu and
+# elu for x > 0) or colours a reader cannot tell apart still read: (marker, style) pairs
+# are unique over the palette.
+_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p", "d", "8", "H", "o", "s", "^", "v")
+_LINESTYLES = ("-", "--", "-.", ":")
 _FALLBACK = plt.get_cmap("tab20").colors
 
 RC = {
@@ -64,6 +72,27 @@ def color_for(name: str) -> str | tuple[float, float, float]:
     if base in _PALETTE:
         return _PALETTE[base]
     return _FALLBACK[sum(map(ord, base)) % len(_FALLBACK)]
+
+
+def _index(name: str) -> int:
+    base = name.split("(")[0]
+    names = list(_PALETTE)
+    return names.index(base) if base in names else len(names) + sum(map(ord, base))
+
+
+def marker_for(name: str) -> str:
+    """The marker of activation ``name`` (stable across figures)."""
+    return _MARKERS[_index(name) % len(_MARKERS)]
+
+
+def linestyle_for(name: str) -> str:
+    """The line style of activation ``name`` (stable across figures)."""
+    return _LINESTYLES[_index(name) % len(_LINESTYLES)]
+
+
+def style_for(name: str) -> dict[str, object]:
+    """``color``, ``marker`` and ``linestyle`` of activation ``name``: ``ax.plot(x, y, **style_for(n))``."""
+    return {"color": color_for(name), "marker": marker_for(name), "linestyle": linestyle_for(name)}
 
 
 def styled(fn: Callable[P, T]) -> Callable[P, T]:

@@ -19,10 +19,16 @@ Examples::
     >>> build_report("actlab-results")          # doctest: +SKIP
     PosixPath('actlab-results/report.html')
 
-The headline of a claim in the summary is its verdict's evidence, shortened; a claim
-module may define ``headline(metrics) -> str`` to give a shorter one. A figure's caption
-comes from its file name, or from a PNG ``Title`` text chunk
-(``savefig(..., metadata={"Title": ...})``) when the figure has one.
+Each claim section opens with "What this means" (``verdict.meaning``), then the claim,
+the verdict with its rule and the source's number beside ours, the scale it ran at (quick
+or full, with the full-scale command), figures with captions and labelled tables. The
+summary's key-number column is ``verdict.key_number``. Captions and tables come from
+the claim's ``plots/<claim_module>.py`` (``captions(result)``, ``tables(result)``, and
+``callout(result)`` for sign-coherence) where it has them; see :mod:`.claims`.
+
+A sweep folder (what ``actlab sweep`` writes) gets a report of its own
+(:func:`build_sweep_report`). The same results render as Markdown for the README
+(:func:`render_markdown`) and as a summary picture (:func:`render_summary_png`).
 """
 
 from __future__ import annotations
@@ -40,10 +46,17 @@ from .folder import (
     Unreadable,
     scan_results,
 )
-from .render import problems, render_html
+from .markdown import render_markdown, render_summary_png
+from .page import problems, render_html
+from .sweep import build_sweep_report, find_sweeps, render_sweep_html
 
 __all__ = [
     "build_report",
+    "build_sweep_report",
+    "find_sweeps",
+    "render_sweep_html",
+    "render_markdown",
+    "render_summary_png",
     "scan_results",
     "render_html",
     "problems",
