@@ -12,7 +12,7 @@ from actlab.cli import main
 from actlab.experiments import Result, Verdict, write_json_atomic
 from actlab.experiments.result import KeyNumber, to_jsonable
 from actlab.report import render_markdown, render_summary_png, render_sweep_html, scan_results
-from actlab.report.markdown import MARKDOWN_HEADER
+from actlab.report.markdown import MARKDOWN_HEADER, markdown_block, splice_markdown
 from test_report import Node, Tree, quick_config, tiny_png, write_result
 
 
@@ -59,7 +59,7 @@ def test_summary_png_is_deterministic_and_drawn(tmp_path):
     assert image.size[0] > 1000 and image.size[1] > 300
     colours = dict((c, n) for n, c in image.getcolors(1 << 20))
     assert colours.get((218, 251, 225), 0) > 50  # the green "holds" badge
-    assert b"Software" not in a.read_bytes()[:400]
+    assert b"Software" in a.read_bytes()[:400]  # a fixed tag (no version, no date): actlab's own picture
 
 
 def test_cli_writes_markdown_and_summary_png(tmp_path, capsys):
@@ -69,8 +69,9 @@ def test_cli_writes_markdown_and_summary_png(tmp_path, capsys):
     assert main(["report", str(root), "--markdown", str(md), "--summary-png", str(png)]) == 0
     out = capsys.readouterr().out
     assert f"wrote {md}" in out and f"wrote {png}" in out and (root / "report.html").exists()
-    assert md.read_text(encoding="utf-8") == render_markdown(root)
+    assert markdown_block(md.read_text(encoding="utf-8"), "r") == render_markdown(root)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["report", str(root), "--summary-png", str(png)]) == 0  # its own picture: replaced
     assert main(["report", str(root), "--summary-png", str(tmp_path / "x.svg")]) == 2
     assert "ending in .png" in capsys.readouterr().err
 
@@ -143,3 +144,38 @@ def test_sweep_options_that_need_a_results_folder(tmp_path, capsys):
     root = _sweep(tmp_path)
     assert main(["report", str(root), "--markdown", str(tmp_path / "x.md")]) == 2
     assert "sweep folder" in capsys.readouterr().err
+
+
+def test_markdown_goes_between_the_markers_of_an_existing_file_and_keeps_the_rest(tmp_path, capsys):
+    root = _results(tmp_path / "quick")
+    readme = tmp_path / "README.md"
+    before = ("# Title\n\nprose above\n\n<!-- actlab results quick: begin -->\nstale\n"
+              "<!-- actlab results quick: end -->\n\nprose below\n")
+    readme.write_text(before, encoding="utf-8")
+    assert main(["report", str(root), "--markdown", str(readme)]) == 0
+    after = readme.read_text(encoding="utf-8")
+    assert after.startswith("# Title\n\nprose above\n\n") and after.endswith("<!-- actlab results quick: end -->\n\nprose below\n")
+    assert "stale" not in after and markdown_block(after, "quick") == render_markdown(root)
+    assert main(["report", str(root), "--markdown", str(readme)]) == 0
+    assert readme.read_text(encoding="utf-8") == after  # idempotent
+
+
+def test_markdown_and_png_never_replace_a_users_file(tmp_path, capsys):
+    root = _results(tmp_path / "quick")
+    mine = tmp_path / "notes.md"
+    mine.write_text("my notes, no markers\n", encoding="utf-8")
+    assert main(["report", str(root), "--markdown", str(mine)]) == 2
+    assert "no '<!-- actlab results quick: begin -->'" in capsys.readouterr().err
+    assert mine.read_text(encoding="utf-8") == "my notes, no markers\n"
+    picture = tmp_path / "holiday.png"
+    render_summary_png(root, tmp_path / "drawn.png")
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)  # a PNG someone else made
+    assert main(["report", str(root), "--summary-png", str(picture)]) == 2
+    assert "not drawn by actlab" in capsys.readouterr().err
+    assert picture.read_bytes() == b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+def test_splice_markdown_new_file_and_missing_markers():
+    assert markdown_block(splice_markdown(None, "block\n", "full"), "full") == "block\n"
+    with pytest.raises(ValueError, match="no '<!-- actlab results full: begin -->'"):
+        splice_markdown("text\n", "block\n", "full")

@@ -367,9 +367,40 @@ def cmd_report(args: argparse.Namespace) -> int:
     missing = f"; not run: {', '.join(folder.missing)}" if folder.missing else ""
     print(f"wrote {path} ({len(folder.results)} claim(s){missing})")
     for opt, out in outputs:
-        written = _write_text(out, render_markdown(folder)) if opt == "--markdown" else render_summary_png(folder, out)
+        if opt == "--markdown":
+            written = _write_markdown(out, render_markdown(folder), Path(args.dir).resolve().name)
+        else:
+            _check_own_png(out)
+            written = render_summary_png(folder, out)
         print(f"wrote {written}")
     return EXIT_OK
+
+
+def _write_markdown(path: Path, block: str, key: str) -> Path:
+    """The results block into ``path``: a new file, or between the markers of an existing one."""
+    from .report.markdown import splice_markdown
+
+    try:
+        existing = path.read_text(encoding="utf-8") if path.exists() else None
+        text = splice_markdown(existing, block, key)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"--markdown {path}: {exc}") from None
+    return _write_text(path, text)
+
+
+def _check_own_png(path: Path) -> None:
+    """--summary-png replaces only a picture it drew itself (its Software chunk says so)."""
+    from .report.markdown import SUMMARY_PNG_SOFTWARE
+
+    if not path.exists() and not path.is_symlink():
+        return
+    try:
+        head = path.read_bytes()[:4096] if path.is_file() else b""
+    except OSError:
+        head = b""
+    if SUMMARY_PNG_SOFTWARE.encode() not in head:
+        raise UsageError(f"--summary-png {path}: the file exists and was not drawn by actlab; "
+                         "name a new file or move that one away")
 
 
 def _write_text(path: Path, text: str) -> Path:
@@ -517,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "write the README's results block and summary picture from the same results.")
     p.add_argument("dir", metavar="DIR", help="a results folder written by `actlab run ... --out DIR`, "
                                               "or a sweep folder written by `actlab sweep ... --out DIR`")
-    p.add_argument("--markdown", metavar="FILE", help="also write the results as Markdown (the README's results block)")
+    p.add_argument("--markdown", metavar="FILE", help="also write the results as Markdown: a new FILE, or between the `<!-- actlab results NAME: begin/end -->` lines of an existing one (NAME: the results folder's name), e.g. README.md")
     p.add_argument("--summary-png", dest="summary_png", metavar="FILE",
                    help="also draw the summary table into a PNG (deterministic; no browser needed)")
     p.set_defaults(func=cmd_report)
