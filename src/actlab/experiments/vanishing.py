@@ -263,6 +263,14 @@ def _mean_slope(act: Activation, z: Tensor) -> Tensor:
     return d.mean()
 
 
+def _with_activation(linears: Sequence[nn.Linear], act: Activation, config: Config) -> nn.Sequential:
+    """Linear -> act -> ... -> Linear from already drawn layers (what build_mlp would draw)."""
+    layers: list[nn.Module] = []
+    for lin in linears[:-1]:
+        layers += [lin, act.module().to(device=lin.weight.device, dtype=lin.weight.dtype)]
+    return nn.Sequential(*layers, linears[-1])
+
+
 def spectral_norms(model: nn.Sequential) -> Tensor:
     """(depth,) ||W_{l+1}||_2, the largest singular value of each Linear after a hidden layer."""
     with torch.no_grad():
@@ -351,6 +359,8 @@ def run(config: Config, progress: Progress = no_progress) -> Result:
     _warm_up(config)  # first-call costs (linalg, autograd) would skew the time-left estimate
     per_seed: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     spectral: dict[tuple[str, int, int], Tensor] = {}  # (init, seed, k) -> (depth,)
+    linears: dict[tuple[str, int, int], list[nn.Linear]] = {}  # building and drawing cost more than measuring
+    batches: dict[int, tuple[Tensor, Tensor]] = {}
     for name in config.activations:
         act = get(name)
         per_seed[name] = {}
@@ -358,11 +368,15 @@ def run(config: Config, progress: Progress = no_progress) -> Result:
             rows: dict[str, list[np.ndarray]] = {}
             for seed in seeds:
                 progress(done, total, f"{name}, {arm_label(init)} init, seed {seed}")
-                model = draw_network(config, name, init, seed)
-                x, labels = draw_batch(config, seed)
                 shared = (init, seed, act.width_multiplier)  # same weights for every activation
                 if shared not in spectral:
+                    model = draw_network(config, name, init, seed)
+                    linears[shared] = [m for m in model if isinstance(m, nn.Linear)]
                     spectral[shared] = spectral_norms(model)
+                    batches[seed] = draw_batch(config, seed)
+                else:  # the drawn Linear layers again (autograd.grad leaves them untouched), new activations
+                    model = _with_activation(linears[shared], act, config)
+                x, labels = batches[seed]
                 stats = measure_network(model, act, x, labels, spectral[shared])
                 for key, value in stats.items():
                     rows.setdefault(key, []).append(value.numpy())

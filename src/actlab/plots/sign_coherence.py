@@ -288,11 +288,13 @@ def _plot_vs_batch(result: Result, path: Path) -> Path:
     ]
     fig, axes = new_figure(1, len(panels), width=14.5, height=4.1)
     for ax, (key, ylabel, subtitle) in zip(axes[0], panels, strict=True):
-        for act in acts:
+        for i, act in enumerate(acts):
             per_layer = np.array([_nums(metrics[key][act][str(b)])[1:] for b in batches])  # (batches, fed layers)
             with np.errstate(all="ignore"):
                 mean = np.array([np.nanmean(v) if np.isfinite(v).any() else np.nan for v in per_layer])
-            ax.plot(batches, mean, marker="o", ms=4, color=color_for(act), label=act)
+            # side by side on the log axis, own marker: equal values (0 for tanh, elu, ...) stay visible
+            shift = 2.0 ** ((i - (len(acts) - 1) / 2) * 0.06)
+            ax.plot(np.array(batches) * shift, mean, marker="osD^vP*X"[i % 8], ms=5, color=color_for(act), label=act)
         ax.set_xscale("log", base=2)
         ax.set_xticks(batches)
         ax.set_xticklabels([str(b) for b in batches])

@@ -55,6 +55,15 @@ def _short(arm: str) -> str:
     return f"s={arm[len('scaled'):]}" if arm.startswith("scaled") else arm
 
 
+def _drawn(acts: list[str], arm: str) -> list[str]:
+    """The activations a panel draws: at scaled inits only sigmoid and tanh (the claim's subject);
+    the unbounded activations all explode alike there and would hide one another."""
+    if not arm.startswith("scaled"):
+        return acts
+    kept = [a for a in acts if a in ("sigmoid", "tanh")]
+    return kept or acts
+
+
 def _floats(values: Sequence[Any]) -> np.ndarray:
     """Numbers from a result (JSON writes inf and nan as strings)."""
     return np.array([float(v) for v in values], dtype=np.float64)
@@ -82,7 +91,7 @@ def plot_grad_norm(result: Result, path: Path) -> Path:
                            sharex=True, sharey=False)
     axes = np.atleast_1d(axes).ravel()
     for ax, init in zip(axes[: len(inits)], inits, strict=True):
-        for name in acts:
+        for name in _drawn(acts, init):
             norms = _floats(m["grad_norm"][name][init])
             layers = np.arange(1, len(norms) + 1)
             c = color_for(name)
@@ -92,7 +101,8 @@ def plot_grad_norm(result: Result, path: Path) -> Path:
                 runs = np.array([_floats(r) for r in seeds])
                 ax.fill_between(layers, runs.min(axis=0), runs.max(axis=0), color=c, alpha=0.18, lw=0)
         ax.set_yscale("log")
-        ax.set_title(_title(init))
+        ax.set_title(_title(init) + ("\n(sigmoid and tanh only: the others grow to ~1e17 and overlap)"
+                                     if _drawn(acts, init) != acts else ""), fontsize=10)
         ax.set_xlim(1, len(norms))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes[len(inits):]:
@@ -124,7 +134,7 @@ def plot_bound(result: Result, path: Path) -> Path:
     bottom_max = max(float(np.nanmax(_floats(m["gain_bound"][focus][i]))) for i in inits)
     for col, init in enumerate(inits):
         top, bottom = axes[0, col], axes[1, col]
-        for name in acts:
+        for name in _drawn(acts, init):
             slope = _floats(m["mean_derivative"][name][init])
             top.plot(np.arange(1, len(slope) + 1), slope, color=color_for(name), lw=1.6, label=name)
         top.axhline(sigmoid_max, color="k", ls="--", lw=1.2, label="0.25 = max of sigmoid'")
