@@ -607,8 +607,11 @@ def _meaning(config: Config, scale: str, exp_act: str, sizes: Mapping[str, int],
     if step.estimate is not None:
         out.append(f"In a whole training step of a small network the matrix products dominate, and {exp_act} "
                    f"costs only {step.estimate:.2f}x relu's step: the practical difference is small.")
-    word = {"holds": "holds in every regime measured", "does_not_hold": "does not hold in at least one regime",
-            "inconclusive": "is not settled by this run (an interval spans the 1.1x threshold)"}[status]
+    pct = f"{100 * config.margin:g}%"
+    word = {"holds": f"holds in every regime measured (more than {pct} dearer)",
+            "does_not_hold": (f"does not hold as a general rule: in at least one regime {exp_act} costs less than "
+                              f"{pct} more than relu"),
+            "inconclusive": f"is not settled by this run (an interval spans the {1 + config.margin:g}x threshold)"}[status]
     out.append(f"So 'exp() is more expensive than max(0, x)' {word}.")
     return " ".join(out)
 

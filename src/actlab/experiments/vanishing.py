@@ -80,6 +80,7 @@ from torch import Tensor, nn
 from ..activations import Activation, get
 from .base import (
     MAX_BATCH,
+    MAX_THREADS,
     MAX_WIDTH,
     Progress,
     Stopwatch,
@@ -88,6 +89,7 @@ from .base import (
     check_int,
     no_progress,
     resolve_device,
+    torch_threads,
 )
 from .fields import check_fields
 from .models import INITS, build_mlp
@@ -153,6 +155,9 @@ class Config:
             saturates the units and lets the verdict fail.
         seeds: networks (and batches) per activation x init; the verdict needs >= 5.
         dtype: ``float64`` (default; float32 underflows for deep sigmoid nets) or ``float32``.
+        threads: PyTorch CPU threads during the run (set, then restored); 0 keeps the current
+            setting. 1 by default: these matrices are small, and on a busy 2-core machine two
+            threads spin waiting for each other (a quick run took 3x the CPU time).
     """
 
     seed: int = 0
@@ -166,6 +171,7 @@ class Config:
     weight_scales: tuple[float, ...] = (4.0, 10.0, 12.0)
     seeds: int = 5
     dtype: str = "float64"
+    threads: int = 1
 
     def __post_init__(self) -> None:
         check_fields(self, "seed", "device", "activations")
@@ -179,6 +185,7 @@ class Config:
         object.__setattr__(self, "weight_scales", tuple(sorted({float(v) for v in scales})))
         check_fields(self, "seeds")
         check_choice("dtype", self.dtype, DTYPES)
+        check_int("threads", self.threads, min_value=0, max_value=MAX_THREADS)
 
 
 def _check_inits(inits: Sequence[str] | str) -> tuple[str, ...]:
@@ -350,6 +357,11 @@ def _spread_decades(grad_norm: Sequence[float]) -> float:
 
 def run(config: Config, progress: Progress = no_progress) -> Result:
     """Measure weight-gradient norms per layer at init; never prints, plots or writes."""
+    with torch_threads(config.threads):
+        return _run(config, progress)
+
+
+def _run(config: Config, progress: Progress) -> Result:
     clock = Stopwatch()
     device = resolve_device(config.device)
     seeds = seeds_of(config)
@@ -361,27 +373,28 @@ def run(config: Config, progress: Progress = no_progress) -> Result:
     spectral: dict[tuple[str, int, int], Tensor] = {}  # (init, seed, k) -> (depth,)
     linears: dict[tuple[str, int, int], list[nn.Linear]] = {}  # building and drawing cost more than measuring
     batches: dict[int, tuple[Tensor, Tensor]] = {}
-    for name in config.activations:
-        act = get(name)
-        per_seed[name] = {}
-        for init in arms:
-            rows: dict[str, list[np.ndarray]] = {}
-            for seed in seeds:
-                progress(done, total, f"{name}, {arm_label(init)} init, seed {seed}")
+    acts = {name: get(name) for name in config.activations}
+    rows: dict[tuple[str, str], dict[str, list[np.ndarray]]] = {(n, a): {} for n in acts for a in arms}
+    # init x seed outer, activation inner: each network is drawn once and every progress unit costs alike
+    for init in arms:
+        for seed in seeds:
+            batches[seed] = batches.get(seed) or draw_batch(config, seed)
+            x, labels = batches[seed]
+            for name, act in acts.items():
+                progress(done, total, f"{arm_label(init)} init, seed {seed}, {name}")
                 shared = (init, seed, act.width_multiplier)  # same weights for every activation
                 if shared not in spectral:
                     model = draw_network(config, name, init, seed)
                     linears[shared] = [m for m in model if isinstance(m, nn.Linear)]
                     spectral[shared] = spectral_norms(model)
-                    batches[seed] = draw_batch(config, seed)
                 else:  # the drawn Linear layers again (autograd.grad leaves them untouched), new activations
                     model = _with_activation(linears[shared], act, config)
-                x, labels = batches[seed]
                 stats = measure_network(model, act, x, labels, spectral[shared])
                 for key, value in stats.items():
-                    rows.setdefault(key, []).append(value.numpy())
+                    rows[(name, init)].setdefault(key, []).append(value.numpy())  # in seed order
                 done += 1
-            per_seed[name][init] = {key: np.stack(v) for key, v in rows.items()}  # (seeds, layers)
+    for name in acts:
+        per_seed[name] = {init: {key: np.stack(v) for key, v in rows[(name, init)].items()} for init in arms}
     progress(total, total, "done")
 
     grad_norm: dict[str, dict[str, list[float]]] = {}
