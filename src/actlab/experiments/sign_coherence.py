@@ -539,7 +539,8 @@ def _verdict(config: Config, m: dict) -> Verdict:
                  f"{_mean_defined(coherence['leaky_relu']['1'][1:]):.3f} of cases (one tiny negative input "
                  f"breaks it) yet {_mean_defined(weighted['leaky_relu']['1'][1:]):.3f} one-signed by mass.")
     evidence = (
-        f"{ident_text[0].upper() + ident_text[1:]}. The tested claim is the batch effect: at batch {largest} the "
+        f"{ident_text[0].upper() + ident_text[1:]}. The tested claim is the batch effect, judged on the "
+        f"mass-weighted measure (strict coherence breaks on one tiny entry of the other sign): at batch {largest} the "
         f"mass-weighted row coherence of the activation-fed layers is {wc[positive]:.3f} for {positive} against "
         f"{wc[centred]:.3f} for {centred} (difference {iv.text('{:.3f}')}; {reason}), while strict coherence is "
         f"{strict[positive]:.3f} vs {strict[centred]:.3f}; the inputs' mean-to-std ratio is {ratio[positive]:.2f} "

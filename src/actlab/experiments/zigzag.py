@@ -357,7 +357,7 @@ def _combine(config: Config, sections: dict[str, Section]) -> Verdict:
         status = "inconclusive"  # the harness's algebra is broken: no number can be trusted
     evidence = (f"(b), the test: {b.evidence.rstrip('.')}. (a), an algebra check ({note}): the quadrant fraction is "
                 f"1 by algebra and the condition number about 1 + {a.metrics['sgd_steps_ratio_population'] - 1:.1f} n "
-                f"for these inputs; {a.evidence}")
+                f"for these inputs; {a.evidence[:1].lower() + a.evidence[1:]}")
     return Verdict(status, evidence, rule=b.rule, source=b.source, meaning=b.meaning, key_number=b.key_number)
 
 
