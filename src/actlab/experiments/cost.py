@@ -282,7 +282,7 @@ def _positive_ints(name: str, values: Any, *, max_value: int, sort: bool = False
 QUICK: dict[str, Any] = {
     "activations": ("relu", "leaky_relu", "sigmoid", "tanh", "gelu"),
     "sizes": (1_000_000, 10_000_000),
-    "min_run_time": 0.05,
+    "min_run_time": 0.1,
     "rounds": 5,
     "warmup": 2,
     "train_min_run_time": 0.08,
@@ -414,8 +414,12 @@ def _measure_device(config: Config, device: torch.device, progress: Progress) ->
     dtype = DTYPES[config.dtype]
     acts, sizes = config.activations, config.sizes
     tasks = elementwise_tasks(acts, sizes, device=device, dtype=dtype, seed=config.seed)
-    # Progress: each phase weighted by the timed seconds it asks for.
-    share = len(tasks) * config.min_run_time / (len(tasks) * config.min_run_time + len(acts) * config.train_min_run_time)
+    # Progress: each phase weighted by the seconds it will take: the timed seconds it asks for, or
+    # at large sizes the two blocks per round that each call needs at least (~5 ns per element
+    # and pass on a CPU: a rough guess, good to a factor of 2).
+    per_call = {key: 5e-9 * key[2] * (2 if key[1] == "forward_backward" else 1) for key in tasks}
+    elementwise_s = sum(max(config.min_run_time, config.rounds * 2 * c) for c in per_call.values())
+    share = elementwise_s / (elementwise_s + len(acts) * config.train_min_run_time)
     timings = measure(tasks, device=device, min_run_time=config.min_run_time, rounds=config.rounds,
                       block_time=config.block_time, warmup=config.warmup,
                       progress=lambda d, t, m="": progress(share * d / t, 1, f"{device.type} {m}"))
