@@ -38,6 +38,7 @@ from .base import (
     check_float,
     check_int,
     no_progress,
+    torch_threads,
 )
 from .fields import check_fields
 from .result import KeyNumber, Result, Source, Verdict, environment
@@ -381,7 +382,9 @@ def run(config: Config, progress: Progress = no_progress) -> Result:
     done = 0
     for part in config.parts:
         if part == "linear":
-            sections[part] = run_linear(config, progress, done, total)
+            # one thread: the same bits whatever the caller's thread setting (the lead's rerun test)
+            with torch_threads(1):
+                sections[part] = run_linear(config, progress, done, total)
         else:
             sections[part] = run_factorial(config, progress, done, total)
         done += units[part]
