@@ -238,10 +238,16 @@ def plot_gain_vs_scale(result: Result, path: Path) -> Path:
     ax.axhline(1.0, color="k", lw=1)
     ax.text(s.min(), 1.03, "1: gradient kept", fontsize=8, va="bottom")
     seen: dict[float, int] = {}
+    high = 0
     for x, y, a, d in zip(s, est, arms, slope, strict=True):
+        label = f"{_short(a)}: mean f' {d:.3f}"
+        if y > 0.8:  # near the line at 1, where points crowd: labels above it, stacked, right-aligned
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(-4, 14 + 11 * high), fontsize=7,
+                        ha="right", arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6})
+            high += 1
+            continue
         k = seen[x] = seen.get(x, -1) + 1  # arms at the same s (xavier, lecun): labels stacked, not overlaid
-        ax.annotate(f"{_short(a)}: mean f' {d:.3f}", (x, y), textcoords="offset points", xytext=(6, -14 - 11 * k),
-                    fontsize=7)
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, -14 - 11 * k), fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(min(0.05, float(np.nanmin(low)) * 0.8), max(3.0, float(np.nanmax(high)) * 1.3))
