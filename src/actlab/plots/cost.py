@@ -307,15 +307,18 @@ def tables(result: Result) -> list[dict[str, Any]]:
     for a in names:
         row: list[Any] = [a]
         for s in shown:
-            row += [f"{float(m['ratio_vs_relu'][a]['forward'][s]):.2f}",
-                    f"{float(m['ratio_vs_relu'][a]['forward_backward'][s]):.2f}",
-                    _ci_text(ci.get(a, {}).get("forward_backward", {}).get(s))]
+            fb = ci.get(a, {}).get("forward_backward", {}).get(s)
+            # the verdict's estimate (geometric mean of the per-round ratios) where there is one
+            fb_est = float(fb["estimate"]) if fb and fb.get("estimate") is not None else float(
+                m["ratio_vs_relu"][a]["forward_backward"][s])
+            row += [f"{float(m['ratio_vs_relu'][a]['forward'][s]):.2f}", f"{fb_est:.2f}", _ci_text(fb)]
         rows.append(row)
     tci = m.get("train_step_ratio_ci", {})
     return [
         {"title": "Time as a multiple of relu's (this machine, CPU)", "columns": cols, "rows": rows,
-         "note": "Medians of interleaved timed blocks; the interval is over rounds (one ratio per round). "
-                 "Sizes: the largest below and above the 32 MB allocation threshold."},
+         "note": "Forward: ratio of the medians of interleaved timed blocks. Forward+backward: the geometric mean "
+                 "of one ratio per interleaved round and its 95% interval over the rounds (what the verdict reads). "
+                 "Sizes: the largest below and above the 32 MB allocation threshold. Timings are of this machine."},
         {"title": "One training step per activation", "columns": ["activation", "ms per step (median)",
                                                                    "x relu", "95% CI (x relu)"],
          "rows": [[a, f"{float(m['train_step_ms'][a]['median']):.3f}", f"{float(m['train_step_ratio_vs_relu'][a]):.2f}",
