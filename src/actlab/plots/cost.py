@@ -211,7 +211,8 @@ def _ratio_figure(result: Result, device: str, m: Mapping[str, Any], path: Path)
         Line2D([], [], color="0.45", ls=":", label=f"verdict threshold {threshold:g}x"),
         budget_line,
         Line2D([], [], color="0.25", marker="|", ls="-", lw=0.8,
-               label="95% CI over interleaved rounds" if m.get("ratio_vs_relu_ci") else "quartile range of the ratio"),
+               label=("vs relu: 95% CI over interleaved rounds; vs copy: quartile range" if m.get("ratio_vs_relu_ci")
+                      else "quartile range of the ratio")),
     ], loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
     axes[0, 0].set_yticks(np.arange(len(names)), names)
     for tick in axes[0, 0].get_yticklabels():
