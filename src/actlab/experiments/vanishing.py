@@ -464,8 +464,8 @@ def _warm_up(config: Config) -> None:
 SOURCE_CITATION = "CS231n lecture 6 and notes (sigmoid: 'saturated neurons kill the gradients'); Glorot & Bengio 2010"
 SOURCE_VALUE = ("sigmoid's derivative is at most 0.25, so each layer can pass back at most a quarter of the gradient "
                 "times the weights' stretch; CS231n warns that saturated neurons kill the gradient (no number); "
-                "Glorot & Bengio 2010 (Fig. 7, sec. 4.2.1) show back-propagated gradients shrinking towards the input "
-                "of deep nets with standard init")
+                "Glorot & Bengio 2010 (sec. 4.2, Fig. 7, tanh nets with the standard init) report back-propagated "
+                "gradients getting smaller from the output layer towards the input just after initialisation")
 
 
 def gain_rule(config: Config) -> Rule:
