@@ -464,9 +464,10 @@ def _fmt_names(names: Sequence[str]) -> str:
 
 
 SOURCE_CITATION = "CS231n notes, 'Neural Networks Part 1: Setting up the Architecture', Commonly used activation functions"
-SOURCE_VALUE = ("for one example, a neuron whose inputs are all positive gets weight gradients that are 'either all "
-                "positive, or all negative'; once added up across a batch 'the final update for the weights can have "
-                "variable signs, somewhat mitigating this issue' (no number given)")
+SOURCE_VALUE = ("if the data coming into a neuron is always positive, the gradient on its weights 'will during "
+                "backpropagation become either all be positive, or all negative'; 'once these gradients are added up "
+                "across a batch of data the final update for the weights can have variable signs, somewhat mitigating "
+                "this issue' (no number given)")
 
 
 def _pick(names: Sequence[str], preferred: str, keep) -> str | None:
