@@ -20,22 +20,29 @@ from actlab.activations import REGISTRY, get
 from actlab.cli import main
 from actlab.experiments import load_result
 from actlab.experiments.cost import (
+    ALLOC_THRESHOLD_BYTES,
     COPY,
     COPY_INTO,
     ELEMENTWISE_ZOO,
     PASSES,
+    QUICK,
     RELU_CLASS,
     Config,
     Copy,
     CopyInto,
     Timing,
     choose_clock,
+    cost_rule,
+    cost_verdict,
+    decision_sizes,
     elementwise_tasks,
     measure,
+    regime_of,
     run,
     train_step_task,
 )
-from actlab.plots.cost import plot
+from actlab.experiments.stats import Interval, positive_ci95
+from actlab.plots.cost import captions, plot, tables
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACT_KEYS = {"experiment", "actlab_version", "config", "metrics", "verdict", "env", "elapsed_s"}
@@ -278,8 +285,52 @@ def test_result_contract_env_and_verdict(tiny_result):
     assert env["threads"] == 1 and env["devices_measured"] == ["cpu"] and env["torch"] == torch.__version__
     assert set(env["load_average_1_5_15min"]) == {"before", "after"}
     assert d["verdict"]["status"] in ("holds", "does_not_hold", "inconclusive")
-    ratio = d["metrics"]["ratio_vs_relu"]["sigmoid"]["forward"]["3000"]
-    assert f"{ratio:.2f}x relu's at 3,000" in d["verdict"]["evidence"]  # the sentence quotes the numbers
+    est = d["metrics"]["ratio_vs_relu_ci"]["sigmoid"]["forward_backward"]["3000"]["estimate"]
+    assert f"forward+backward {est:.2f}x" in d["verdict"]["evidence"]  # the sentence quotes the numbers
+    assert "this machine" in d["verdict"]["evidence"] and "training step" in d["verdict"]["evidence"]
+    assert d["verdict"]["status"] == "inconclusive"  # 2 rounds: too few for a verdict
+    assert {"rule", "source", "meaning", "key_number"} <= set(d["verdict"])
+    assert d["verdict"]["rule"]["threshold"] == pytest.approx(1.1) and d["verdict"]["rule"]["seeds"] == 2
+
+
+def test_round_ratios_and_their_intervals(tiny_result):
+    m = tiny_result.metrics
+    for a in m["ratio_vs_relu_rounds"]:
+        for p in PASSES:
+            for n, ratios in m["ratio_vs_relu_rounds"][a][p].items():
+                assert len(ratios) == TINY["rounds"]
+                iv = positive_ci95(ratios)
+                d = m["ratio_vs_relu_ci"][a][p][n]
+                assert d["estimate"] == pytest.approx(iv.estimate, rel=1e-12) and d["n"] == iv.n
+        assert len(m["train_step_ratio_rounds"][a]) == TINY["rounds"]
+    assert all(r == 1.0 for r in m["ratio_vs_relu_rounds"]["relu"]["forward"]["1000"])
+    assert m["regime"] == {"1000": "cached_heap", "3000": "cached_heap"}
+
+
+def test_timing_keeps_one_median_per_round():
+    t = Timing.from_samples([1.0, 3.0, 2.0, 10.0, 20.0, 30.0], calls=6, rounds=[0, 0, 0, 1, 1, 1])
+    assert t.round_medians == (2.0, 20.0)
+    with pytest.raises(ValueError, match="round"):
+        Timing.from_samples([1.0, 2.0], calls=2, rounds=[0])
+
+
+def test_regimes_split_at_the_allocation_threshold():
+    assert regime_of(ALLOC_THRESHOLD_BYTES // 4 - 1, 4) == "cached_heap"
+    assert regime_of(ALLOC_THRESHOLD_BYTES // 4, 4) == "fresh_pages"
+    assert decision_sizes(Config(sizes=(10_000, 1_000_000, 4_000_000, 16_000_000))) == {
+        "cached_heap": 4_000_000, "fresh_pages": 16_000_000}
+    assert decision_sizes(Config(**QUICK)) == {"cached_heap": 1_000_000, "fresh_pages": 10_000_000}
+
+
+@pytest.mark.parametrize(("intervals", "status"), [
+    ({"cached_heap": (1.7, 1.5, 1.9), "fresh_pages": (1.3, 1.2, 1.4)}, "holds"),
+    ({"cached_heap": (1.7, 1.5, 1.9), "fresh_pages": (1.02, 0.99, 1.05)}, "does_not_hold"),
+    ({"cached_heap": (1.7, 1.5, 1.9), "fresh_pages": (1.1, 1.0, 1.2)}, "inconclusive"),
+])
+def test_cost_rule_gives_each_verdict_on_constructed_intervals(intervals, status):
+    rule = cost_rule(Config(rounds=5), "sigmoid")
+    ivs = {r: Interval(e, lo, hi, 5, "log-t") for r, (e, lo, hi) in intervals.items()}
+    assert cost_verdict(ivs, rule)[0] == status
 
 
 def test_run_restores_threads_and_verdict_without_exp_activation():
@@ -303,11 +354,15 @@ def test_cli_quick_writes_result_and_figures(tmp_path, capsys):
     d = json.loads((folder / "result.json").read_text())
     assert CONTRACT_KEYS <= set(d)
     assert d["config"]["sizes"] == [1000, 3000] and d["config"]["rounds"] == 2
-    assert set(d["metrics"]["ns_per_element"]) == set(ELEMENTWISE_ZOO)
+    assert set(d["metrics"]["ns_per_element"]) == set(QUICK["activations"])
     pngs = sorted(p.name for p in folder.glob("*.png"))
     assert pngs == ["cost_ns_per_element.png", "cost_ratio.png", "cost_train_step.png"]
     assert all((folder / p).stat().st_size > 10_000 for p in pngs)
     assert "cost:" in capsys.readouterr().out
+    result = load_result(folder)
+    assert sorted(captions(result)) == pngs
+    for table in tables(result):
+        assert table["rows"] and all(len(r) == len(table["columns"]) for r in table["rows"])
 
 
 def test_plot_draws_cuda_figures_from_a_result(tiny_result, tmp_path):
@@ -315,12 +370,14 @@ def test_plot_draws_cuda_figures_from_a_result(tiny_result, tmp_path):
     # Three activations keep the six figures quick; the CLI test draws the whole zoo.
     d = copy.deepcopy(tiny_result.to_dict())
     m, keep = d["metrics"], ("relu", "sigmoid", "leaky_relu")
-    for key in ("ns_per_element", "ratio_vs_relu", "ratio_vs_copy", "train_step_ms", "train_step_ratio_vs_relu"):
+    for key in ("ns_per_element", "ratio_vs_relu", "ratio_vs_copy", "train_step_ms", "train_step_ratio_vs_relu",
+                "ratio_vs_relu_rounds", "ratio_vs_relu_ci", "train_step_ratio_rounds", "train_step_ratio_ci"):
         m[key] = {a: m[key][a] for a in keep}
     for key in ("ratio", "within_budget"):
         m["relu_class_vs_copy"][key] = {a: v for a, v in m["relu_class_vs_copy"][key].items() if a in keep}
     device_keys = ["clock", "ns_per_element", "copy_ns_per_element", "copy_into_ns_per_element", "ratio_vs_relu",
-                   "ratio_vs_copy", "train_step_ms", "train_step_ratio_vs_relu", "relu_class_vs_copy"]
+                   "ratio_vs_copy", "train_step_ms", "train_step_ratio_vs_relu", "relu_class_vs_copy",
+                   "ratio_vs_relu_rounds", "ratio_vs_relu_ci", "train_step_ratio_rounds", "train_step_ratio_ci"]
     m["cuda"] = {k: m[k] for k in device_keys}
     d["env"]["gpu"] = "Test GPU"
     (tmp_path / "result.json").write_text(json.dumps(d))
@@ -328,6 +385,7 @@ def test_plot_draws_cuda_figures_from_a_result(tiny_result, tmp_path):
     assert sorted(p.name for p in paths) == sorted(
         f"cost_{kind}{suffix}.png" for kind in ("ns_per_element", "ratio", "train_step") for suffix in ("", "_cuda"))
     assert all(p.stat().st_size > 10_000 for p in paths)
+    assert set(captions(load_result(tmp_path))) == {p.name for p in paths}
 
 
 @pytest.mark.parametrize("bad", [

@@ -17,7 +17,7 @@ from actlab.cli import main
 from actlab.experiments import Result, load_result
 from actlab.experiments import sign_coherence as sc
 from actlab.experiments.models import build_mlp, linear_layers
-from actlab.plots.sign_coherence import plot
+from actlab.plots.sign_coherence import callout, captions, plot, tables
 
 CONTRACT_KEYS = {"experiment", "actlab_version", "config", "metrics", "verdict", "env", "elapsed_s"}
 FIGURES = {
@@ -26,6 +26,7 @@ FIGURES = {
     "sign_coherence_by_layer.png",
     "sign_coherence_vs_batch.png",
     "sign_coherence_maps_by_batch.png",
+    "sign_coherence_seed_question.png",
 }
 
 
@@ -129,7 +130,7 @@ def test_row_coherence_counts_zero_rows_apart():
 
 # --- the claim's expectations -----------------------------------------------------------
 
-EXPECTED_CONFIG = sc.Config(depth=3, width=32, in_features=32, batches=(1, 64), trials=3)
+EXPECTED_CONFIG = sc.Config(depth=3, width=32, in_features=32, batches=(1, 64), trials=5)
 
 
 @pytest.fixture(scope="module")
@@ -175,11 +176,41 @@ def test_relu_zero_rows_are_exactly_the_inactive_units(expected_result):
     assert zero_rows["sigmoid"]["1"] == [0] * (config.depth + 1)
 
 
-def test_verdict_does_not_hold_when_mixed_rows_have_one_input():
-    # width 1: a hidden row has a single entry, so tanh rows are "coherent" too: the
-    # expectation "near 0" fails, and the verdict must say so
-    config = sc.Config(activations=("sigmoid", "tanh"), depth=2, width=1, in_features=8, batches=(1,), trials=2)
-    assert sc.run(config).verdict.status == "does_not_hold"
+@pytest.mark.parametrize(("differences", "status"), [
+    ([0.80, 0.82, 0.85, 0.79, 0.81], "holds"),            # a batch leaves sigmoid rows far more one-signed
+    ([-0.10, -0.12, -0.09, -0.11, -0.10], "does_not_hold"),  # a batch mixes them more than tanh's
+    ([0.30, -0.25, 0.10, -0.20, 0.05], "inconclusive"),    # the interval spans 0
+    ([0.80, 0.82, 0.85, 0.79], "inconclusive"),            # too few trials for a verdict
+])
+def test_batch_rule_gives_each_verdict_on_constructed_differences(differences, status):
+    rule = sc.batch_rule(sc.Config(trials=len(differences), batches=(1, 64)), "sigmoid", "tanh")
+    got, reason, interval = sc.batch_verdict(differences, rule)
+    assert got == status, reason
+    assert interval.n == len(differences)
+
+
+def test_verdict_sets_rule_source_meaning_and_key_number(expected_result):
+    v = expected_result.verdict
+    assert v.rule.threshold == 0.0 and v.rule.seeds == EXPECTED_CONFIG.trials
+    assert "identity" in v.evidence.lower() and "batch 64" in v.evidence
+    assert "CS231n" in v.source.citation and "0." in v.source.ours
+    assert "neuron" in v.meaning and "custom-size" in v.meaning
+    diffs = [p - t for p, t in zip(expected_result.metrics["weighted_coherence_per_trial"]["sigmoid"]["64"],
+                                   expected_result.metrics["weighted_coherence_per_trial"]["tanh"]["64"], strict=True)]
+    assert v.key_number.value == pytest.approx(sum(diffs) / len(diffs), abs=1e-12)
+
+
+def test_a_failed_identity_check_makes_the_verdict_inconclusive(expected_result):
+    metrics = json.loads(json.dumps(expected_result.metrics))
+    metrics["coherence"]["sigmoid"]["1"][2] = 0.9  # a mixed sigmoid-fed row: ruled out by algebra
+    v = sc._verdict(EXPECTED_CONFIG, metrics)
+    assert v.status == "inconclusive" and "FAILED" in v.evidence
+
+
+def test_input_mean_to_std_is_the_layer_inputs_ratio(expected_result):
+    ratio = expected_result.metrics["input_mean_to_std"]
+    assert abs(ratio["tanh"][0]) < 0.1 and ratio["sigmoid"][0] == ratio["tanh"][0]  # layer 1: the same N(0, 1) input
+    assert min(ratio["sigmoid"][1:]) > 2 and max(abs(v) for v in ratio["tanh"][1:]) < 0.5
 
 
 @pytest.mark.parametrize("overrides", [{"batches": (8, 64)}, {"activations": ("tanh", "elu")}])
@@ -238,13 +269,14 @@ def test_config_canonicalises_and_sorts():
 def test_cli_quick_run_writes_contract_and_figures(tmp_path):
     out = tmp_path / "results"
     code = main(["run", "sign-coherence", "--quick", "--out", str(out), "--no-progress",
-                 "--activations", "sigmoid,tanh,relu", "--set", "trials=2", "--set", "depth=2"])
+                 "--activations", "sigmoid,tanh,relu", "--set", "trials=5", "--set", "depth=2"])
     assert code == 0
     folder = out / "sign-coherence"
     d = json.loads((folder / "result.json").read_text())
     assert CONTRACT_KEYS <= set(d)
     assert d["experiment"] == "sign-coherence" and d["verdict"]["status"] == "holds"
-    assert d["config"]["trials"] == 2 and d["config"]["width"] == sc.QUICK["width"]
+    assert d["config"]["trials"] == 5 and d["config"]["width"] == sc.QUICK["width"]
+    assert {"rule", "source", "meaning", "key_number"} <= set(d["verdict"])
     assert set(d["metrics"]["coherence"]) == {"sigmoid", "tanh", "relu"}
     assert d["metrics"]["coherence"]["sigmoid"]["1"] == [0.0, 1.0, 1.0]
     pngs = {p.name for p in folder.glob("*.png")}
@@ -265,8 +297,14 @@ def test_figures_redraw_from_the_file_with_undefined_coherence(tmp_path):
     folder.mkdir()
     (folder / "result.json").write_text(json.dumps(result.to_dict()))
     assert '"nan"' in (folder / "result.json").read_text()
-    paths = plot(load_result(folder), tmp_path / "figures")
+    loaded = load_result(folder)
+    paths = plot(loaded, tmp_path / "figures")
     assert {p.name for p in paths} == FIGURES
+    assert set(captions(loaded)) == FIGURES
+    assert callout(loaded)["figure"] in FIGURES
+    for table in tables(loaded):
+        assert table["rows"] and all(len(r) == len(table["columns"]) for r in table["rows"])
+        assert any(cell not in ("n/a", "-") for r in table["rows"] for cell in r[-len(r) + 2:])
     assert all(p.stat().st_size > 10_000 for p in paths)
 
 
@@ -282,3 +320,15 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, messag
     err = capsys.readouterr().err
     assert err.startswith("actlab: error:") and message in err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_captions_tables_and_callout_quote_the_run(expected_result):
+    caps = captions(expected_result)
+    seed = expected_result.data["sign_maps"]["sigmoid"]["1"][2]
+    assert f"{seed['coherent']} of {seed['nonzero']}" in caps["sign_coherence_seed_question.png"]
+    box = callout(expected_result)
+    assert box["figure"] == "sign_coherence_seed_question.png" and "upstream gradient" in box["text"]
+    assert "neuron" in box["text"]
+    first = tables(expected_result)[0]
+    assert first["columns"][:2] == ["activation", "batch (examples)"] and len(first["columns"]) == 2 + 4
+    assert ["sigmoid", 1, "0.000", "1.000", "1.000", "1.000"][:2] == first["rows"][0][:2]

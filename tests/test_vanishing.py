@@ -15,7 +15,8 @@ from actlab.activations import get
 from actlab.cli import main
 from actlab.experiments import load_result, write_json_atomic
 from actlab.experiments import vanishing as V
-from actlab.plots.vanishing import plot
+from actlab.experiments.stats import Interval
+from actlab.plots.vanishing import captions, plot, tables
 
 # Small enough for exact float64 comparisons in well under a second.
 TINY = V.Config(activations=("sigmoid", "tanh", "relu", "elu", "gelu", "selu"), depth=4, width=6,
@@ -142,8 +143,24 @@ def test_sigmoid_vanishes_and_relu_with_he_does_not(quick):
         assert decay["sigmoid"][init] < 0.4
         assert orders["sigmoid"][init] > 8  # 20 layers at <= 0.4 per layer
     assert abs(orders["relu"]["he"]) < 1.5
-    assert quick.verdict.status == "holds"
-    assert f"{decay['sigmoid']['xavier']:.3g}" in quick.verdict.evidence
+    gain = quick.metrics["sigmoid_gain"]
+    for init in QUICK.inits:  # every standard init: s <= sqrt(2), the gradient vanishes
+        assert gain[init]["ci95_high"] < 1
+    # weights 12x LeCun's saturate the units, yet the gradient grows: the claim fails there
+    assert np.mean(quick.metrics["mean_derivative"]["sigmoid"]["scaled12"]) < 0.07
+    assert gain["scaled12"]["ci95_low"] > 1
+    assert quick.verdict.status == "does_not_hold"
+    assert "s=12" in quick.verdict.evidence and quick.verdict.key_number.label.endswith("(s=12)")
+    assert "quick" in quick.verdict.meaning and "neurons" in quick.verdict.meaning
+
+
+def test_sigmoid_gain_is_the_log_t_interval_of_the_per_seed_geometric_means(quick):
+    for arm, g in quick.metrics["sigmoid_gain"].items():
+        logs = np.log(np.array(g["per_seed"]))
+        half = 2.776 * logs.std(ddof=1) / math.sqrt(len(logs))  # t_0.975 with 4 degrees of freedom
+        assert g["estimate"] == pytest.approx(math.exp(logs.mean()), rel=1e-12), arm
+        assert g["ci95_low"] == pytest.approx(math.exp(logs.mean() - half), rel=1e-9)
+        assert g["ci95_high"] == pytest.approx(math.exp(logs.mean() + half), rel=1e-9)
 
 
 def test_same_seed_same_metrics_other_seed_other_metrics(tiny):
@@ -170,19 +187,31 @@ def test_float32_underflows_at_depth_50_and_the_verdict_says_so():
     json.dumps(result.to_dict(), allow_nan=False)  # inf stored as a string
 
 
-@pytest.mark.parametrize("decay, status", [(0.2, "holds"), (0.95, "inconclusive"), (1.1, "does_not_hold")])
-def test_verdict_status_follows_sigmoid_decay(decay, status):
-    config = V.Config(activations=("sigmoid",), inits=("xavier",), depth=10)
-    norms = [decay ** (10 - layer) for layer in range(11)]  # input side first
-    metrics = {
-        "decay_per_layer": {"sigmoid": {"xavier": V.decay_per_layer(norms)}},
-        "orders_of_magnitude": {"sigmoid": {"xavier": math.log10(norms[-1] / norms[0])}},
-        "grad_norm": {"sigmoid": {"xavier": norms}},
-        "mean_derivative": {"sigmoid": {"xavier": [0.24] * 10}},
-        "backward_gain": {"sigmoid": {"xavier": [decay] * 10}},
-        "gain_bound": {"sigmoid": {"xavier": [0.5] * 10}},
-    }
-    assert V._verdict(config, metrics).status == status
+@pytest.mark.parametrize("gains, status", [
+    ({"xavier": (0.24, 0.23, 0.25), "scaled4": (0.62, 0.6, 0.64)}, "holds"),
+    ({"xavier": (0.24, 0.23, 0.25), "scaled12": (1.06, 1.01, 1.1)}, "does_not_hold"),
+    ({"xavier": (0.24, 0.23, 0.25), "scaled10": (0.97, 0.93, 1.01)}, "inconclusive"),
+])
+def test_gain_rule_gives_each_verdict_on_constructed_intervals(gains, status):
+    rule = V.gain_rule(V.Config())
+    intervals = {a: Interval(e, lo, hi, 5, "log-t") for a, (e, lo, hi) in gains.items()}
+    assert V.gain_verdict(intervals, rule)[0] == status
+
+
+def test_gain_rule_needs_five_seeds():
+    rule = V.gain_rule(V.Config(seeds=3))
+    status, per = V.gain_verdict({"xavier": Interval(0.24, 0.23, 0.25, 3, "log-t")}, rule)
+    assert status == "inconclusive" and "at least 5" in per["xavier"][1]
+
+
+def test_scaled_arm_draws_lecun_weights_times_s():
+    config = replace(TINY, seeds=1)
+    base = V.draw_network(config, "sigmoid", "lecun", 0)
+    big = V.draw_network(config, "sigmoid", "scaled10", 0)
+    for a, b in zip(base, big, strict=True):
+        if isinstance(a, nn.Linear):
+            torch.testing.assert_close(b.weight, 10 * a.weight, rtol=1e-6, atol=0)  # scaled in float32
+            assert not b.bias.any()
 
 
 def test_verdict_without_sigmoid_is_inconclusive():
@@ -197,6 +226,7 @@ def test_verdict_without_sigmoid_is_inconclusive():
     ("inits", ("foo",), "foo"),
     ("inits", (), "empty"),
     ("dtype", "float16", "dtype"),
+    ("weight_scales", (0.0,), "weight_scales"),
     ("activations", ("nope",), "nope"),
 ])
 def test_config_rejects_bad_values(field, value, words):
@@ -216,6 +246,8 @@ def test_figures_from_a_stored_result_without_sigmoid_and_three_inits(tmp_path):
     write_json_atomic(result.to_dict(), tmp_path / "result.json")
     paths = plot(load_result(tmp_path), tmp_path / "figs")
     assert sorted(p.name for p in paths) == ["vanishing_bound.png", "vanishing_decay.png", "vanishing_grad_norm.png"]
+    assert set(captions(load_result(tmp_path))) == {p.name for p in paths}
+    assert all(t["rows"] for t in tables(load_result(tmp_path)))
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -228,10 +260,17 @@ def test_cli_quick_writes_result_and_figures(cli_quick):
         assert key in d
     assert d["experiment"] == "vanishing"
     assert d["config"]["depth"] == V.QUICK["depth"] and d["config"]["seed"] == 0
-    assert d["verdict"]["status"] == "holds"
+    assert d["verdict"]["status"] == "does_not_hold"
+    assert {"rule", "source", "meaning", "key_number"} <= set(d["verdict"])
     assert set(d["metrics"]["grad_norm"]) == set(V.Config().activations)
-    assert {p.name for p in folder.glob("*.png")} == {
-        "vanishing_bound.png", "vanishing_decay.png", "vanishing_grad_norm.png"}
+    names = {p.name for p in folder.glob("*.png")}
+    assert names == {"vanishing_bound.png", "vanishing_decay.png", "vanishing_grad_norm.png",
+                     "vanishing_gain_vs_scale.png"}
+    result = load_result(folder)
+    assert set(captions(result)) == names
+    assert "s=12" in captions(result)["vanishing_gain_vs_scale.png"]
+    first = tables(result)[0]
+    assert first["columns"][0] == "init" and [r[0] for r in first["rows"]][-1] == "s=12"
 
 
 @pytest.mark.parametrize("args", [

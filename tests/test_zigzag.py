@@ -3,6 +3,7 @@ factorial) against plain scans and hand-computed contrasts, the CLI, bad input."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -14,6 +15,7 @@ import torch
 from actlab.cli import main
 from actlab.experiments import load_result, write_json_atomic
 from actlab.experiments import zigzag as zz
+from actlab.experiments import zigzag_b as zz_b
 from actlab.plots import zigzag as zz_plots
 
 DIMS = (2, 5, 12)
@@ -172,7 +174,7 @@ def test_centred_problem_needs_far_fewer_steps(exact):
     # the mean's eigenvalue grows with n, and so does the condition number
     kappas = [m["condition_number"]["positive"][str(n)] for n in DIMS]
     assert kappas == sorted(kappas)
-    assert exact.verdict.status == "holds"
+    assert exact.verdict.status == "inconclusive" and "algebra check" in exact.verdict.evidence  # (a) tests nothing
     assert "LeCun" in exact.verdict.evidence
 
 
@@ -221,10 +223,10 @@ def test_tol_not_reached_is_inconclusive_and_still_serialisable():
 # Tiny but real: every variant reaches 70% training error at one of the two rates within
 # 300 steps (3 seeds, so the CIs exist); at one rate for all, some variant misses it.
 FAC = zz.Config(parts=("factorial",), seeds=3, width=16, lr_grid=(0.3, 3.0), train_steps=300,
-                eval_every=10, target_error=0.7, workers=1)
+                eval_every=10, target_error=0.7, workers=1, lr_grid_growth=0)
 # Every run misses the target (30 steps at lr 1e-3) or diverges (lr 1e37 overflows float32).
 BROKEN = zz.Config(parts=("factorial",), seeds=2, width=8, lr_grid=(1e-3, 1e37), fixed_lr=1e37,
-                   train_steps=30, eval_every=10, workers=1)
+                   train_steps=30, eval_every=10, workers=1, lr_grid_growth=0)
 
 
 @pytest.fixture(scope="module")
@@ -402,15 +404,69 @@ def test_test_accuracy_and_progress(fac):
 def test_verdict_reads_the_centring_effect(fac):
     result, _ = fac
     effects = result.metrics["factorial_effects"]
-    c = effects["centring"]
-    want = ("holds" if c["ci95_high"] < 0 and c["mean"] <= -math.log(zz.MIN_CENTRING_SPEEDUP) else
-            "does_not_hold" if c["ci95_low"] > -math.log(zz.MIN_CENTRING_SPEEDUP) else "inconclusive")
-    assert result.verdict.status == want
+    # two rates and no growth: every chosen rate is at an edge of its grid, so no verdict
+    assert all(e is not None for e in result.metrics["lr_at_grid_edge"].values())
+    assert result.verdict.status == "inconclusive" and "best lr at the grid edge" in result.verdict.evidence
     text = result.verdict.evidence
     assert f"{100 * effects['centring_share']:.0f}%" in text and "70% training error" in text
     for v in zz.FACTORIAL_VARIANTS:
         assert f"{v} {result.metrics['steps_to_target'][v]['mean']:.0f} (lr" in text
     assert "not every variant reached the target" in text  # the fixed rate, where some variant missed it
+    factor = result.metrics["centring_steps_factor"]
+    per_seed = [math.exp(c) for c in effects["centring"]["per_seed"]]
+    assert factor["estimate"] == pytest.approx(math.exp(np.mean(np.log(per_seed))), rel=1e-12)
+    v = result.verdict
+    assert v.rule.holds_if == "below" and v.rule.threshold == pytest.approx(1 / zz.MIN_CENTRING_SPEEDUP, abs=1e-4)
+    assert v.key_number.label.startswith("centring") and "neuron" in v.meaning and "custom-size" in v.meaning
+
+
+@pytest.mark.parametrize(("interval", "status"), [
+    ((0.45, 0.37, 0.55), "holds"),
+    ((1.05, 0.97, 1.13), "does_not_hold"),
+    ((0.85, 0.70, 1.05), "inconclusive"),
+])
+def test_centring_rule_gives_each_verdict_on_constructed_inputs(fac, interval, status):
+    result, _ = fac
+    m = json.loads(json.dumps(result.metrics))
+    m["lr_at_grid_edge"] = dict.fromkeys(zz.FACTORIAL_VARIANTS)  # every best rate interior
+    e, lo, hi = interval
+    m["centring_steps_factor"] = {"estimate": e, "ci95_low": lo, "ci95_high": hi, "n": 5}
+    config = dataclasses.replace(FAC, seeds=5)
+    assert zz_b.factorial_verdict(config, m).status == status
+    m["lr_at_grid_edge"]["tanh"] = "low"
+    v = zz_b.factorial_verdict(config, m)
+    assert v.status == "inconclusive" and "best lr at the grid edge" in v.evidence
+    m["lr_at_grid_edge"]["tanh"] = None
+    m["centring_steps_factor"]["n"] = 3
+    assert zz_b.factorial_verdict(config, m).status == "inconclusive"  # fewer than 5 seeds
+
+
+def test_next_rate_walks_the_ladder_beyond_an_edge():
+    assert zz.next_rate((0.3, 1.0, 3.0), "high") == 10.0
+    assert zz.next_rate((0.3, 1.0, 3.0), "low") == 0.1
+    assert zz.next_rate((1.0, 10.0), "high") == 30.0
+    assert zz.next_rate((0.25, 0.5), "high") == 1.0  # off the ladder: the grid's own ratio
+    assert zz.next_rate((0.25, 0.5), "low") == 0.125
+
+
+def test_a_rate_at_the_edge_grows_the_grid(tmp_path: Path):
+    config = zz.Config(parts=("factorial",), seeds=1, width=8, lr_grid=(0.01, 0.03), train_steps=40, eval_every=20,
+                       target_error=0.88, workers=1, lr_grid_growth=1)
+    m = zz.run(config).metrics
+    for v in zz.FACTORIAL_VARIANTS:
+        grid = m["lr_grid_used"][v]
+        assert len(grid) in (2, 3) and set(config.lr_grid) <= set(grid)
+        assert set(m["lr_search"][v]) == {f"{lr:g}" for lr in grid}
+        if len(grid) == 3:  # grown once, towards the edge the best rate sat at
+            assert grid[-1] == 0.1 or grid[0] == 0.003
+
+
+def test_part_a_alone_is_an_algebra_check_not_a_verdict():
+    config = zz.Config(parts="a", dims=(2, 10), samples=200)
+    assert config.parts == ("linear",) and zz.Config(parts="b,a").parts == ("factorial", "linear")
+    result = zz.run(config)
+    assert result.verdict.status == "inconclusive" and "algebra check" in result.verdict.evidence
+    assert result.verdict.key_number.value == result.metrics["condition_number"]["positive"]["10"]
 
 
 def test_missed_target_and_divergence_are_recorded_not_raised(tmp_path: Path):
@@ -459,6 +515,7 @@ def test_factorial_data_survives_json_unchanged(fac, tmp_path: Path):
     ({"lr_grid": "0.1,x"}, "lr_grid"), ({"fixed_lr": 0.5}, "fixed_lr"), ({"train_steps": 0}, "train_steps"),
     ({"target_error": 1.0}, "target_error"), ({"target_error": 0.0}, "target_error"),
     ({"eval_every": 0}, "eval_every"), ({"workers": -1}, "workers"), ({"device": "tpu"}, "device"),
+    ({"lr_grid_growth": -1}, "lr_grid_growth"),
 ])
 def test_bad_config_is_a_clear_value_error(bad, word):
     with pytest.raises(ValueError, match=word):
@@ -496,7 +553,12 @@ def test_cli_quick_runs_both_parts_and_writes_result_and_figures(tmp_path: Path,
         assert set(d["metrics"][name]) == {"positive", "centred"}
     for name in ("steps_to_target", "test_accuracy", "steps_to_target_fixed_lr", "lr_chosen"):
         assert set(d["metrics"][name]) == set(zz.FACTORIAL_VARIANTS)
-    assert d["verdict"]["evidence"].startswith("(a) ") and "; (b) " in d["verdict"]["evidence"]
+    assert d["verdict"]["evidence"].startswith("(b), the test") and "(a), an algebra check" in d["verdict"]["evidence"]
+    assert {"rule", "source", "meaning", "key_number"} <= set(d["verdict"])
+    result = load_result(folder)
+    assert set(zz_plots.captions(result)) == {p.name for p in folder.glob("*.png")}
+    for table in zz_plots.tables(result):
+        assert table["rows"] and all(len(r) == len(table["columns"]) for r in table["rows"])
     assert set(d["data"]) == {"linear", "factorial"}
     pngs = sorted(p.name for p in folder.glob("*.png"))
     assert pngs == ["zigzag_contours.png", "zigzag_factorial.png", "zigzag_factorial_curves.png",

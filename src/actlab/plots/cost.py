@@ -3,14 +3,15 @@
 Per device measured (the CPU; with CUDA, the same figures again with ``_cuda`` in
 the name, from ``metrics["cuda"]``):
 
-* ``cost_ns_per_element.png``: nanoseconds per element against tensor size (log-log),
-  forward and forward+backward, one line per activation (IQR as error bars), with the
-  out-of-place copy baseline (black) and, forward, ``copy_`` into a preallocated
-  buffer (black, dotted): the gap between the two is the allocation.
-* ``cost_ratio.png``: at the largest size, each activation's cost as a multiple of
-  relu's (forward and forward+backward), and its forward as a multiple of a copy,
-  with DESIGN.md's 1.2x budget for the ReLU class. Error bars: the ratio's
-  quartile range (first quartile over the reference's third, third over first).
+* ``cost_ns_per_element.png``: small multiples, one ranked bar chart of nanoseconds per
+  element per pass (rows) and size (columns), IQR bars, the out-of-place copy (black
+  line) and, forward, ``copy_`` into a preallocated buffer (dotted): the gap between the
+  two is the allocation.
+* ``cost_ratio.png``: at the size the verdict reads on each side of the 32 MB allocation
+  threshold, each activation's cost as a multiple of relu's (forward and
+  forward+backward: the geometric mean of one ratio per interleaved round, with its 95%
+  interval over the rounds), and at the
+  largest size its forward as a multiple of a copy, with DESIGN.md's 1.2x budget.
 * ``cost_train_step.png``: one MLP training step per activation, in milliseconds
   (IQR as error bars), with its multiple of relu's.
 """
@@ -24,12 +25,13 @@ from typing import Any
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..experiments import Result
 from ..experiments.cost import EXP_BASED, PASSES, RELU_CLASS
-from .style import color_for, legend_outside, new_figure, save_figure, styled
+from .style import color_for, new_figure, save_figure, styled
 
-__all__ = ["plot", "PASS_LABELS"]
+__all__ = ["plot", "captions", "tables", "PASS_LABELS"]
 
 PASS_LABELS = {"forward": "forward", "forward_backward": "forward + backward"}
 _COPY_COLOR = "black"
@@ -71,37 +73,44 @@ def _order(m: Mapping[str, Any], size: str) -> list[str]:
 
 @styled
 def _ns_figure(result: Result, device: str, m: Mapping[str, Any], path: Path) -> Path:
-    sizes = [int(s) for s in result.metrics["sizes"]]
-    keys = [str(s) for s in sizes]
-    order = _order(m, keys[-1])
-    fig, axes = new_figure(1, 2, width=13.0, height=5.6, sharey=True)
-    for ax, p in zip(axes[0], PASSES, strict=True):
-        for name in order:
-            stats = [m["ns_per_element"][name][p][k] for k in keys]
-            med = np.array([float(s["median"]) for s in stats])
-            err = np.array([_err(s) for s in stats]).T
-            ax.errorbar(sizes, med, yerr=err, color=color_for(name), ls=_linestyle(name), lw=1.4,
-                        marker="o", ms=3.5, capsize=2, elinewidth=0.8, label=name)
-        copy = [m["copy_ns_per_element"][p][k] for k in keys]
-        ax.errorbar(sizes, [float(s["median"]) for s in copy], yerr=np.array([_err(s) for s in copy]).T,
-                    color=_COPY_COLOR, lw=2.6, marker="s", ms=4, capsize=2, zorder=5,
-                    label="copy (clone): the baseline")
-        if p == "forward":
-            into = [m["copy_into_ns_per_element"][k] for k in keys]
-            ax.errorbar(sizes, [float(s["median"]) for s in into], yerr=np.array([_err(s) for s in into]).T,
-                        color=_COPY_COLOR, lw=1.8, ls=":", marker="s", ms=3, capsize=2, zorder=5,
-                        label="copy_ into a preallocated buffer")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("tensor size (elements)")
-        ax.set_title(PASS_LABELS[p])
-    axes[0][0].set_ylabel("nanoseconds per element (median, IQR bars)")
-    # One legend for both panels: activations dearest first, then the baselines and line styles.
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    styles = [Line2D([], [], color="0.4", ls=ls, label=text) for ls, text in
-              (("-", "style: piecewise linear"), ("--", "style: exp / tanh inside"), ("-.", "style: other"))]
-    legend_outside(axes[0][1], handles=[*handles, *styles], title="dearest forward first", ncol=1)
-    fig.suptitle(f"Cost per element of each activation vs a same-size copy ({_subtitle(result, device)})")
+    """Small multiples: one ranked bar chart per pass (rows) and size (columns), copy as a line."""
+    sizes = [str(s) for s in result.metrics["sizes"]]
+    ns = m["ns_per_element"]
+    names_all = list(ns)
+    fig, axes = new_figure(2, len(sizes), width=max(3.1 * len(sizes) + 1.0, 7.0),
+                           height=2 * (0.2 * len(names_all) + 1.3))
+    regime = result.metrics.get("regime", {})
+    for col, size in enumerate(sizes):
+        for row, p in enumerate(PASSES):
+            ax = axes[row, col]
+            names = sorted(names_all, key=lambda a: float(ns[a][p][size]["median"]))  # cheapest at the bottom
+            values = [float(ns[a][p][size]["median"]) for a in names]
+            errors = np.array([_err(ns[a][p][size]) for a in names]).T
+            y = np.arange(len(names))
+            ax.barh(y, values, color=[color_for(a) for a in names], edgecolor="0.2", lw=0.4, xerr=errors,
+                    error_kw={"elinewidth": 0.6, "capsize": 1.5, "ecolor": "0.3"})
+            ax.set_yticks(y, names, fontsize=8)
+            for tick in ax.get_yticklabels():
+                if tick.get_text() in RELU_CLASS:
+                    tick.set_fontweight("bold")
+            copy = float(m["copy_ns_per_element"][p][size]["median"])
+            ax.axvline(copy, color=_COPY_COLOR, lw=1.2, label="copy (clone)")
+            if p == "forward":
+                ax.axvline(float(m["copy_into_ns_per_element"][size]["median"]), color=_COPY_COLOR, lw=1.0,
+                           ls=":", label="copy_ into a buffer (no allocation)")
+            ax.set_xlim(0, max(max(values), copy) * 1.15)
+            ax.grid(axis="y", visible=False)
+            ax.tick_params(axis="x", labelsize=8)
+            where = {"cached_heap": "below", "fresh_pages": "above"}.get(regime.get(size, ""), "")
+            ax.set_title(f"{PASS_LABELS[p]}, {int(size):,} elements"
+                         + (f"\n({where} the 32 MB allocation threshold)" if where else ""), fontsize=9)
+            if row == 1:
+                ax.set_xlabel("ns per element (median, IQR bars)", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, frameon=False)
+    fig.suptitle(f"Cost per element, ranked, at each size (ReLU class in bold; {_subtitle(result, device)})",
+                 fontsize=11)
+    fig.tight_layout()
     return save_figure(fig, path)
 
 
@@ -127,24 +136,67 @@ def _ratio_errors(m: Mapping[str, Any], names: Sequence[str], p: str, size: str,
     return np.array(out).T
 
 
+def _shown_sizes(result: Result) -> list[str]:
+    """The sizes the verdict reads (largest on each side of the allocation threshold), else the largest."""
+    regime = result.metrics.get("regime")
+    if not regime:
+        return [str(result.metrics["largest_size"])]
+    last: dict[str, str] = {}
+    for size in result.metrics["sizes"]:
+        last[regime[str(size)]] = str(size)
+    return [last[r] for r in ("cached_heap", "fresh_pages") if r in last]
+
+
+def _ratio_value(m: Mapping[str, Any], a: str, p: str, size: str) -> float:
+    """The per-round estimate (what the verdict reads) where the result has it, else the ratio of medians."""
+    d = m.get("ratio_vs_relu_ci", {}).get(a, {}).get(p, {}).get(size)
+    if d and d.get("estimate") is not None:
+        return float(d["estimate"])
+    return float(m["ratio_vs_relu"][a][p][size])
+
+
+def _ci_errors(m: Mapping[str, Any], names: Sequence[str], p: str, size: str) -> np.ndarray | None:
+    """xerr (2, n) from the per-round log-t intervals, when the result has them."""
+    ci = m.get("ratio_vs_relu_ci")
+    if not ci:
+        return None
+    out = []
+    for a in names:
+        d = ci[a][p][size]
+        est = _ratio_value(m, a, p, size)
+        lo = float(d["ci95_low"]) if d["ci95_low"] is not None else est
+        hi = float(d["ci95_high"]) if d["ci95_high"] is not None else est
+        out.append((max(est - lo, 0.0), max(hi - est, 0.0)))
+    return np.array(out).T
+
+
 @styled
 def _ratio_figure(result: Result, device: str, m: Mapping[str, Any], path: Path) -> Path:
-    size = str(result.metrics["largest_size"])
-    names = _order(m, size)[::-1]  # barh draws bottom-up: dearest at the top
+    shown = _shown_sizes(result)
+    largest = str(result.metrics["largest_size"])
+    names = _order(m, shown[0])[::-1]  # barh draws bottom-up: dearest at the top
     colors = [color_for(a) for a in names]
-    fig, axes = new_figure(1, 2, width=13.0, height=0.32 * len(names) + 2.2, sharey=True)
-    ax_relu, ax_copy = axes[0]
+    fig, axes = new_figure(1, len(shown) + 1, width=5.6 * (len(shown) + 1), height=0.32 * len(names) + 2.2,
+                           sharey=True)
     relu_ref = m["ns_per_element"]["relu"]
-    for p, offset, hatch in (("forward", 0.2, None), ("forward_backward", -0.2, "//")):
-        values = [float(m["ratio_vs_relu"][a][p][size]) for a in names]
-        _bars(ax_relu, names, values, _ratio_errors(m, names, p, size, relu_ref), colors, offset, 0.38,
-              PASS_LABELS[p], hatch)
-    ax_relu.axvline(1.0, color="0.2", lw=1)
-    ax_relu.set_xscale("log")
-    ax_relu.set_xlabel("multiple of relu's time (log scale)")
-    ax_relu.set_title(f"vs relu, at {int(size):,} elements")
-    values = [float(m["ratio_vs_copy"][a]["forward"][size]) for a in names]
-    _bars(ax_copy, names, values, _ratio_errors(m, names, "forward", size, m["copy_ns_per_element"]),
+    threshold = 1 + float(result.config.get("margin", 0.1))
+    for k, size in enumerate(shown):
+        ax = axes[0, k]
+        for p, offset, hatch in (("forward", 0.2, None), ("forward_backward", -0.2, "//")):
+            values = [_ratio_value(m, a, p, size) for a in names]
+            err = _ci_errors(m, names, p, size)
+            _bars(ax, names, values, err if err is not None else _ratio_errors(m, names, p, size, relu_ref),
+                  colors, offset, 0.38, PASS_LABELS[p], hatch)
+        ax.axvline(1.0, color="0.2", lw=1)
+        ax.axvline(threshold, color="0.45", lw=1, ls=":")
+        ax.set_xscale("log")
+        ax.set_xlabel("multiple of relu's time (log scale)")
+        where = {"cached_heap": "below", "fresh_pages": "above"}.get(result.metrics.get("regime", {}).get(size, ""), "")
+        ax.set_title(f"vs relu, {int(size):,} elements" + (f"\n({where} the 32 MB allocation threshold)" if where else ""),
+                     fontsize=10)
+    ax_copy = axes[0, -1]
+    values = [float(m["ratio_vs_copy"][a]["forward"][largest]) for a in names]
+    _bars(ax_copy, names, values, _ratio_errors(m, names, "forward", largest, m["copy_ns_per_element"]),
           colors, 0.0, 0.6, "forward")
     budget = m.get("relu_class_vs_copy", {}).get("budget", 1.2)
     ax_copy.axvline(1.0, color="0.2", lw=1)
@@ -152,24 +204,29 @@ def _ratio_figure(result: Result, device: str, m: Mapping[str, Any], path: Path)
                                   label=f"DESIGN.md budget: ReLU class within {budget:g}x of a copy")
     ax_copy.set_xscale("log")
     ax_copy.set_xlabel("multiple of a same-size copy (clone), forward (log scale)")
-    ax_copy.set_title("forward vs a copy (ReLU class in bold)")
-    # Below both panels, where no bar can be hidden behind it.
+    ax_copy.set_title(f"forward vs a copy, {int(largest):,} elements", fontsize=10)
     fig.legend(handles=[
-        Patch(facecolor="0.75", edgecolor="0.2", label="forward (left: upper bar)"),
-        Patch(facecolor="0.75", edgecolor="0.2", hatch="//", label="forward + backward (left: lower bar)"),
+        Patch(facecolor="0.75", edgecolor="0.2", label="forward (upper bar)"),
+        Patch(facecolor="0.75", edgecolor="0.2", hatch="//", label="forward + backward (lower bar)"),
+        Line2D([], [], color="0.45", ls=":", label=f"verdict threshold {threshold:g}x"),
         budget_line,
-        Line2D([], [], color="0.25", marker="|", ls="-", lw=0.8, label="quartile range of the ratio"),
-    ], loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, frameon=False)
-    ax_relu.set_yticks(np.arange(len(names)), names)
-    for tick in ax_relu.get_yticklabels():
+        Line2D([], [], color="0.25", marker="|", ls="-", lw=0.8,
+               label=("vs relu: 95% CI over interleaved rounds; vs copy: quartile range" if m.get("ratio_vs_relu_ci")
+                      else "quartile range of the ratio")),
+    ], loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
+    axes[0, 0].set_yticks(np.arange(len(names)), names)
+    for tick in axes[0, 0].get_yticklabels():
         if tick.get_text() in RELU_CLASS:
             tick.set_fontweight("bold")
-    for ax in (ax_relu, ax_copy):
+    for ax in axes[0]:
         ax.set_ylim(-0.7, len(names) - 0.3)
         lo, hi = ax.get_xlim()
         ax.set_xlim(lo, hi * 1.6)  # room for the value labels
         ax.grid(axis="y", visible=False)
-    fig.suptitle(f"Activation cost at the largest size, as multiples ({_subtitle(result, device)})")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    fig.suptitle(f"Activation cost as multiples of relu and of a copy ({_subtitle(result, device)})", y=1.06)
     return save_figure(fig, path)
 
 
@@ -209,3 +266,73 @@ def plot(result: Result, out_dir: str | Path) -> list[Path]:
         paths.append(_ratio_figure(result, device, m, out_dir / f"cost_ratio{suffix}.png"))
         paths.append(_train_figure(result, device, m, out_dir / f"cost_train_step{suffix}.png"))
     return paths
+
+
+def _ci_text(d: Mapping[str, Any] | None) -> str:
+    if not d or d.get("ci95_low") is None:
+        return "n/a"
+    return f"{float(d['ci95_low']):.2f}-{float(d['ci95_high']):.2f}"
+
+
+def captions(result: Result) -> dict[str, str]:
+    """Figure file name -> what to look at, from this run's numbers (timings are of this machine)."""
+    out: dict[str, str] = {}
+    shown = _shown_sizes(result)
+    for suffix, device, m in _by_device(result):
+        ratio = m["ratio_vs_relu"]
+        exp_act = next((a for a in EXP_BASED if a in ratio), None)
+        first = shown[0]
+        cheap = sorted(ratio, key=lambda a: float(ratio[a]["forward_backward"][first]))
+        out[f"cost_ns_per_element{suffix}.png"] = (
+            f"Nanoseconds per element on this machine's {device}, ranked in each panel (cheapest at the bottom). "
+            f"At {int(first):,} elements forward+backward, {cheap[0]} is cheapest and {cheap[-1]} dearest; the black "
+            f"line is a plain copy of the same bytes. Above the 32 MB threshold the bars bunch together: fetching "
+            f"fresh memory costs more than any arithmetic.")
+        if exp_act is not None:
+            parts = ", ".join(f"{_ratio_value(m, exp_act, 'forward_backward', s):.2f}x at {int(s):,}" for s in shown)
+            out[f"cost_ratio{suffix}.png"] = (
+                f"Each activation's time as a multiple of relu's, measured side by side in interleaved rounds. "
+                f"{exp_act} forward+backward: {parts}; the dotted line is the verdict's 1.1x threshold, and the error "
+                f"bars are 95% intervals over the rounds. Right: the forward pass against a plain copy.")
+        else:
+            out[f"cost_ratio{suffix}.png"] = "Each activation's time as a multiple of relu's and of a plain copy."
+        steps = m["train_step_ratio_vs_relu"]
+        dear = max(steps, key=lambda a: float(steps[a]))
+        out[f"cost_train_step{suffix}.png"] = (
+            f"A whole training step, where matrix products dominate: the dearest activation, {dear}, costs only "
+            f"{float(steps[dear]):.2f}x relu's step. This is the difference a practitioner sees.")
+    return out
+
+
+def tables(result: Result) -> list[dict[str, Any]]:
+    """Labelled tables: ratios vs relu at the verdict's sizes, and the training step."""
+    m = result.metrics
+    shown = _shown_sizes(result)
+    names = _order(m, shown[0])
+    ci = m.get("ratio_vs_relu_ci", {})
+    cols = ["activation"]
+    for s in shown:
+        cols += [f"forward at {int(s):,} (x relu)", f"fwd+bwd at {int(s):,} (x relu)", f"fwd+bwd 95% CI at {int(s):,}"]
+    rows = []
+    for a in names:
+        row: list[Any] = [a]
+        for s in shown:
+            fb = ci.get(a, {}).get("forward_backward", {}).get(s)
+            # the verdict's estimate (geometric mean of the per-round ratios) where there is one
+            fb_est = float(fb["estimate"]) if fb and fb.get("estimate") is not None else float(
+                m["ratio_vs_relu"][a]["forward_backward"][s])
+            row += [f"{float(m['ratio_vs_relu'][a]['forward'][s]):.2f}", f"{fb_est:.2f}", _ci_text(fb)]
+        rows.append(row)
+    tci = m.get("train_step_ratio_ci", {})
+    return [
+        {"title": "Time as a multiple of relu's (this machine, CPU)", "columns": cols, "rows": rows,
+         "note": "Forward: ratio of the medians of interleaved timed blocks. Forward+backward: the geometric mean "
+                 "of one ratio per interleaved round and its 95% interval over the rounds (what the verdict reads). "
+                 "Sizes: the largest below and above the 32 MB allocation threshold. Timings are of this machine."},
+        {"title": "One training step per activation", "columns": ["activation", "ms per step (median)",
+                                                                   "x relu", "95% CI (x relu)"],
+         "rows": [[a, f"{float(m['train_step_ms'][a]['median']):.3f}", f"{float(m['train_step_ratio_vs_relu'][a]):.2f}",
+                   _ci_text(tci.get(a))] for a in sorted(m["train_step_ms"],
+                                                         key=lambda a: float(m["train_step_ms"][a]["median"]))],
+         "note": "An MLP 784-256-256-10 SGD step on a synthetic batch: the practical cost of the activation choice."},
+    ]

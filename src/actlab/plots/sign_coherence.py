@@ -11,6 +11,12 @@
   the activation-fed layers against batch size.
 * ``sign_coherence_maps_by_batch.png``: one layer's sign map at the smallest and the
   largest batch, per activation (only when more than one batch size was measured).
+* ``sign_coherence_seed_question.png``: the seed study note's question answered on one
+  figure: one deep sigmoid layer as the mixed whole-layer histogram and, next to it, the
+  per-neuron view (each neuron's row of gradients, with its one sign).
+
+``captions(result)``, ``tables(result)`` and ``callout(result)`` give the report its
+text, written from the run's numbers.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 from ..experiments import Result
 from .style import color_for, legend_outside, new_figure, plt, save_figure, styled
 
-__all__ = ["plot", "SIGN_COLORS", "ROW_COLORS"]
+__all__ = ["plot", "captions", "tables", "callout", "SIGN_COLORS", "ROW_COLORS", "SEED_FIGURE"]
+
+SEED_FIGURE = "sign_coherence_seed_question.png"
 
 #: Colours of a gradient entry's sign: negative, exactly zero, positive.
 SIGN_COLORS = ("#2166ac", "#e6e6e6", "#b2182b")
@@ -244,11 +252,15 @@ def _plot_by_layer(result: Result, path: Path) -> Path:
                            gridspec_kw={"hspace": 0.5})
     n_layers = config["depth"] + 1
     x = np.arange(1, n_layers + 1)
+    markers = "osD^vP*X"
     for k, batch in enumerate(batches):
         ax = axes[k // ncols, k % ncols]
         ax.axvspan(0.5, 1.5, color="0.85", alpha=0.6, lw=0)
-        for act in acts:
-            ax.plot(x, _nums(metrics["coherence"][act][batch]), marker="o", ms=4, color=color_for(act), label=act)
+        for i, act in enumerate(acts):
+            # each activation a little to the side and with its own marker: equal values stay visible
+            dx = (i - (len(acts) - 1) / 2) * 0.1
+            ax.plot(x + dx, _nums(metrics["coherence"][act][batch]), marker=markers[i % len(markers)], ms=5,
+                    lw=1.2, color=color_for(act), label=act, alpha=0.9)
         ax.set_title(f"batch {batch}")
         ax.set_xticks(x)
         ax.set_xlim(0.5, n_layers + 0.5)
@@ -260,7 +272,7 @@ def _plot_by_layer(result: Result, path: Path) -> Path:
         axes[k // ncols, k % ncols].set_visible(False)
     legend_outside(axes[0, ncols - 1], title="activation")
     fig.suptitle(f"Row sign coherence per layer (depth {config['depth']}, width {config['width']}, "
-                 f"{config['trials']} trials pooled; grey: input layer)", fontsize=12, y=1.02)
+                 f"{config['trials']} trials pooled; grey: input layer;\nmarkers set side by side so that equal values stay visible)", fontsize=12, y=1.04)
     return save_figure(fig, path)
 
 
@@ -276,11 +288,13 @@ def _plot_vs_batch(result: Result, path: Path) -> Path:
     ]
     fig, axes = new_figure(1, len(panels), width=14.5, height=4.1)
     for ax, (key, ylabel, subtitle) in zip(axes[0], panels, strict=True):
-        for act in acts:
+        for i, act in enumerate(acts):
             per_layer = np.array([_nums(metrics[key][act][str(b)])[1:] for b in batches])  # (batches, fed layers)
             with np.errstate(all="ignore"):
                 mean = np.array([np.nanmean(v) if np.isfinite(v).any() else np.nan for v in per_layer])
-            ax.plot(batches, mean, marker="o", ms=4, color=color_for(act), label=act)
+            # side by side on the log axis, own marker: equal values (0 for tanh, elu, ...) stay visible
+            shift = 2.0 ** ((i - (len(acts) - 1) / 2) * 0.06)
+            ax.plot(np.array(batches) * shift, mean, marker="osD^vP*X"[i % 8], ms=5, color=color_for(act), label=act)
         ax.set_xscale("log", base=2)
         ax.set_xticks(batches)
         ax.set_xticklabels([str(b) for b in batches])
@@ -329,6 +343,150 @@ def plot(result: Result, out_dir: str | Path) -> list[Path]:
         _plot_by_layer(result, out_dir / "sign_coherence_by_layer.png"),
         _plot_vs_batch(result, out_dir / "sign_coherence_vs_batch.png"),
     ]
+    paths.append(_plot_seed_question(result, out_dir / SEED_FIGURE))
     if len(result.data["sign_maps"][result.config["activations"][0]]) > 1:
         paths.append(_plot_maps_by_batch(result, out_dir / "sign_coherence_maps_by_batch.png"))
     return paths
+
+
+# --- the seed question -------------------------------------------------------------------
+
+
+def _seed_layer(result: Result) -> tuple[str, int]:
+    """(activation, layer index) the seed figure shows: sigmoid (else the first activation with
+    non-negative outputs), the deepest hidden Linear it feeds (the note's "deep layer")."""
+    acts = list(result.config["activations"])
+    expects = result.data.get("expects_coherent", {})
+    act = "sigmoid" if "sigmoid" in acts else next((a for a in acts if expects.get(a)), acts[0])
+    n_layers = len(result.data["layers"])
+    return act, max(1, n_layers - 2) if n_layers > 2 else n_layers - 1
+
+
+@styled
+def _plot_seed_question(result: Result, path: Path) -> Path:
+    data = result.data
+    act, li = _seed_layer(result)
+    batch = str(min(result.config["batches"]))
+    hist = data["histograms"][act][batch][li]
+    smap = data["sign_maps"][act][batch][li]
+    fig = plt.figure(figsize=(11.5, 4.4))
+    grid = fig.add_gridspec(1, 2, width_ratios=[1.0, 1.05], wspace=0.3)
+    ax_h = fig.add_subplot(grid[0, 0])
+    _draw_histogram(ax_h, hist, f"the whole layer at once: {_share_text(hist)} of its entries > 0\n"
+                                "(what the study note plotted: looks mixed)")
+    _, ax_m, ax_s = _panel_axes(fig, grid[0, 1], histogram=False)
+    _draw_sign_map(ax_m, ax_s, smap, f"neuron by neuron: {smap['coherent']} of {smap['nonzero']} rows have one sign\n"
+                                     "(each row = one neuron's incoming weights)")
+    fig.legend(handles=_legend_handles()[:2] + _legend_handles()[3:5], loc="lower center", ncol=4, frameon=False,
+               bbox_to_anchor=(0.5, -0.06))
+    fig.suptitle(f"{act}, {data['layers'][li]}, one example (batch {batch}): the same gradient matrix two ways",
+                 fontsize=12, y=1.03)
+    return save_figure(fig, path)
+
+
+def callout(result: Result) -> dict[str, str]:
+    """The seed question answered (issue 13 item 2), next to :data:`SEED_FIGURE`."""
+    act, li = _seed_layer(result)
+    batch = str(min(result.config["batches"]))
+    hist = result.data["histograms"][act][batch][li]
+    smap = result.data["sign_maps"][act][batch][li]
+    layer = result.data["layers"][li]
+    return {
+        "title": f"Why does a deep {act} layer's gradient histogram look mixed?",
+        "text": (
+            f"In the study note, deep {act} layers gave weight-gradient histograms with both signs, which seemed to "
+            f"contradict 'all gradients share one sign'. Both are true. A neuron's weight gradients for one example "
+            f"are its own upstream gradient dL/dz (one number, either sign) times its inputs; the inputs come from "
+            f"{act}, so they are all positive, and the whole row shares the sign of dL/dz. Different neurons have "
+            f"different upstream gradients, so a histogram of the whole layer mixes neurons of both signs: here "
+            f"{_share_text(hist)} of {layer}'s entries are positive, yet {smap['coherent']} of its {smap['nonzero']} "
+            f"neurons have a row of one sign. A batch mixes examples as well, which is the only thing that can break "
+            f"a row's sign (see the batch-size figure)."),
+        "figure": SEED_FIGURE,
+    }
+
+
+# --- captions and tables -----------------------------------------------------------------
+
+
+def _mean_fed(values: Sequence[Any]) -> float:
+    v = _nums(values)[1:]
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else math.nan
+
+
+def captions(result: Result) -> dict[str, str]:
+    """Figure file name -> what to look at, written from this run's numbers."""
+    m, config, data = result.metrics, result.config, result.data
+    acts = list(config["activations"])
+    small, large = str(min(config["batches"])), str(max(config["batches"]))
+    pos = [a for a in acts if data.get("expects_coherent", {}).get(a)]
+    neg = [a for a in acts if a not in pos]
+    one = ", ".join(f"{a} {_mean_fed(m['coherence'][a][small]):.2f}" for a in acts)
+    big = ", ".join(f"{a} {_mean_fed(m['weighted_coherence'][a][large]):.2f}" for a in acts)
+    act, li = _seed_layer(result)
+    hist = data["histograms"][act][small][li]
+    smap = data["sign_maps"][act][small][li]
+    out = {
+        SEED_FIGURE: (f"Left: all of {act} {data['layers'][li]}'s weight gradients in one histogram, {_share_text(hist)} "
+                      f"positive, so it looks mixed. Right: the same matrix, one row per neuron: {smap['coherent']} of "
+                      f"{smap['nonzero']} rows are a single colour, because each neuron's sign is set by its own upstream "
+                      f"gradient."),
+        "sign_coherence_layers.png": (
+            f"Each activation (rows) at batch {small}: the whole-layer histogram beside the sign map of the same "
+            f"matrix. Look at the green strips: for {', '.join(pos) or 'no activation here'} every row of the layers "
+            f"fed by the activation is one colour (one sign), although their histograms hold both signs; "
+            f"for {', '.join(neg) or 'none'} rows are mixed (orange)."),
+        "sign_coherence_histograms.png": (
+            f"Whole-layer histograms of every layer at batch {small}, as the study note drew them. Both signs appear "
+            f"for every activation; the title's row coherence is what separates them (mean over activation-fed "
+            f"layers: {one})."),
+        "sign_coherence_by_layer.png": (
+            f"Row coherence (share of neurons whose gradient row has one sign) per layer and batch size. At batch "
+            f"{small} the {', '.join(pos)} lines stay at 1.0 from layer 2 on (an identity of algebra), "
+            f"{', '.join(neg)} sit near 0; layer 1 sees the zero-mean input and is near 0 for all. Larger batches "
+            f"pull every line down."),
+        "sign_coherence_vs_batch.png": (
+            f"How a batch mixes signs, averaged over the activation-fed layers. Strict coherence (left) falls fast "
+            f"because one entry of the other sign breaks a row; the mass-weighted measure (right) shows how much "
+            f"stays one-signed: at batch {large}: {big}."),
+        "sign_coherence_maps_by_batch.png": (
+            f"The sign map of {data['layers'][min(1, len(data['layers']) - 1)]} at batch {small} and {large}: summing "
+            f"examples mixes a row's signs only as far as the examples disagree; {act}-fed rows stay mostly one "
+            f"colour."),
+    }
+    return out
+
+
+def tables(result: Result) -> list[dict[str, Any]]:
+    """Labelled tables of the metrics: per-layer row coherence, strict and mass-weighted."""
+    m, config = result.metrics, result.config
+    acts = list(config["activations"])
+    n_layers = config["depth"] + 1
+    layer_cols = [f"layer {i + 1}" for i in range(n_layers)]
+
+    def fmt(v: Any) -> str:
+        v = _num(v)
+        return "n/a" if math.isnan(v) else f"{v:.3f}"
+
+    out = []
+    for key, title, note in (
+        ("coherence", "Row coherence (share of neurons whose gradient row has one sign)",
+         "Layer 1 is fed by the zero-mean input; layers 2 on by the activation. At batch 1 a layer fed by "
+         "non-negative outputs has 1.000 by algebra (identity check)."),
+        ("weighted_coherence", "Mass-weighted row coherence (mean over neurons of |sum g| / sum |g|)",
+         "1 when all of a row's gradient mass has one sign, near 0 when the signs balance; the batch rule uses "
+         "this measure, because strict coherence breaks on one tiny entry of the other sign."),
+    ):
+        rows = [[a, int(b), *[fmt(v) for v in m[key][a][str(b)]]] for a in acts for b in config["batches"]]
+        if all(cell == "n/a" for r in rows for cell in r[2:]):
+            continue  # no row of any layer had a non-zero gradient: nothing to show
+        out.append({"title": title, "columns": ["activation", "batch (examples)", *layer_cols], "rows": rows,
+                    "note": note})
+    if "input_mean_to_std" in m:
+        out.append({"title": "The layers' inputs: mean / standard deviation at the largest batch",
+                    "columns": ["activation", *layer_cols],
+                    "rows": [[a, *[f"{_num(v):.2f}" for v in m["input_mean_to_std"][a]]] for a in acts],
+                    "note": "A large ratio (inputs far from zero compared to their spread) keeps a batch's gradient "
+                            "rows one-signed; zero-centred inputs have a ratio near 0."})
+    return out

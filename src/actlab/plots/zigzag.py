@@ -18,6 +18,7 @@ Part (b), from ``data["factorial"]`` and the factorial metrics:
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from types import MappingProxyType
@@ -32,7 +33,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 from ..experiments import Result
 from .style import color_for, legend_outside, new_figure, save_figure, styled
 
-__all__ = ["plot", "plot_contours", "plot_loss", "plot_summary", "plot_factorial_curves", "plot_factorial",
+__all__ = ["plot", "captions", "tables", "plot_contours", "plot_loss", "plot_summary", "plot_factorial_curves", "plot_factorial",
            "VARIANT_COLORS", "VARIANT_LABELS"]
 
 VARIANT_COLORS = MappingProxyType({"positive": "#1f77b4", "centred": "#d62728"})
@@ -373,11 +374,13 @@ def plot_factorial(result: Result, path: Path) -> Path:
     names = ("centring", "gain", "interaction", "centring_at_sigmoid_gain", "total")
     y = np.arange(len(names))
     legend = []
+    missing: list[str] = []
     for offset, key, color, label in ((-0.18, "factorial_effects", "#444444", "each variant at its best rate"),
                                       (0.18, "factorial_effects_fixed_lr", "#9ecae1", f"all four at lr {m['lr_fixed']:g}")):
         rows = _effect_rows(m[key], names)
         if not any(rows):  # all or none: a seed where some variant missed the target has no contrasts
-            label += " (none: target missed on some seed)"
+            missing.append(label)  # said in a note, not as a legend entry for bars that are not drawn
+            continue
         legend.append(Patch(color=color, label=label))
         for i, row in enumerate(rows):
             if row is None:
@@ -386,7 +389,11 @@ def plot_factorial(result: Result, path: Path) -> Path:
             ax_e.barh(y[i] + offset, mean, height=0.34, color=color)
             ax_e.errorbar(mean, y[i] + offset, xerr=[[mean - lo], [hi - mean]], fmt="none", ecolor="black", capsize=3, lw=1)
             ax_e.text(min(lo, mean, 0) - 0.03, y[i] + offset, f"x{np.exp(mean):.2f}", va="center", ha="right", fontsize=8)
-    ax_e.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)
+    if legend:
+        ax_e.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)
+    if missing:
+        ax_e.text(0.5, -0.32, "not drawn (a variant missed the target on some seed): " + "; ".join(missing),
+                  transform=ax_e.transAxes, ha="center", va="top", fontsize=8, color="0.3")
     ax_e.axvline(0, color="0.2", lw=0.9)
     ax_e.set_yticks(y, [_EFFECT_LABELS[n] for n in names], fontsize=8)
     ax_e.invert_yaxis()
@@ -432,3 +439,102 @@ def plot_factorial(result: Result, path: Path) -> Path:
     ax_lr.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     fig.suptitle("Centring vs gain: sigmoid, sigmoid - 1/2, tanh + 1, tanh on MNIST-1D with plain SGD", fontsize=12)
     return save_figure(fig, path)
+
+
+def _x(v: Any, fmt: str = "{:.3g}") -> str:
+    return "n/a" if v is None else fmt.format(float(v))
+
+
+def captions(result: Result) -> dict[str, str]:
+    """Figure file name -> what to look at, from this run's numbers."""
+    m = result.metrics
+    out: dict[str, str] = {}
+    linear = result.data.get("linear")
+    if linear:
+        keys = [str(n) for n in linear["dims"]]
+        k = keys[-1]
+        qf = m["quadrant_fraction"]
+        if "2" in linear["per_dim"]:
+            out["zigzag_contours.png"] = (
+                f"One linear neuron, two weights. With all-positive inputs (left) every single-example step points "
+                f"into the shaded quadrants, both weights moving the same way ({100 * float(qf['positive']['2']):.0f}% "
+                f"of steps, 100% by algebra), so the path zig-zags; centred (right) {100 * float(qf['centred']['2']):.0f}%.")
+        out["zigzag_loss.png"] = (
+            f"Excess loss against passes over the data. Gradient descent needs {m['steps_to_tol']['positive'][k]} steps "
+            f"with positive inputs against {m['steps_to_tol']['centred'][k]} centred at n = {k}: the input mean "
+            f"makes the problem ill-conditioned.")
+        out["zigzag_summary.png"] = (
+            f"The condition number of E[xx^T] (how stretched the loss surface is) grows with n for positive inputs, "
+            f"{_x(m['condition_number']['positive'][k])} at n = {k} (population value 1 + "
+            f"{float(m['sgd_steps_ratio_population']) - 1:.1f} n = {_x(m['condition_number_population']['positive'][k])}), "
+            f"and stays near 1 centred; the gradient-descent steps follow it.")
+    if result.data.get("factorial"):
+        steps = m["steps_to_target"]
+        per = ", ".join(f"{v} {_x(steps[v]['mean'], '{:.0f}')}" for v in result.data["factorial"]["variants"])
+        out["zigzag_factorial_curves.png"] = (
+            f"Training error against SGD steps on MNIST-1D, each variant at its best learning rate (band: lowest to "
+            f"highest seed). Mean steps to {100 * float(m['target_error']):g}% error: {per}. Dashed lines have "
+            f"all-positive outputs.")
+        cf = m.get("centring_steps_factor", {})
+        share = m["factorial_effects"]["centring_share"]
+        out["zigzag_factorial.png"] = (
+            "Left: steps to target in the 2x2 design (centred or not x sigmoid's or tanh's slope). Middle: what each "
+            f"factor does to the steps; centring multiplies them by {_x(cf.get('estimate'), '{:.2f}')} (95% CI "
+            f"{_x(cf.get('ci95_low'), '{:.2f}')}-{_x(cf.get('ci95_high'), '{:.2f}')})"
+            + (f", {100 * float(share):.0f}% of tanh's advantage over sigmoid" if share is not None else "")
+            + ". Right: the learning-rate search; stars mark each variant's chosen rate, which must not sit at "
+              "an end of the grid.")
+    return out
+
+
+def tables(result: Result) -> list[dict[str, Any]]:
+    """Labelled tables of part (a) per n and part (b) per variant and effect."""
+    m = result.metrics
+    out: list[dict[str, Any]] = []
+    linear = result.data.get("linear")
+    if linear:
+        keys = [str(n) for n in linear["dims"]]
+        out.append({
+            "title": "Part (a), one linear neuron: positive vs centred inputs",
+            "columns": ["n (inputs)", "condition number, positive", "condition number, centred",
+                        "population 1 + n mu^2/s^2", "GD steps to tol, positive", "GD steps to tol, centred",
+                        "steps ratio (x)", "same-direction SGD steps, positive (%)",
+                        "same-direction SGD steps, centred (%)"],
+            "rows": [[int(k), _x(m["condition_number"]["positive"][k]), _x(m["condition_number"]["centred"][k]),
+                      _x(m["condition_number_population"]["positive"][k]), _x(m["steps_to_tol"]["positive"][k], "{:.0f}"),
+                      _x(m["steps_to_tol"]["centred"][k], "{:.0f}"), _x(m["steps_ratio"][k], "{:.1f}"),
+                      _x(100 * float(m["quadrant_fraction"]["positive"][k]), "{:.1f}"),
+                      _x(100 * float(m["quadrant_fraction"]["centred"][k]), "{:.1f}")] for k in keys],
+            "note": "An algebra check: with positive inputs every single-example step moves all weights one way (100% by "
+                    "algebra), and the condition number is about 1 + n mu^2/s^2; GD uses lr = 1/lambda_max.",
+        })
+    fac = result.data.get("factorial")
+    if fac:
+        steps, acc = m["steps_to_target"], m["test_accuracy"]
+        out.append({
+            "title": f"Part (b), MNIST-1D: steps to {100 * float(m['target_error']):g}% training error per variant",
+            "columns": ["activation", "zero-centred outputs", "slope (gain) of", "learning rate chosen",
+                        "rates tried", "steps to target (mean)", "95% CI (steps)", "seeds reaching target",
+                        "test accuracy (%)"],
+            "rows": [[v, "yes" if fac["factors"][v][0] else "no", fac["factors"][v][1], f"{float(m['lr_chosen'][v]):g}",
+                      ", ".join(f"{float(x):g}" for x in m.get("lr_grid_used", {}).get(v, [])) or "n/a",
+                      _x(steps[v]["mean"], "{:.0f}"),
+                      f"{_x(steps[v]['ci95_low'], '{:.0f}')}-{_x(steps[v]['ci95_high'], '{:.0f}')}",
+                      f"{steps[v]['reached']} of {len(steps[v]['per_seed'])}",
+                      _x(100 * acc[v]["mean"] if acc[v]["mean"] is not None else None, "{:.1f}")]
+                     for v in fac["variants"]],
+            "note": "Each variant at its own best learning rate; a rate at the end of its grid makes the grid grow.",
+        })
+        eff = m["factorial_effects"]
+        names = [e for e in ("centring", "gain", "interaction", "total", "centring_at_sigmoid_gain")
+                 if eff[e]["mean"] is not None]
+        if names:
+            out.append({
+                "title": "Part (b): what each factor does to the steps",
+                "columns": ["effect", "steps factor (x)", "95% CI (x)"],
+                "rows": [[_EFFECT_LABELS.get(e, e).replace("\n", " "), f"{math.exp(eff[e]['mean']):.2f}",
+                          (f"{math.exp(eff[e]['ci95_low']):.2f}-{math.exp(eff[e]['ci95_high']):.2f}"
+                           if eff[e]["ci95_low"] is not None else "n/a")] for e in names],
+                "note": "Below 1: fewer steps. Contrasts of ln steps, paired per seed, then exp.",
+            })
+    return out
