@@ -272,7 +272,8 @@ def test_summary_table_has_every_claim_with_its_verdict(results, doc):
     table = doc.find_all("table", "summary")[0]
     rows = {r.find_all("td")[1].all_text().split()[0]: r for r in table.find_all("tbody")[0].find_all("tr")}
     assert list(rows) == list(CLAIMS)
-    expect = {"sign-coherence": "holds", "zigzag": "holds", "vanishing": "inconclusive",
+    # zigzag ran part (a) only: an algebra check, which decides nothing on its own (issue 12)
+    expect = {"sign-coherence": "holds", "zigzag": "inconclusive", "vanishing": "inconclusive",
               "convergence": "does_not_hold", "saturation": "missing", "dead-relu": "missing", "cost": "unreadable"}
     for name, status in expect.items():
         badges = rows[name].find_all("span", "badge")
@@ -280,7 +281,7 @@ def test_summary_table_has_every_claim_with_its_verdict(results, doc):
     assert "no key number in this result" in rows["convergence"].all_text()  # an older result
     assert rows["sign-coherence"].find_all("a")[0].attrs["href"] == "#claim-sign-coherence"
     tally = doc.find_all("p", "tally")[0].all_text()
-    assert "2 holds" in tally and "1 does not hold" in tally and "2 not run" in tally and "1 unreadable" in tally
+    assert "1 holds" in tally and "1 does not hold" in tally and "2 not run" in tally and "1 unreadable" in tally
 
 
 def test_missing_claims_listed_with_the_command_that_makes_them(results, doc):
