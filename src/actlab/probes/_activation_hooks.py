@@ -345,7 +345,9 @@ class ActivationHooks:
             if u is not None:
                 # the step's first call writes into its ring row of the dead-unit window
                 first = self._want_dead and site.activity is None
-                sums = S.unit_sums(y, u, out=self._activity_row(site, y.shape[u], y) if first else None)
+                # float64 sums: float32 outputs near 3e38 would overflow a float32 sum
+                sums = S.unit_sums(y, u, out=self._activity_row(site, y.shape[u], y, torch.float64) if first else None,
+                                   dtype=torch.float64)
         if self._want_moments:
             site.moments.append((n, *S.moments(y, scratch, sums.sum() if sums is not None else None)))
         if self._want_hist:
@@ -385,12 +387,12 @@ class ActivationHooks:
             row = self._activity_row(site, act.numel(), act)
             site.activity = row if act is row else row.copy_(act)
 
-    def _activity_row(self, site: _Site, units: int, like: Tensor) -> Tensor:
+    def _activity_row(self, site: _Site, units: int, like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
         """This step's row of ``site``'s dead-unit window: a ring of (window, units) per-unit
         activities, zeros where not yet written; made anew (empty) when the units change."""
         ring = site.ring
-        if ring is None or site.units != units or ring.dtype != like.dtype or ring.device != like.device:
-            site.ring = ring = like.new_zeros((self.window, units))
+        if ring is None or site.units != units or ring.dtype != (dtype or like.dtype) or ring.device != like.device:
+            site.ring = ring = like.new_zeros((self.window, units), dtype=dtype or like.dtype)
             site.ring_rows = ring.unbind(0)  # views made once
             site.units, site.ring_filled, site.ring_slot = units, 0, 0
         return site.ring_rows[site.ring_slot]

@@ -146,11 +146,11 @@ class Records:
         values = (flats[0] if len(flats) == 1 else torch.cat(flats)).tolist() if flats else []
         base = 0
         for raw, pack, flat in pending:
-            if self.sinks:
+            if self._live_sinks:
                 record = self._finish(raw, pack, values, base)
                 self._history.append(record)
-                for sink in self.sinks:
-                    sink.write(record)
+                for sink in list(self._live_sinks):
+                    self._to_sink(sink, "write", record)
             else:
                 self._history.append((raw, pack, values, base))
             base += flat.numel() if flat is not None else 0

@@ -174,10 +174,15 @@ def _activation_findings(recent: Sequence[Mapping[str, Any]], th: Thresholds, st
     for name, site in last.get("activations", {}).items():
         label = f"{name} ({site.get('activation', '?')})"
         mean, std = site.get("mean"), site.get("std")
-        if any(isinstance(v, float) and not math.isfinite(v) for v in (mean, std)) or site.get("nan_count"):
+        # the monitor sums in float64: a non-finite mean means a non-finite output exists (a
+        # finite float32 output cannot overflow it); a non-finite std alone does not
+        nans = site.get("nan_count") or 0
+        if (isinstance(mean, float) and not math.isfinite(mean)) or nans:
+            what = (f"{nans} NaN output(s)" if nans else
+                    "NaN or infinite outputs of both signs" if math.isnan(mean) else "infinite outputs")
             out.append(Finding(
                 "critical", "non_finite", label,
-                f"outputs contain NaN or inf at step {step} (mean {mean}, std {std}, {site.get('nan_count', 0)} NaNs).",
+                f"{what} at step {step} (mean {mean}, std {std}).",
                 "lower the learning rate, clip gradients (torch.nn.utils.clip_grad_norm_), check the inputs and the loss.",
                 math.nan, math.nan, "any non-finite value is an error", step))
             continue

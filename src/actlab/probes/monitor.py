@@ -262,9 +262,12 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self._history: collections.deque[Any] = collections.deque(maxlen=keep)
         self._step = start_step
         self._attached = False
+        self._entered = 0  # depth of `with` blocks on this monitor
+        self._detached_at: int | None = None
         self._sampled = False
         self._paused = False
         self._handles: list[Any] = []
+        self._live_sinks: list[Sink] = []  # the sinks that have not failed since attach
         self._optimizer_handle: Any = None
         self._in_optimizer_hook = False
         self._mode = _ActivationMode(self)
@@ -298,25 +301,35 @@ class Monitor(ActivationHooks, ParameterStats, Records):
     # --- lifecycle ---------------------------------------------------------------------
 
     def attach(self) -> Monitor:
-        """Start watching (idempotent); returns ``self``. A monitor already attached to
-        this model (or to a module inside it, or around it) is detached, with a warning."""
+        """Start watching (idempotent); returns ``self``.
+
+        Raises:
+            RuntimeError: another monitor is attached to this model (or to a module
+                inside it, or around it): two monitors would record each other's hooks
+                and function modes, so the second is refused; the message names the
+                first and how to detach it.
+        """
         if self._attached:
             return self
         for other_model, other in list(_ATTACHED.items()):
-            if other is not self and _overlap(self.model, other_model):
-                warnings.warn(
-                    f"a Monitor was already attached to {type(other_model).__name__} (or a module around or inside it); "
-                    "detached it so that hooks do not pile up. Detach monitors you are done with, or use "
-                    "`with Monitor(...)`.", stacklevel=2)
-                other.detach()
+            if other is not self and other.attached and _overlap(self.model, other_model):
+                where = ("this model" if other_model is self.model else
+                         f"{type(other_model).__name__} (a module {'inside' if _contains(self.model, other_model) else 'around'} "
+                         f"this {type(self.model).__name__})")
+                raise RuntimeError(
+                    f"{other!r} is already attached to {where}; a second Monitor on the same model is refused (the two "
+                    "would record each other's hooks). Use that monitor, or detach it first: "
+                    "`Monitor.attached_to(model).detach()` (or leave its `with` block).")
         self._scan()
         _ATTACHED[self.model] = self
         self._attached = True
         try:
             if self.optimizer is not None:
                 self._optimizer_handle = self.optimizer.register_step_post_hook(self._on_optimizer_step)
-            for sink in self.sinks:
-                sink.start(self._header())
+            self._live_sinks = list(self.sinks)
+            header = self._header()
+            for sink in list(self._live_sinks):
+                self._to_sink(sink, "start", header)
             self._begin_step()
         except BaseException:
             self.detach()
@@ -342,16 +355,32 @@ class Monitor(ActivationHooks, ParameterStats, Records):
                 site.reset()
             self._reset_grad_stats()
             self._attached = False
+            self._entered = 0
+            self._detached_at = self._step
             if _ATTACHED.get(self.model) is self:
                 del _ATTACHED[self.model]
-            for sink in self.sinks:
-                sink.close()
+            for sink in self._live_sinks:
+                self._to_sink(sink, "close")
+            self._live_sinks = []
 
     def __enter__(self) -> Monitor:
-        return self.attach()
+        # re-entry (`with mon: ... with mon:`) is counted: only the outermost exit detaches
+        self.attach()
+        self._entered += 1
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        self.detach()
+        self._entered = max(self._entered - 1, 0)
+        if not self._entered:
+            self.detach()
+
+    @staticmethod
+    def attached_to(model: nn.Module) -> Monitor | None:
+        """The monitor attached to ``model`` (or to a module inside it or around it), or None."""
+        for other_model, other in list(_ATTACHED.items()):
+            if other.attached and _overlap(model, other_model):
+                return other
+        return None
 
     @property
     def attached(self) -> bool:
@@ -383,6 +412,9 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         ratio needs the weights after the optimizer step) and queues the record.
         """
         if not self._attached:
+            if self._detached_at is not None:
+                raise RuntimeError(f"Monitor.step() on a monitor that was detached at step {self._detached_at} (by "
+                                   "detach() or the end of its `with` block); attach it again to go on recording")
             raise RuntimeError("Monitor.step() on a monitor that is not attached: use `with Monitor(model) as monitor:` "
                                "or `monitor = Monitor(model).attach()`")
         if self.optimizer is not None and not self._in_optimizer_hook:
@@ -536,6 +568,23 @@ class Monitor(ActivationHooks, ParameterStats, Records):
                          f"{_fmt(p.get('sign_coherence'), 7)}")
         return "\n".join(lines)
 
+    def _to_sink(self, sink: Sink, method: str, *args: Any) -> None:
+        """``sink.method(*args)``; a sink that fails (a full disk, a closed writer) is
+        disabled with one warning: the training it watches goes on, and ``history`` and
+        ``findings()`` still work from memory."""
+        try:
+            getattr(sink, method)(*args)
+        except Exception as exc:  # noqa: BLE001 (any failure of a sink must not stop the training)
+            if sink in self._live_sinks:
+                self._live_sinks.remove(sink)
+            if method != "close":
+                with contextlib.suppress(Exception):
+                    sink.close()
+            where = getattr(sink, "path", None) or getattr(sink, "_target", None) or sink
+            warnings.warn(f"actlab Monitor: writing to {where} failed ({type(exc).__name__}: {exc}); that sink is "
+                          "disabled, training goes on, and findings() and history still work from memory",
+                          stacklevel=4)
+
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
@@ -599,5 +648,9 @@ def _parse_stats(stats: str | Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+def _contains(outer: nn.Module, inner: nn.Module) -> bool:
+    return any(m is inner for m in outer.modules())
+
+
 def _overlap(a: nn.Module, b: nn.Module) -> bool:
-    return a is b or any(m is b for m in a.modules()) or any(m is a for m in b.modules())
+    return a is b or _contains(a, b) or _contains(b, a)

@@ -8,7 +8,8 @@ of one step and finishes the arithmetic on the host, after the one transfer per 
 Definitions (each has a slow reference in ``tests/test_probes_stats.py``):
 
 * ``moments``: sum and sqrt(M2), M2 = sum (y - mean)^2 (two-pass, so a saturated sigmoid with
-  mean 0.99 and std 1e-3 keeps its digits); std = sqrt(M2 / n), the population std.
+  mean 0.99 and std 1e-3 keeps its digits); std = sqrt(M2 / n), the population std. Both
+  accumulate in float64, so that finite float32 outputs near 3e38 give finite moments.
 * ``saturated_count``: elements with |f'(x)| < threshold; the monitor uses
   threshold = ``saturation_slope`` (5%) x max |f'| of the activation.
 * ``unit_activity``: per unit, the max over the batch (and positions) of |f'(x)|; a
@@ -38,7 +39,6 @@ __all__ = [
     "sample_stride",
     "row_extremes",
     "row_sign_counts",
-    "segment_matrix",
     "RowSignCounter",
     "row_sign_coherence",
     "update_ratio",
@@ -54,22 +54,24 @@ def moments(y: Tensor, scratch: Tensor | None = None, total: Tensor | None = Non
     mean. ``scratch``: a tensor of ``y``'s shape and dtype to hold y - mean; ``total``:
     the sum, if the caller has it already.
     """
+    acc = torch.float64 if y.dtype != torch.float64 else None  # float32 sums of values near 3e38 overflow
     if total is None:
-        total = y.sum()
-    # y - total / n, without a separate division op
-    centred = torch.sub(y, total, alpha=1 / y.numel(), out=scratch) if scratch is not None else \
-        torch.sub(y, total, alpha=1 / y.numel())
-    return total, torch.linalg.vector_norm(centred)
+        total = y.sum(dtype=acc)
+    # y - mean in y's dtype (a 0-d mean does not promote it); the mean, not alpha x total:
+    # the op would cast the float64 total to float32, where it may overflow
+    mean = total / y.numel()
+    centred = torch.sub(y, mean, out=scratch) if scratch is not None else torch.sub(y, mean)
+    return total, torch.linalg.vector_norm(centred, dtype=acc)
 
 
-def unit_sums(y: Tensor, unit_dim: int, out: Tensor | None = None) -> Tensor:
+def unit_sums(y: Tensor, unit_dim: int, out: Tensor | None = None, dtype: torch.dtype | None = None) -> Tensor:
     """Per unit, the sum over every other dimension: shape (units,), for ``y.ndim >= 2``
-    (into ``out`` if given).
+    (into ``out`` if given; accumulated and returned in ``dtype`` if given).
 
     For a non-negative ``y`` (a ReLU's output) a unit's sum is 0 exactly when it was 0
     for the whole batch, so this one pass gives both the dead units and the mean.
     """
-    return torch.sum(y, dim=tuple(d for d in range(y.ndim) if d != unit_dim), out=out)
+    return torch.sum(y, dim=tuple(d for d in range(y.ndim) if d != unit_dim), dtype=dtype, out=out)
 
 
 def saturated_count(derivative_abs: Tensor, threshold: float) -> Tensor:
@@ -180,35 +182,27 @@ def row_sign_counts(grad: Tensor) -> Tensor:
     return counter.counts()[0].round().long()
 
 
-def segment_matrix(sizes: list[int], device: torch.device | str, dtype: torch.dtype = torch.float32) -> Tensor:
-    """The (segments, rows) 0/1 matrix whose row k marks the rows of segment k, for
-    segments of ``sizes`` rows laid end to end."""
-    out = torch.zeros(len(sizes), sum(sizes), dtype=dtype)
-    start = 0
-    for k, n in enumerate(sizes):
-        out[k, start: start + n] = 1
-        start += n
-    return out.to(device)
-
-
 class RowSignCounter:
     """``row_sign_counts`` of several gradients in a handful of ops whatever their number.
 
     Gradient k's row maxima and minima go into its span of one (3, rows) buffer
-    (``write``); ``counts`` turns them into flags in place and counts them per gradient
-    with one matmul. Every view is made once: on a small model the cost of a step's
+    (``write``); ``counts`` turns them into flags in place and sums them per gradient
+    from one cumulative sum over the rows (read at each gradient's last row, then
+    differenced): memory and time are linear in the rows, whatever the number of
+    gradients, and the result is deterministic on every device. Every view is made once: on a small model the cost of a step's
     reductions is mostly the number of ops, not their size.
 
     Args:
         sizes: the row count of each gradient (its ``shape[0]``), in order.
         like: a tensor with the gradients' device and dtype; flags are counted in
-            float32 at least (exact below 2^24 rows).
+            float32 at least (exact below 2^24 rows in all).
     """
 
     def __init__(self, sizes: list[int], like: Tensor) -> None:
         dtype = like.dtype if like.dtype in (torch.float32, torch.float64) else torch.float32
         self.buffer = torch.empty(3, sum(sizes), dtype=dtype, device=like.device)
-        self.segments = segment_matrix(sizes, like.device, dtype)
+        # (gradients,): the index of each gradient's last row in the buffer
+        self._ends = (torch.tensor(sizes, dtype=torch.long).cumsum(0) - 1).to(like.device)
         self._spans, start = [], 0
         for n in sizes:
             self._spans.append((self.buffer[0, start: start + n], self.buffer[1, start: start + n]))
@@ -234,7 +228,8 @@ class RowSignCounter:
         self._max.gt_(0)  # 1.0 / 0.0
         self._min.lt_(0)
         torch.mul(self._max, self._min, out=self._both)
-        return torch.mm(self.segments, self._columns)
+        totals = torch.cumsum(self._columns, dim=0).index_select(0, self._ends)  # (gradients, 3), running
+        return torch.diff(totals, dim=0, prepend=totals.new_zeros(1, 3))
 
 
 def row_sign_coherence(grad: Tensor) -> Tensor:
