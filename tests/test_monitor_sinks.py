@@ -129,12 +129,43 @@ def test_plot_errors(tmp_path):
 
 
 def test_the_example_runs(tmp_path, capsys):
+    pytest.importorskip("tensorboard", reason="needs the tensorboard extra: pip install -e '.[tensorboard]'")
     example = runpy.run_path(str(REPO / "examples" / "monitor_mlp.py"), run_name="example")
-    assert example["main"](["--steps", "40", "--every", "5", "--batch", "32", "--out", str(tmp_path)]) == 0
+    out_dir = tmp_path / "out"
+    assert example["main"](["--steps", "40", "--every", "5", "--batch", "32", "--out", str(out_dir)]) == 0
     out = capsys.readouterr().out
-    assert "finding(s)" in out and "activation site" in out
-    steps = [r for r in read_jsonl(tmp_path / "monitor.jsonl") if r["type"] == "step"]
+    assert "finding(s)" in out and "activation site" in out and "tensorboard --logdir" in out
+    steps = [r for r in read_jsonl(out_dir / "monitor.jsonl") if r["type"] == "step"]
     assert [r["step"] for r in steps] == list(range(0, 40, 5))
     assert set(steps[0]["activations"]) == {"sigmoid", "relu", "tanh()"}
-    assert (tmp_path / "monitor_activations.png").is_file()
-    assert any((tmp_path / "tensorboard").iterdir())
+    assert (out_dir / "monitor_activations.png").is_file()
+    assert any((out_dir / "tensorboard").iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folder left
+
+
+def test_the_example_runs_without_tensorboard_and_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # import tensorboard raises ImportError
+    monkeypatch.delitem(sys.modules, "torch.utils.tensorboard", raising=False)
+    example = runpy.run_path(str(REPO / "examples" / "monitor_mlp.py"), run_name="example")
+    assert example["main"](["--steps", "10", "--every", "5", "--batch", "16", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert 'pip install -e ".[tensorboard]"' in out
+    assert (tmp_path / "o" / "monitor.jsonl").is_file() and not (tmp_path / "o" / "tensorboard").exists()
+    assert (tmp_path / "o" / "monitor_activations.png").is_file()
+
+
+def test_a_failed_example_run_leaves_no_half_written_output(tmp_path):
+    example = runpy.run_path(str(REPO / "examples" / "monitor_mlp.py"), run_name="example")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "monitor.jsonl").write_text("an earlier run's log\n")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("figures failed")
+
+    example["main"].__globals__["plot_monitor"] = broken
+    with pytest.raises(RuntimeError, match="figures failed"):
+        example["main"](["--steps", "10", "--every", "5", "--batch", "16", "--out", str(tmp_path / "o")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no partial folder
+    assert (tmp_path / "o" / "monitor.jsonl").read_text() == "an earlier run's log\n"  # untouched

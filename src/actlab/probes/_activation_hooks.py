@@ -156,6 +156,22 @@ class ActivationHooks:
             handles.append(region.register_forward_pre_hook(self._region_pre_hook))
             handles.append(region.register_forward_hook(self._region_post_hook, always_call=True))
 
+    def _enter_forward(self, module: nn.Module) -> None:
+        """Open a forward region that the root's hooks do not see (a LightningModule's
+        ``training_step`` calling its submodules directly); ``_exit_forward`` closes it."""
+        if self._sampled and not self._outer_forward:
+            self._outer_forward = True
+            self._root_pre_hook(module, ())
+            if any(r is module for r in self._mode_regions):  # its activations are the mode's to see
+                self._region_pre_hook(module, ())
+
+    def _exit_forward(self) -> None:
+        if self._outer_forward:
+            self._outer_forward = False
+            if self._mode_depth:
+                self._region_post_hook(self.model, (), None)
+            self._root_post_hook(self.model, (), None)
+
     def _root_pre_hook(self, module: nn.Module, args: Any) -> None:
         if self._depth == 0:
             self._recording = not self._paused and (module.training or not self.training_only)

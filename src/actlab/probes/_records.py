@@ -70,6 +70,9 @@ class _Pack:
             pos += t.numel()
         self._vector_starts = starts
         pieces += self.vectors
+        # the pieces are copied into the flat tensor: drop them (a record waiting in the
+        # history to be finished keeps only the offsets)
+        self.scalars_by_dtype, self.vectors = {}, []
         if not pieces:
             return None
         try:

@@ -273,6 +273,7 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self._mode = _ActivationMode(self)
         self._mode_entered = False
         self._depth = 0
+        self._outer_forward = False  # inside _enter_forward / _exit_forward
         self._mode_depth = 0  # nesting of mode regions in the forward in progress
         self._recording = False
         self._sites: dict[tuple, _Site] = {}
@@ -532,7 +533,7 @@ class Monitor(ActivationHooks, ParameterStats, Records):
             self._mode.__exit__(None, None, None)
             self._mode_entered = False
         self._depth = self._mode_depth = 0
-        self._recording = False
+        self._recording = self._outer_forward = False
 
     # --- results -------------------------------------------------------------------------
 
