@@ -55,6 +55,20 @@ _SAFE_FORWARDS = frozenset(
 
 
 
+# Weight layers, whose inputs the not-zero-centred finding is about: an activation site
+# "feeds" a weight layer when its output (or a view of it, or that after dropout) is
+# the layer's input. Gates (multiplied, not fed to a weight) and a final activation feed none.
+_WEIGHT_MODULES = tuple(cls for name in ("Linear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
+                                         "ConvTranspose2d", "ConvTranspose3d", "LazyLinear")
+                        if (cls := getattr(nn, name, None)) is not None)
+_PASS_THROUGH = tuple(cls for name in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Flatten", "Identity")
+                      if (cls := getattr(nn, name, None)) is not None)
+# weight functions the TorchFunctionMode sees (inside regions): (input, weight) by position
+_WEIGHT_FUNCTIONS = frozenset([torch.nn.functional.linear, torch.matmul, torch.mm, torch.Tensor.__matmul__,
+                               torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d,
+                               torch.Tensor.matmul, torch.Tensor.mm])
+
+
 class _ActivationMode(TorchFunctionMode):
     """Sees every torch function called inside a mode region (``Monitor._mode_layout``)
     and hands the activation functions to the monitor. Inside ``__torch_function__`` the
@@ -72,6 +86,8 @@ class _ActivationMode(TorchFunctionMode):
         except TypeError:  # an unhashable callable: not one of ours
             call = None
         if call is None or not self._monitor._recording:
+            if func in _WEIGHT_FUNCTIONS and self._monitor._recording and self._monitor._produced:
+                self._monitor._weight_call(args)
             return func(*args, **kwargs)
         return self._monitor._functional_call(func, call, args, kwargs)
 
@@ -90,6 +106,7 @@ class _Site:
         self.ring_slot = 0
         self.hist_range: tuple[float, float] | None = None
         self.hist_clamp = True  # False: the outputs cannot leave hist_range
+        self.feeds: dict[Any, str] = {}  # the weight layers its output is the input of: key -> label
         self.reset()
 
     def reset(self) -> None:
@@ -152,9 +169,54 @@ class ActivationHooks:
                     # the forward hook would see the input already overwritten: read it first
                     handles.append(module.register_forward_pre_hook(self._inplace_pre_hook))
                 handles.append(module.register_forward_hook(self._module_hook))
+        if self._track_feeds:
+            for key, module in self._weight_modules.items():
+                if key in self._included:
+                    handles.append(module.register_forward_pre_hook(self._weight_pre_hook))
+            for module in self._pass_modules:
+                handles.append(module.register_forward_hook(self._pass_hook))
         for region in self._mode_regions:  # the TorchFunctionMode is on inside these
             handles.append(region.register_forward_pre_hook(self._region_pre_hook))
             handles.append(region.register_forward_hook(self._region_post_hook, always_call=True))
+
+    def _weight_pre_hook(self, module: nn.Module, args: Any) -> None:
+        if self._recording and self._produced and args and isinstance(args[0], Tensor):
+            site = self._produced.get(args[0].data_ptr())
+            if site is not None and id(module) not in site.feeds:
+                site.feeds[id(module)] = self._layer_label(module)
+
+    def _pass_hook(self, module: nn.Module, args: Any, output: Any) -> None:
+        if self._recording and self._produced and args and isinstance(args[0], Tensor) and isinstance(output, Tensor):
+            site = self._produced.get(args[0].data_ptr())
+            if site is not None:
+                self._produced[output.data_ptr()] = site
+
+    def _weight_call(self, args: tuple) -> None:
+        """A weight function (F.linear, x @ W, F.conv2d) called inside a mode region."""
+        if len(args) < 2 or not isinstance(args[0], Tensor) or not isinstance(args[1], Tensor):
+            return
+        x, w = args[0], args[1]
+        if isinstance(x, nn.Parameter) and not isinstance(w, nn.Parameter):  # W @ x
+            x, w = w, x
+        site = self._produced.get(x.data_ptr())
+        if site is None or not isinstance(w, nn.Parameter):
+            return
+        owner = self._param_owners.get(id(w))
+        if owner is not None and id(owner) in self._weight_modules:  # F.linear inside nn.Linear.forward
+            if id(owner) not in site.feeds:
+                site.feeds[id(owner)] = self._layer_label(owner)
+            return
+        name = self._param_names.get(id(w))
+        if name is not None and ("param", name) not in site.feeds:
+            site.feeds[("param", name)] = f"{name} ({'x'.join(map(str, w.shape))})"
+
+    def _layer_label(self, module: nn.Module) -> str:
+        name = self._module_names.get(id(module), "?")
+        if isinstance(module, nn.Linear):
+            return f"{name} (Linear {module.in_features}->{module.out_features})"
+        if hasattr(module, "in_channels") and hasattr(module, "out_channels"):
+            return f"{name} ({type(module).__name__} {module.in_channels}->{module.out_channels})"
+        return f"{name} ({type(module).__name__})"
 
     def _enter_forward(self, module: nn.Module) -> None:
         """Open a forward region that the root's hooks do not see (a LightningModule's
@@ -179,6 +241,7 @@ class ActivationHooks:
                 self._forwards += 1
                 self._calls.clear()
                 self._pre.clear()
+                self._produced.clear()
             else:
                 self._forwards_skipped += 1
         self._depth += 1
@@ -354,6 +417,8 @@ class ActivationHooks:
             y = y.float()
         site.calls += 1
         site.numel += n
+        if self._track_feeds:
+            self._produced[y.data_ptr()] = site  # a weight layer that takes y as input: the site feeds it
         scratch = self._scratch_for(y)
         sums = None  # ReLU: per-unit sums give the sum and the silent units in one pass
         if info.relu and pre is None and y.ndim >= 2 and (self._want_dead or self._want_moments):

@@ -120,6 +120,8 @@ class Records:
         return raw
 
     def _check_step(self, step: int, sites: list[_Site]) -> None:
+        if self._compiled is not None:
+            return  # no forward hooks under torch.compile: nothing to check
         if self._forwards == 0:
             why = (f" ({self._forwards_skipped} forward pass(es) in eval mode were skipped: training_only=True)"
                    if self._forwards_skipped else "")
@@ -210,6 +212,8 @@ class Records:
                 counts = [int(c) for c in vec(r["hist"], self.bins)]
                 out["histogram"], out["nan_count"] = counts, r["hist_values"] - sum(counts)
                 out["histogram_range"] = list(site.hist_range)  # type: ignore[arg-type]
+            if self._track_feeds:
+                out["feeds"] = list(site.feeds.values())
             activations[site.name] = out
         parameters: dict[str, Any] = {}
         rp = raw["params"]

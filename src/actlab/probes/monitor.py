@@ -93,6 +93,8 @@ from .._version import __version__
 from . import stats as S
 from ._activation_hooks import (
     _LOW_PRECISION,
+    _PASS_THROUGH,
+    _WEIGHT_MODULES,
     HISTOGRAM_LIMIT,
     ActivationHooks,
     _ActivationMode,
@@ -460,7 +462,27 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self._activation_forwards = frozenset(
             code for _, m, _ in self._activation_modules.values()
             if (code := getattr(getattr(type(m), "forward", None), "__code__", None)) is not None)
+        self._compiled = _compiled(self.model)
+        if self._compiled is not None and self._want_any_activation:
+            # one line, at attach: what is recorded, and why
+            warnings.warn(f"actlab Monitor: {self._compiled} is compiled with torch.compile, so the monitor records "
+                          "parameter statistics only (gradient norms, update ratios, sign coherence): compiled code "
+                          "calls no Python activation to watch, and hooks added on sampled steps would make dynamo "
+                          "recompile (it guards on them). To see activations, monitor the model uncompiled "
+                          "(a short debug run).", stacklevel=3)
+        self._want_any_activation = self._want_any_activation and self._compiled is None
+        self._want_activations = self._want_activations and self._compiled is None
         self._mode_regions, self._mode_modules = self._mode_layout() if self._want_activations else ([], frozenset())
+        # where an activation's output goes (the not-zero-centred finding needs it)
+        self._track_feeds = self._want_any_activation and bool(self.stats & {"mean", "std", "zero_centring"})
+        self._weight_modules = {id(m): m for _, m in self.model.named_modules() if isinstance(m, _WEIGHT_MODULES)}
+        self._pass_modules = [m for m in self.model.modules() if isinstance(m, _PASS_THROUGH)]
+        self._param_names = {id(p): n for n, p in self.model.named_parameters()}
+        self._param_owners = {id(p): mod for mod in self.model.modules() for p in mod.parameters(recurse=False)}
+        self._produced = {}
+        self._unseen = _unseen(self.model)
+        for message in self._unseen:
+            warnings.warn(f"actlab Monitor: {message}", stacklevel=3)
         self._params: list[tuple[str, nn.Parameter]] = [
             (n, p) for n, p in self.model.named_parameters() if p.requires_grad and self._include(n)]
         self._weight_slot = {i: k for k, i in enumerate(i for i, (_, p) in enumerate(self._params) if p.ndim >= 2)}
@@ -469,10 +491,14 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self._norm_dtype = torch.float32 if any(p.dtype in _LOW_PRECISION for _, p in self._params) else None
         wants_params = bool(self.stats & set(PARAMETER_STATS))
         if wants_params and not self._params and not (self.stats & set(ACTIVATION_STATS)):
+            lists = [m for m in self._unseen if "plain Python" in m]
             raise ValueError(f"{type(self.model).__name__} has no trainable parameter to watch (with this layers= "
-                             f"filter), and stats={sorted(self.stats)} are parameter statistics only")
+                             f"filter), and stats={sorted(self.stats)} are parameter statistics only"
+                             + (f"; {lists[0]}" if lists else ""))
         if wants_params and not self._params:
-            warnings.warn(f"{type(self.model).__name__} has no trainable parameter to watch: parameter statistics "
+            lists = [m for m in self._unseen if "plain Python" in m]
+            why = f" ({lists[0].split(':')[0]})" if lists else ""
+            warnings.warn(f"{type(self.model).__name__} has no trainable parameter to watch{why}: parameter statistics "
                           "will be empty", stacklevel=3)
 
     def _header(self) -> dict[str, Any]:
@@ -647,6 +673,39 @@ def _parse_stats(stats: str | Iterable[str]) -> frozenset[str]:
             raise ValueError(f"unknown statistic {name!r}{hint} (statistics: {', '.join(ALL_STATS)}; groups: "
                              f"{', '.join(_STAT_GROUPS)})")
     return frozenset(out)
+
+
+def _compiled(model: nn.Module) -> str | None:
+    """The name of the compiled module in ``model`` (``torch.compile``), or None."""
+    for name, m in model.named_modules():
+        if (getattr(m, "_orig_mod", None) is not None or getattr(m, "_is_torch_compile", False)
+                or getattr(m, "_compiled_call_impl", None) is not None):
+            return f"{type(model).__name__}" + (f".{name}" if name else "")
+    return None
+
+
+_FUSED_RNNS = tuple(c for c in (nn.LSTM, nn.GRU, nn.RNN, nn.LSTMCell, nn.GRUCell, nn.RNNCell))
+
+
+def _unseen(model: nn.Module) -> list[str]:
+    """What the monitor cannot see in ``model``, one sentence each, with the fix."""
+    out = []
+    for name, m in model.named_modules():
+        if isinstance(m, _FUSED_RNNS):
+            out.append(f"{name or 'the model'} ({type(m).__name__}) computes its gates in one fused kernel: the "
+                       "monitor sees its parameters but not its sigmoid and tanh gates (write the cell with nn.Linear "
+                       "and torch.sigmoid / torch.tanh to watch them)")
+        for attr, value in vars(m).items():
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+            mods = [v for v in items if isinstance(v, nn.Module)]
+            if mods and not attr.startswith("_"):
+                where = f"{name}.{attr}" if name else attr
+                kinds = ", ".join(sorted({type(v).__name__ for v in mods}))
+                container = "nn.ModuleDict" if isinstance(value, dict) else "nn.ModuleList"
+                out.append(f"{type(model).__name__}.{where} is a plain Python {type(value).__name__} of {len(mods)} "
+                           f"module(s) ({kinds}): PyTorch does not register them, so neither the monitor nor "
+                           f"model.parameters() (your optimizer) sees them; hold them in {container}")
+    return out
 
 
 def _contains(outer: nn.Module, inner: nn.Module) -> bool:
