@@ -169,3 +169,25 @@ def test_a_failed_example_run_leaves_no_half_written_output(tmp_path):
         example["main"](["--steps", "10", "--every", "5", "--batch", "16", "--out", str(tmp_path / "o")])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no partial folder
     assert (tmp_path / "o" / "monitor.jsonl").read_text() == "an earlier run's log\n"  # untouched
+
+
+def test_the_weights_figure_keeps_its_legend_when_every_update_ratio_is_0(tmp_path, monkeypatch):
+    import actlab.plots.monitor as pm
+
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 2))
+    path = tmp_path / "m.jsonl"
+    with Monitor(model, every=1, jsonl=path) as mon:
+        for _ in range(3):  # no optimizer step: every update ratio is 0
+            model(torch.randn(4, 6)).sum().backward()
+            mon.step()
+    assert all(p["update_ratio"] == 0 for p in mon.history[-1]["parameters"].values())
+    legends = {}
+
+    def capture(fig, out):
+        legends[Path(out).name] = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+        return Path(out)
+
+    monkeypatch.setattr(pm, "save_figure", capture)
+    plot_monitor(path, tmp_path)
+    (texts,) = [v for k, v in legends.items() if "param" in k or "weight" in k]
+    assert "0.weight" in texts and "2.weight" in texts

@@ -131,7 +131,13 @@ def _parameters(steps: Sequence[dict[str, Any]], out: Path) -> Path:
             ax.set_yscale(scale)
         if key == "sign_coherence":
             ax.set_ylim(-0.02, 1.02)
-    legend_outside(axes[0][2], axes[0][1].get_legend_handles_labels()[0] or None)
+    # one handle per layer, whatever panel shows it: with every update ratio 0 (nothing to
+    # draw on a log scale) the legend still names the layers
+    from matplotlib.lines import Line2D
+
+    layers = [Line2D([], [], color=_color(i), lw=1.6, label=name) for i, name in enumerate(weights)]
+    bands = [h for h in axes[0][1].get_legend_handles_labels()[0] if h.get_label() not in weights]
+    legend_outside(axes[0][2], layers + bands or None)
     fig.suptitle("weights over training (nearest the input first)", fontsize=12)
     return save_figure(fig, out)
 
@@ -143,7 +149,7 @@ def _histograms(steps: Sequence[dict[str, Any]], out: Path) -> Path:
     picks = list({id(r): r for r in picks}.values())
     cols = min(3, max(1, len(sites)))
     rows = max(1, math.ceil(len(sites) / cols))
-    fig, axes = new_figure(rows, cols, width=5 * cols, height=3.2 * rows)
+    fig, axes = new_figure(rows, cols, width=5 * cols, height=3.2 * rows, squeeze=False)  # one site: still a grid
     flat = [ax for row in axes for ax in row]
     for ax, site in zip(flat, sites, strict=False):
         for j, rec in enumerate(picks):
