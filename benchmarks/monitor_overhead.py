@@ -269,7 +269,11 @@ def deep(layers: int, steps: int) -> dict[str, dict[str, float]]:
 
     out = {}
     for mode in ("plain", "monitor"):
-        code = (f"import json, sys; sys.path[:0] = {sys.path[:1]!r}; import monitor_overhead as m; "
+        import actlab
+
+        # the child imports the same actlab as this process (PYTHONPATH=src is relative)
+        paths = [str(Path(__file__).resolve().parent), str(Path(actlab.__file__).resolve().parents[1])]
+        code = (f"import json, sys; sys.path[:0] = {paths!r}; import monitor_overhead as m; "
                 f"print(json.dumps(m.deep_child({mode!r}, {layers}, {steps})))")
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               cwd=Path(__file__).parent, check=True)
