@@ -146,6 +146,9 @@ def test_hugging_face_callback_records_finds_and_trains_bit_identically(tmp_path
     assert not mon.attached and hook_count(watched) == 0
     assert [r["step"] for r in mon.history] == [0, 1, 2, 3]  # optimizer steps, not micro-batches
     assert mon.history[-1]["forwards"] == 2  # two micro-batches per step, pooled
+    # stepped before the Trainer zeroes the gradients: their histograms are there
+    dense = mon.history[-1]["parameters"]["bert.encoder.layer.0.intermediate.dense.weight"]
+    assert sum(dense["grad_histogram"]) > 0 and 0 < dense["positive_grad_fraction"] < 1
     # BERT's GELU (a module in its intermediate layers) and its pooler's tanh
     sites = mon.sites
     assert any("intermediate" in s for s in sites) and any("pooler" in s for s in sites)

@@ -135,7 +135,8 @@ def _centring_record(coherence):
 def test_the_centring_finding_agrees_with_the_measured_coherence():
     (high,) = diagnose(_centring_record(0.95))
     assert high.severity == "warning" and high.layer == "sigmoid (sigmoid) feeds fc2 (Linear 256->128)"
-    assert "fc2's weight gradients share a sign row by row (measured row sign coherence 0.95)" in high.evidence
+    assert ("fc2's weight gradients share a sign row by row in 95% of its rows (measured row sign coherence 0.95)"
+            in high.evidence)
     (low,) = diagnose(_centring_record(0.364))
     assert low.severity == "info" and "do not here (measured row sign coherence 0.36" in low.evidence
     assert "share a sign row by row and" not in low.evidence

@@ -80,7 +80,7 @@ def test_read_jsonl_errors_name_the_file(tmp_path):
 
 
 def test_tensorboard_sink_writes_scalars_and_histograms(tmp_path):
-    pytest.importorskip("tensorboard")
+    pytest.importorskip("tensorboard", reason="needs the tensorboard extra: pip install -e '.[tensorboard]'")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     m = model()
@@ -90,14 +90,19 @@ def test_tensorboard_sink_writes_scalars_and_histograms(tmp_path):
     acc.Reload()
     tags = acc.Tags()
     assert {"mean/1", "dead_fraction/3", "grad_norm/0.weight", "update_ratio/2.weight"} <= set(tags["scalars"])
-    assert "histogram/1" in tags["histograms"]
+    assert {"histogram/1", "weight_histogram/0.weight", "grad_histogram/2.weight"} <= set(tags["histograms"])
+    assert "positive_grad_fraction/0.weight" in tags["scalars"]
+    (last,) = [e for e in acc.Histograms("grad_histogram/2.weight") if e.step == 2]
+    rec = mon.history[-1]["parameters"]["2.weight"]
+    assert list(last.histogram_value.bucket) == rec["grad_histogram"]
+    assert last.histogram_value.max == pytest.approx(rec["grad_range"][1], rel=1e-6)
     means = [e.value for e in acc.Scalars("mean/1")]
     assert means == pytest.approx([r["activations"]["1"]["mean"] for r in mon.history], rel=1e-6)
     assert [e.step for e in acc.Scalars("grad_norm/0.weight")] == [0, 1, 2]
 
 
 def test_tensorboard_sink_leaves_a_users_writer_open(tmp_path):
-    pytest.importorskip("tensorboard")
+    pytest.importorskip("tensorboard", reason="needs the tensorboard extra: pip install -e '.[tensorboard]'")
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(log_dir=str(tmp_path / "tb"))
@@ -115,7 +120,7 @@ def test_plot_from_a_saved_jsonl(tmp_path):
         train(m, mon, 4)
     paths = plot_monitor(path, tmp_path / "fig")
     assert sorted(p.name for p in paths) == ["monitor_activations.png", "monitor_histograms.png",
-                                             "monitor_parameters.png"]
+                                             "monitor_parameters.png", "monitor_weight_histograms.png"]
     assert all(p.stat().st_size > 10_000 for p in paths)
 
 
@@ -189,5 +194,5 @@ def test_the_weights_figure_keeps_its_legend_when_every_update_ratio_is_0(tmp_pa
 
     monkeypatch.setattr(pm, "save_figure", capture)
     plot_monitor(path, tmp_path)
-    (texts,) = [v for k, v in legends.items() if "param" in k or "weight" in k]
+    texts = legends["monitor_parameters.png"]
     assert "0.weight" in texts and "2.weight" in texts

@@ -12,7 +12,8 @@ Usage (``pip install -e ".[integrations]"``)::
         print(finding)
 
 The monitor attaches to the model when training begins and detaches when it ends;
-it steps at ``on_step_end``, once per optimizer step (after gradient accumulation).
+it steps at ``on_optimizer_step``, once per optimizer step (after gradient accumulation,
+before the gradients are zeroed, so that their histograms can be taken).
 With ``report_to`` including ``"tensorboard"``, its statistics are written to the
 run's ``logging_dir`` as well (scalars and histograms); ``jsonl=`` and every other
 argument go to :class:`Monitor`.
@@ -48,7 +49,7 @@ class MonitorCallback(TrainerCallback):
     def __init__(self, every: int | None = None, *, log: bool = True, print_findings: bool = True,
                  **monitor_kwargs: Any) -> None:
         if "optimizer" in monitor_kwargs:
-            raise TypeError("MonitorCallback steps the monitor at on_step_end; do not pass optimizer=")
+            raise TypeError("MonitorCallback steps the monitor at on_optimizer_step; do not pass optimizer=")
         self.every, self.log, self.print_findings = every, log, print_findings
         self.monitor_kwargs = monitor_kwargs
         self.monitor: Monitor | None = None
@@ -63,7 +64,7 @@ class MonitorCallback(TrainerCallback):
             monitor_kwargs["tensorboard"] = str(Path(args.logging_dir) / "actlab-monitor")
         self.monitor = Monitor(model, every=self.every, start_step=state.global_step, **monitor_kwargs).attach()
 
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.monitor is not None and self.monitor.attached:
             self.monitor.step()
 

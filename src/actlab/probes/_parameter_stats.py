@@ -126,5 +126,38 @@ class ParameterStats:
             # weights without a gradient this step are not read
             ref = pack.vector(self._signs.counts().view(-1))
             raw["signs"] = {i: (ref, 3 * k) for i, k in self._weight_slot.items() if i in self._signed}
+        if self._want_weight_hist or self._want_grad_hist:
+            self._pack_histograms(pack, raw)
         return raw
+
+    def _pack_histograms(self, pack: _Pack, raw: dict[str, Any]) -> None:
+        """Per-parameter histograms of the weights (after this step's update) and of the
+        gradients (as the optimizer used them), and each gradient's share of entries > 0:
+        a handful of ops for all parameters (``stats.SegmentHistogram``)."""
+        cap = self.histogram_sample if self.histogram_sample is not None else 2**62
+        with torch.no_grad():
+            try:
+                if self._want_weight_hist and self._params:
+                    params = [p.detach() for _, p in self._params]
+                    key = ("weights", tuple(range(len(params))))
+                    hist = self._param_hists.get(key)
+                    if hist is None:
+                        hist = self._param_hists[key] = S.SegmentHistogram([p.shape for p in params], self.bins,
+                                                                           cap, params[0].device)
+                    counts, scale, _ = hist(params)
+                    raw["weight_hist"] = (list(range(len(params))), pack.vector(counts.view(-1)), pack.vector(scale))
+                if self._want_grad_hist:
+                    indices = [i for i, (_, p) in enumerate(self._params) if p.grad is not None and not p.grad.is_sparse]
+                    if indices:
+                        grads = [self._params[i][1].grad.detach() for i in indices]
+                        key = ("grads", tuple(indices))
+                        hist = self._param_hists.get(key)
+                        if hist is None:
+                            hist = self._param_hists[key] = S.SegmentHistogram([g.shape for g in grads], self.bins,
+                                                                               cap, grads[0].device)
+                        counts, scale, positive = hist(grads)
+                        raw["grad_hist"] = (indices, pack.vector(counts.view(-1)), pack.vector(scale),
+                                            pack.vector(positive))
+            except RuntimeError as exc:  # parameters spread over devices
+                self._warn_once("param_hist", f"parameter histograms are skipped: {exc}")
 

@@ -218,8 +218,26 @@ class Records:
         parameters: dict[str, Any] = {}
         rp = raw["params"]
         update = rp["update"]
+        hists: dict[int, dict[str, Any]] = {}
+        bins = self.bins
+        for key, prefix in (("weight_hist", "weight"), ("grad_hist", "grad")):
+            entry = rp.get(key)
+            if entry is None:
+                continue
+            indices, counts_ref, scale_ref = entry[:3]
+            counts = vec(counts_ref, len(indices) * bins)
+            scales = vec(scale_ref, len(indices))
+            positive = vec(entry[3], len(indices)) if len(entry) > 3 else None
+            for k, i in enumerate(indices):
+                h = hists.setdefault(i, {})
+                if f"{prefix}_histogram" in self.stats:
+                    h[f"{prefix}_histogram"] = [int(c) for c in counts[k * bins:(k + 1) * bins]]
+                    h[f"{prefix}_range"] = [-scales[k], scales[k]]
+                if positive is not None and "positive_grad_fraction" in self.stats:
+                    h["positive_grad_fraction"] = positive[k]
         for i, (name, p) in enumerate(self._params):
             out = {"shape": list(p.shape), "depth": rp["depth"].get(i)}
+            out.update(hists.get(i, {}))
             if i in rp["norms"]:
                 out["grad_norm"] = v(rp["norms"][i])
             if i in rp["signs"]:

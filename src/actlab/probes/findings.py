@@ -219,7 +219,8 @@ def _activation_findings(recent: Sequence[Mapping[str, Any]], th: Thresholds, st
             target = feeds[0].split(" (")[0]
             coherence = _median(_series(recent, "parameters", f"{target}.weight", "sign_coherence"))
         if coherence is None or coherence >= _COHERENT:
-            measured = f" (measured row sign coherence {coherence:.2f})" if coherence is not None else ""
+            measured = (f" in {_pct(coherence)} of its rows (measured row sign coherence {coherence:.2f})"
+                        if coherence is not None else "")
             consequence = (f"nearly all of one sign, so {target}'s weight gradients share a sign row by row{measured} "
                            "and updates zig-zag.")
             severity = "warning"

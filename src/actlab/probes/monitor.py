@@ -111,7 +111,8 @@ from .sites import ActivationInfo, module_activation
 __all__ = ["Monitor", "ACTIVATION_STATS", "PARAMETER_STATS", "ALL_STATS", "DEFAULT_EVERY", "HISTOGRAM_LIMIT", "HISTOGRAM_SAMPLE"]
 
 ACTIVATION_STATS = ("mean", "std", "zero_centring", "saturated_fraction", "dead_fraction", "histogram")
-PARAMETER_STATS = ("grad_norm", "update_ratio", "sign_coherence")
+PARAMETER_STATS = ("grad_norm", "update_ratio", "sign_coherence", "positive_grad_fraction", "weight_histogram",
+                   "grad_histogram")
 ALL_STATS = ACTIVATION_STATS + PARAMETER_STATS
 _STAT_GROUPS = {"all": ALL_STATS, "activations": ACTIVATION_STATS, "parameters": PARAMETER_STATS}
 
@@ -212,6 +213,8 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self._want_dead = "dead_fraction" in self.stats
         self._want_grad_norm = "grad_norm" in self.stats
         self._want_signs = "sign_coherence" in self.stats
+        self._want_weight_hist = "weight_histogram" in self.stats
+        self._want_grad_hist = bool(self.stats & {"grad_histogram", "positive_grad_fraction"})
         self._want_any_activation = bool(self.stats & set(ACTIVATION_STATS))
         self._want_activations = functional and bool(self.stats & set(ACTIVATION_STATS))  # enter the mode
         self._include = _parse_layers(layers)
@@ -487,6 +490,7 @@ class Monitor(ActivationHooks, ParameterStats, Records):
             (n, p) for n, p in self.model.named_parameters() if p.requires_grad and self._include(n)]
         self._weight_slot = {i: k for k, i in enumerate(i for i, (_, p) in enumerate(self._params) if p.ndim >= 2)}
         self._signs = None  # made on first use, on the first weight gradient's device
+        self._param_hists: dict[tuple, S.SegmentHistogram] = {}  # by (kind, parameter indices)
         # norms of half-precision tensors are accumulated and returned in float32
         self._norm_dtype = torch.float32 if any(p.dtype in _LOW_PRECISION for _, p in self._params) else None
         wants_params = bool(self.stats & set(PARAMETER_STATS))

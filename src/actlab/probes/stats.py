@@ -21,6 +21,9 @@ Definitions (each has a slow reference in ``tests/test_probes_stats.py``):
   out (as in the ``sign-coherence`` claim).
 * ``update_ratio``: ||w_after - w_before|| / ||w_before|| (CS231n notes, "ratio of
   weights:updates").
+* ``SegmentHistogram``: per tensor of a list, a histogram over [-m, m] (m = its max |value|)
+  of an even strided sample, and the share of sampled entries > 0, for all of them in a
+  handful of ops (per-parameter weight and gradient histograms).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ __all__ = [
     "RowSignCounter",
     "row_sign_coherence",
     "update_ratio",
+    "SegmentHistogram",
 ]
 
 
@@ -245,3 +249,58 @@ def row_sign_coherence(grad: Tensor) -> Tensor:
 def update_ratio(before: Tensor, after: Tensor) -> Tensor:
     """||after - before|| / ||before|| (0-d); inf if ``before`` is all zeros and it moved."""
     return torch.dist(after, before) / torch.linalg.vector_norm(before)
+
+
+class SegmentHistogram:
+    """Histograms of several tensors (a model's parameters, or their gradients) in a
+    handful of ops whatever their number.
+
+    Each tensor contributes an even strided sample of at most ``cap`` values
+    (``sample_stride``: every value if it has no more), scaled by its own max |value| m
+    into [-1, 1]; tensor k's values go into slots [k bins, (k + 1) bins) of one
+    ``histc``. Bin i of tensor k covers [-m + i w, -m + (i + 1) w), w = 2 m / bins (m
+    itself in the last bin); NaNs go in no bin. ``positive``: the share of the sampled
+    entries > 0 (exact where the tensor has at most ``cap`` entries).
+
+    Args:
+        shapes: the tensors' shapes, in order.
+        bins: bins per tensor.
+        cap: the most sampled values per tensor.
+        device: where the tensors live.
+    """
+
+    def __init__(self, shapes: list[tuple[int, ...]], bins: int, cap: int, device: torch.device | str) -> None:
+        self.bins = bins
+        self.strides, sizes = [], []
+        for shape in shapes:
+            n = 1
+            for d in shape:
+                n *= d
+            stride = sample_stride(n, n // shape[0] if shape and shape[0] else n, cap)
+            self.strides.append(stride)
+            sizes.append((n - 1) // stride + 1 if n else 0)
+        counts = torch.tensor(sizes, dtype=torch.long)
+        owner = torch.repeat_interleave(torch.arange(len(sizes)), counts)  # (samples,): the tensor of each
+        self._owner = owner.to(device)
+        self._offsets = (owner * bins).to(device=device, dtype=torch.float32)
+        self._ends = (counts.cumsum(0) - 1).clamp_min(0).to(device)
+        self._sizes = counts.to(device=device, dtype=torch.float32)
+        self.size = len(sizes)
+
+    def sample(self, tensors: list[Tensor]) -> Tensor:
+        """The samples of every tensor, end to end: (samples,) float32."""
+        views = [t.reshape(-1)[::s] for t, s in zip(tensors, self.strides, strict=True)]
+        return torch.cat(views).float()
+
+    def __call__(self, tensors: list[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """(counts (tensors, bins), max |value| (tensors,), positive share (tensors,))."""
+        flat = self.sample(tensors)  # (samples,)
+        scale = torch.zeros(self.size, dtype=flat.dtype, device=flat.device).scatter_reduce_(
+            0, self._owner, flat.abs(), "amax")  # (tensors,): max |value| of the sample
+        per = scale.clamp_min(torch.finfo(flat.dtype).tiny).index_select(0, self._owner)
+        # [-m, m] -> [k bins, (k + 1) bins), m itself in the last bin
+        position = flat.div(per).add_(1).mul_(self.bins / 2).clamp_(0, self.bins * (1 - 1e-6)).add_(self._offsets)
+        counts = torch.histc(position, self.size * self.bins, 0, self.size * self.bins).view(self.size, self.bins)
+        running = torch.cumsum(flat.gt(0).float(), 0).index_select(0, self._ends)  # (tensors,)
+        positive = torch.diff(running, prepend=running.new_zeros(1)) / self._sizes
+        return counts, scale, positive
