@@ -111,7 +111,7 @@ def test_lightning_callback_logs_through_the_trainers_logger(tmp_path):
 # --- Hugging Face ---------------------------------------------------------------------------
 
 
-def _bert_run(tmp_path, callback):
+def _bert_run(tmp_path, callback, report_to=()):
     transformers = pytest.importorskip("transformers", reason=EXTRA)
     pytest.importorskip("accelerate", reason=EXTRA)
     transformers.set_seed(0)
@@ -125,7 +125,7 @@ def _bert_run(tmp_path, callback):
             for i in range(32)]
     args = transformers.TrainingArguments(
         output_dir=str(tmp_path / "hf"), max_steps=4, per_device_train_batch_size=4, gradient_accumulation_steps=2,
-        learning_rate=1e-3, report_to=[], save_strategy="no", logging_strategy="no", use_cpu=True, seed=0,
+        learning_rate=1e-3, report_to=list(report_to), save_strategy="no", logging_strategy="no", use_cpu=True, seed=0,
         dataloader_num_workers=0, disable_tqdm=True)
     trainer = transformers.Trainer(model=model, args=args, train_dataset=data,
                                    callbacks=[callback] if callback else [])
@@ -172,3 +172,20 @@ def test_a_monitor_cannot_be_attached_twice_through_a_callback_and_by_hand(tmp_p
 
         with pytest.raises(RuntimeError, match="already attached"):
             callback.on_train_begin(Args(), State(), None, model=model)
+
+
+def test_hugging_face_callback_writes_into_the_runs_tensorboard_folder(tmp_path):
+    pytest.importorskip("transformers", reason=EXTRA)
+    pytest.importorskip("tensorboard", reason="needs the tensorboard extra: pip install -e '.[tensorboard]'")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from actlab.integrations.transformers import MonitorCallback
+
+    callback = MonitorCallback(every=2, print_findings=False)
+    _bert_run(tmp_path, callback, report_to=["tensorboard"])
+    folders = list((tmp_path / "hf").rglob("actlab-monitor"))
+    assert len(folders) == 1
+    acc = EventAccumulator(str(folders[0]))
+    acc.Reload()
+    assert any(tag.startswith("grad_norm/bert.encoder") for tag in acc.Tags()["scalars"])
+    assert [e.step for e in acc.Scalars("grad_norm/classifier.weight")] == [0, 2]
