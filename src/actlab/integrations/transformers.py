@@ -16,7 +16,8 @@ it steps at ``on_optimizer_step``, once per optimizer step (after gradient accum
 before the gradients are zeroed, so that their histograms can be taken).
 With ``report_to`` including ``"tensorboard"``, its statistics are written to the
 run's ``logging_dir`` as well (scalars and histograms); ``jsonl=`` and every other
-argument go to :class:`Monitor`.
+argument go to :class:`Monitor`. The ``Trainer`` has no callback for an exception: if
+``train()`` raises, call ``callback.monitor.detach()`` to remove the monitor's hooks.
 """
 
 from __future__ import annotations
