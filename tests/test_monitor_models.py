@@ -180,6 +180,23 @@ def test_layers_in_a_plain_list_are_named_with_the_fix():
         Monitor(Seed()).attach().detach()
 
 
+def test_a_plain_list_of_registered_modules_is_not_reported():
+    class Blocks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(4, 4), nn.Tanh()])
+            self.in_order = list(self.blocks)  # a convenience view of registered modules
+
+        def forward(self, x):
+            for block in self.in_order:
+                x = block(x)
+            return x
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Monitor(Blocks()).attach().detach()
+
+
 def test_fused_rnns_are_named_as_unseen():
     model = nn.Sequential()
     model.add_module("rnn", nn.LSTM(4, 8, batch_first=True))

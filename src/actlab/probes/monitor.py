@@ -699,6 +699,7 @@ _FUSED_RNNS = tuple(c for c in (nn.LSTM, nn.GRU, nn.RNN, nn.LSTMCell, nn.GRUCell
 def _unseen(model: nn.Module) -> list[str]:
     """What the monitor cannot see in ``model``, one sentence each, with the fix."""
     out = []
+    registered = {id(m) for m in model.modules()}
     for name, m in model.named_modules():
         if isinstance(m, _FUSED_RNNS):
             out.append(f"{name or 'the model'} ({type(m).__name__}) computes its gates in one fused kernel: the "
@@ -706,7 +707,7 @@ def _unseen(model: nn.Module) -> list[str]:
                        "and torch.sigmoid / torch.tanh to watch them)")
         for attr, value in vars(m).items():
             items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-            mods = [v for v in items if isinstance(v, nn.Module)]
+            mods = [v for v in items if isinstance(v, nn.Module) and id(v) not in registered]
             if mods and not attr.startswith("_"):
                 where = f"{name}.{attr}" if name else attr
                 kinds = ", ".join(sorted({type(v).__name__ for v in mods}))
