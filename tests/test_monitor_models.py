@@ -266,8 +266,11 @@ def test_resnet18_sites_and_no_false_alarm():
         warnings.simplefilter("error")  # nothing unseen, no warning
         with Monitor(model, every=1) as mon:
             train(model, mon, x, y, steps=2)
-    assert "relu" in mon.sites and "layer4.1.relu#1" in mon.sites
-    assert not [f for f in mon.findings() if f.kind in ("not_zero_centred", "non_finite")]
+    assert "relu" in mon.sites and "layer4.1.relu#1" in mon.sites and len(mon.sites) == 17
+    # relu outputs do feed convolutions: at most an info-level note, where the measured
+    # coherence says the signs are mixed; never a warning without the evidence
+    assert not [f for f in mon.findings() if f.kind == "non_finite"
+                or (f.kind == "not_zero_centred" and f.severity != "info")]
 
 
 def test_timm_vit_sites_and_no_false_alarm():
@@ -279,3 +282,15 @@ def test_timm_vit_sites_and_no_false_alarm():
         train(model, mon, x, y, steps=3, lr=1e-3)
     assert any("mlp.act" in s for s in mon.sites)
     assert not {f.layer for f in mon.findings()} & {"cls_token", "pos_embed"}
+
+
+def test_timm_mobilenetv3_squeeze_excitation_gates_raise_no_centring_warning():
+    timm = _tv_or_timm("timm")
+    torch.manual_seed(0)
+    model = timm.create_model("mobilenetv3_small_050", pretrained=False, num_classes=3)
+    x, y = torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2,))
+    with Monitor(model, every=1) as mon:
+        train(model, mon, x, y, steps=3, lr=0.01)
+    gates = [s for s in mon.sites if ".se." in s and "gate" in s]
+    assert gates  # the hard_sigmoid gates are seen...
+    assert not [f for f in centring_findings(mon) if ".gate" in f.layer]  # ...and not reported
