@@ -294,3 +294,26 @@ def test_timm_mobilenetv3_squeeze_excitation_gates_raise_no_centring_warning():
     gates = [s for s in mon.sites if ".se." in s and "gate" in s]
     assert gates  # the hard_sigmoid gates are seen...
     assert not [f for f in centring_findings(mon) if ".gate" in f.layer]  # ...and not reported
+
+
+@pytest.mark.parametrize("when", ["before attach", "after attach"])
+def test_monitoring_the_inner_module_of_a_compiled_model_says_so_and_never_blames_the_user(when):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+    x, y = torch.randn(16, 6), torch.randint(0, 3, (16,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.warns(UserWarning) as caught:
+        compiled = torch.compile(model) if when == "before attach" else None
+        mon = Monitor(model, every=2).attach()  # the inner module
+        compiled = compiled or torch.compile(model)
+        for _ in range(4):
+            opt.zero_grad()
+            F.cross_entropy(compiled(x), y).backward()
+            opt.step()
+            mon.step()
+        mon.detach()
+    messages = [str(w.message) for w in caught if "actlab" in str(w.message)]
+    assert len(messages) == 1 and "compiled with torch.compile" in messages[0]
+    assert all("call monitor.step()" not in m for m in messages)
+    assert [r["step"] for r in mon.history] == [0, 2]
+    assert mon.history[-1]["parameters"]["0.weight"]["grad_norm"] > 0

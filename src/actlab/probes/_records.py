@@ -120,6 +120,7 @@ class Records:
         return raw
 
     def _check_step(self, step: int, sites: list[_Site]) -> None:
+        self._check_compiled()  # compiled after attach: that is why no forward was seen
         if self._compiled is not None:
             return  # no forward hooks under torch.compile: nothing to check
         if self._forwards == 0:

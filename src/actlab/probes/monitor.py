@@ -471,15 +471,8 @@ class Monitor(ActivationHooks, ParameterStats, Records):
             code for _, m, _ in self._activation_modules.values()
             if (code := getattr(getattr(type(m), "forward", None), "__code__", None)) is not None)
         self._compiled = _compiled(self.model)
-        if self._compiled is not None and self._want_any_activation:
-            # one line, at attach: what is recorded, and why
-            warnings.warn(f"actlab Monitor: {self._compiled} is compiled with torch.compile, so the monitor records "
-                          "parameter statistics only (gradient norms, update ratios, sign coherence): compiled code "
-                          "calls no Python activation to watch, and hooks added on sampled steps would make dynamo "
-                          "recompile (it guards on them). To see activations, monitor the model uncompiled "
-                          "(a short debug run).", stacklevel=3)
-        self._want_any_activation = self._want_any_activation and self._compiled is None
-        self._want_activations = self._want_activations and self._compiled is None
+        if self._compiled is not None:
+            self._parameters_only(self._compiled)
         self._mode_regions, self._mode_modules = self._mode_layout() if self._want_activations else ([], frozenset())
         # where an activation's output goes (the not-zero-centred finding needs it)
         self._track_feeds = self._want_any_activation and bool(self.stats & {"mean", "std", "zero_centring"})
@@ -509,6 +502,25 @@ class Monitor(ActivationHooks, ParameterStats, Records):
             why = f" ({lists[0].split(':')[0]})" if lists else ""
             warnings.warn(f"{type(self.model).__name__} has no trainable parameter to watch{why}: parameter statistics "
                           "will be empty", stacklevel=3)
+
+    def _check_compiled(self) -> None:
+        """torch.compile(model) after attach (it marks the module): parameters only from now on."""
+        if self._compiled is None and getattr(self.model, "_is_torch_compile", False):
+            self._remove_hooks()
+            self._parameters_only(_compiled(self.model) or type(self.model).__name__, late=True)
+
+    def _parameters_only(self, compiled: str, late: bool = False) -> None:
+        """Under torch.compile: no activation hooks from now on, said in one line."""
+        self._compiled = compiled
+        if self._want_any_activation:
+            when = " (after the monitor attached)" if late else ""
+            warnings.warn(f"actlab Monitor: {compiled} is compiled with torch.compile{when}, so the monitor records "
+                          "parameter statistics only (gradient norms, update ratios, sign coherence, histograms): "
+                          "compiled code calls no Python activation to watch, and hooks added on sampled steps would "
+                          "make dynamo recompile (it guards on them). To see activations, monitor the model "
+                          "uncompiled (a short debug run).", stacklevel=4)
+        self._want_any_activation = self._want_activations = self._track_feeds = False
+        self._mode_regions, self._mode_modules = [], frozenset()
 
     def _header(self) -> dict[str, Any]:
         return {
@@ -546,6 +558,7 @@ class Monitor(ActivationHooks, ParameterStats, Records):
             self._remove_hooks()
             self._snapshots = self._snapshot_norms = None
             return
+        self._check_compiled()
         if not self._handles:
             self._install_hooks()
         self._forwards = self._forwards_skipped = 0
