@@ -1,4 +1,4 @@
-"""actlab.probes.Monitor: life cycle (attach, detach, re-attach, notebook re-runs),
+"""actlab.probes.Monitor: life cycle (attach, detach, re-attach, a second monitor refused),
 hooks only on sampled steps, and clear errors or warnings for bad input."""
 
 from __future__ import annotations

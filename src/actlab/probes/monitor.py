@@ -129,9 +129,9 @@ DEFAULT_EVERY = 100
 #: Default cap on the values per call that go into a histogram (an even strided sample).
 HISTOGRAM_SAMPLE = 4096
 
-# The monitor attached to each model, so that a second Monitor on the same model (a
-# notebook cell run again) detaches the first instead of piling hooks on top of it.
-# Weak keys: a model that is garbage collected drops out.
+# The monitor attached to each model, so that a second Monitor on the same model (or on
+# a module inside it or around it) is refused with a message naming the first, instead
+# of piling hooks on top of it. Weak keys: a model that is garbage collected drops out.
 _ATTACHED: weakref.WeakKeyDictionary[nn.Module, Monitor] = weakref.WeakKeyDictionary()
 
 
