@@ -3,6 +3,13 @@
     python benchmarks/monitor_overhead.py                  # MLP and CNN, about 4 minutes
     python benchmarks/monitor_overhead.py --model mlp --rounds 30
     python benchmarks/monitor_overhead.py --threads 0 --clock wall   # torch's threads, wall clock
+    python benchmarks/monitor_overhead.py --model deep                # 10,000 Linear(4,4)+Tanh layers
+
+``--model deep`` (issue 14, item 17: memory and time must grow linearly with the model)
+runs ``--layers`` (10,000) ``Linear(4, 4) + Tanh`` layers, batch 8, every step sampled
+with every statistic, in child processes (one per configuration, so that each peak
+resident memory is its own) and prints the peak memory and the CPU time of a sampled
+step as ratios to the plain loop's.
 
 Budgets (DESIGN.md, "Performance budgets"): at most 1.02x per step at the default
 schedule and at most 1.3x with every statistic on every step, on an MNIST-sized MLP
@@ -232,9 +239,59 @@ def measure(kind: str, configs: list[str], rounds: int, steps: int, warmup: int,
     return out
 
 
+def deep_child(mode: str, layers: int, steps: int) -> dict[str, float]:
+    """One configuration of the deep case, in this (child) process."""
+    import resource
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = nn.Sequential(*[m for _ in range(layers) for m in (nn.Linear(4, 4), nn.Tanh())])
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    x = torch.randn(8, 4)
+    mon = Monitor(model, every=1, keep=steps).attach() if mode == "monitor" else None
+    times = []
+    for _ in range(steps + 1):  # the first step warms up
+        t0 = time.process_time()
+        opt.zero_grad()
+        model(x).pow(2).mean().backward()
+        opt.step()
+        if mon is not None:
+            mon.step()
+        times.append(time.process_time() - t0)
+    if mon is not None:
+        mon.detach()
+    return {"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "s_per_step": statistics.median(times[1:])}
+
+
+def deep(layers: int, steps: int) -> dict[str, dict[str, float]]:
+    import subprocess
+
+    out = {}
+    for mode in ("plain", "monitor"):
+        import actlab
+
+        # the child imports the same actlab as this process (PYTHONPATH=src is relative)
+        paths = [str(Path(__file__).resolve().parent), str(Path(actlab.__file__).resolve().parents[1])]
+        code = (f"import json, sys; sys.path[:0] = {paths!r}; import monitor_overhead as m; "
+                f"print(json.dumps(m.deep_child({mode!r}, {layers}, {steps})))")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, check=True)
+        out[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+    plain, mon = out["plain"], out["monitor"]
+    print(f"deep: {layers:,} Linear(4,4)+Tanh layers, batch 8, every step sampled, every statistic "
+          f"(median of {steps} steps, 1 thread, CPU time)")
+    print(f"  plain loop   peak {plain['peak_mb']:8.0f} MB   {1e3 * plain['s_per_step']:9.1f} ms per step")
+    print(f"  monitor      peak {mon['peak_mb']:8.0f} MB   {1e3 * mon['s_per_step']:9.1f} ms per step")
+    print(f"  ratio        peak {mon['peak_mb'] / plain['peak_mb']:8.2f}x      "
+          f"{mon['s_per_step'] / plain['s_per_step']:9.2f}x per sampled step")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", choices=["mlp", "cnn", "all"], default="all")
+    p.add_argument("--model", choices=["mlp", "cnn", "all", "deep"], default="all")
+    p.add_argument("--layers", type=int, default=10_000, help="layers of the deep case (--model deep)")
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--steps", type=int, default=100, help="steps per configuration per round (a multiple of the default schedule's 100)")
     p.add_argument("--warmup", type=int, default=20)
@@ -249,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--rounds and --steps must be >= 1")
     if (args.batch is not None and args.batch < 1) or (args.width is not None and args.width < 1):
         p.error("--batch and --width must be >= 1")
+    if args.model == "deep":
+        result = deep(args.layers, min(args.steps, 5))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]

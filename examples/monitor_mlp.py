@@ -4,6 +4,11 @@
     python examples/monitor_mlp.py --steps 100 --out /tmp/mon --every 10
     tensorboard --logdir ./monitor-example/tensorboard   # then open the printed URL
 
+It needs only ``pip install -e .``: the JSONL log and the figures always; TensorBoard
+logs too when the tensorboard package is there (``pip install -e ".[tensorboard]"``,
+included in ``[dev]``). The outputs are written into a temporary folder beside
+``--out`` and moved into place at the end, so a failed run leaves nothing half-written.
+
 The model mixes the three kinds of activation the monitor sees: modules (nn.Sigmoid),
 an in-place module (nn.ReLU(inplace=True)), and a function called inside forward
 (torch.tanh). The data are synthetic, MNIST-shaped (784 inputs, 10 classes), labelled
@@ -16,7 +21,9 @@ after ``optimizer.step()``.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -72,8 +79,44 @@ def main(argv: list[str] | None = None) -> int:
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
     batches = synthetic_batches(args.steps, args.batch, args.seed)
 
-    log = args.out / "monitor.jsonl"
-    with Monitor(model, every=args.every, jsonl=log, tensorboard=args.out / "tensorboard") as monitor:
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        findings, figures, tensorboard = run(model, optimizer, batches, args, work)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)  # a failed run leaves nothing half-written
+        raise
+    if out.exists():  # replace the outputs of an earlier run, only now that the new ones are complete
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    work.rename(out)
+
+    print(f"\n{len(findings)} finding(s):")
+    for finding in findings:
+        print(f"- {finding}")
+    print(f"\nlog: {out / 'monitor.jsonl'}")
+    if tensorboard:
+        print(f"TensorBoard: tensorboard --logdir {out / 'tensorboard'}")
+    else:
+        print('TensorBoard: not installed, so not written (pip install -e ".[tensorboard]"); the log and the figures '
+              "hold the same statistics")
+    print("figures: " + ", ".join(str(out / f.name) for f in figures))
+    return 0
+
+
+def has_tensorboard() -> bool:
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run(model: nn.Module, optimizer: torch.optim.Optimizer, batches: list, args: argparse.Namespace, work: Path):
+    """Train with the monitor, writing its log and figures into ``work``."""
+    log = work / "monitor.jsonl"
+    tensorboard = work / "tensorboard" if has_tensorboard() else None
+    with Monitor(model, every=args.every, jsonl=log, tensorboard=tensorboard) as monitor:
         for step, (x, y) in enumerate(batches):
             optimizer.zero_grad()
             loss = F.cross_entropy(model(x), y)
@@ -85,14 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(monitor.summary())
         findings = monitor.findings()
-
-    print(f"\n{len(findings)} finding(s):")
-    for finding in findings:
-        print(f"- {finding}")
-    figures = plot_monitor(log, args.out)
-    print(f"\nlog: {log}\nTensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")
-    print("figures: " + ", ".join(str(f) for f in figures))
-    return 0
+    figures = plot_monitor(log, work)
+    return findings, figures, tensorboard is not None
 
 
 if __name__ == "__main__":

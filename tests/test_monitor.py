@@ -1,4 +1,4 @@
-"""actlab.probes.Monitor: life cycle (attach, detach, re-attach, notebook re-runs),
+"""actlab.probes.Monitor: life cycle (attach, detach, re-attach, a second monitor refused),
 hooks only on sampled steps, and clear errors or warnings for bad input."""
 
 from __future__ import annotations
@@ -88,21 +88,24 @@ def test_attach_twice_detach_twice_and_reattach_do_not_pile_up():
     assert hook_count(model) == 0
 
 
-def test_rerunning_a_notebook_cell_detaches_the_old_monitor():
+def test_a_second_monitor_on_the_same_model_is_refused_and_names_the_first():
     model = mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     first = Monitor(model, every=1, optimizer=opt).attach()
     one = hook_count(model, opt)
-    with pytest.warns(UserWarning, match="already attached"):
-        second = Monitor(model, every=1, optimizer=opt).attach()
-    assert not first.attached and second.attached
-    assert hook_count(model, opt) == one
-    # a monitor on a submodule overlaps too
-    with pytest.warns(UserWarning, match="already attached"):
-        third = Monitor(model[0], every=1, stats="parameters").attach()
-    assert not second.attached
-    third.detach()
-    assert hook_count(model, opt) == 0
+    with pytest.raises(RuntimeError, match=r"already attached to this model.*refused.*attached_to\(model\)\.detach"):
+        Monitor(model, every=1, optimizer=opt).attach()
+    # a monitor on a submodule overlaps too, and the message says which module
+    with pytest.raises(RuntimeError, match="Sequential .a module around this Linear"):
+        Monitor(model[0], every=1, stats="parameters").attach()
+    assert first.attached and hook_count(model, opt) == one  # the first one goes on working
+    train(model, first, steps=2, opt=opt, auto=True)
+    assert [r["step"] for r in first.history] == [0, 1]
+    assert Monitor.attached_to(model) is first and Monitor.attached_to(model[0]) is first
+    Monitor.attached_to(model).detach()
+    second = Monitor(model, every=1).attach()  # now it may
+    second.detach()
+    assert hook_count(model, opt) == 0 and Monitor.attached_to(model) is None
 
 
 def test_monitors_on_separate_models_coexist():

@@ -341,3 +341,25 @@ def test_update_ratio_over_consecutive_and_separate_sampled_steps():
             ratio, norm = expected[step][name]
             assert got["update_ratio"] == pytest.approx(ratio, rel=1e-4), (step, name)
             assert got["weight_norm"] == pytest.approx(norm, rel=1e-6), (step, name)
+
+
+def test_parameter_histograms_and_positive_gradient_share_match_the_tensors():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(8, 5), torch.randint(0, 3, (8,))
+    with Monitor(model, every=1, bins=8) as mon:
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        grads = {n: p.grad.detach().clone().double() for n, p in model.named_parameters()}
+        weights = {n: p.detach().clone().double() for n, p in model.named_parameters()}
+        mon.step()
+    rec = mon.history[-1]["parameters"]
+    for name in grads:
+        for kind, ref in (("weight", weights[name]), ("grad", grads[name])):
+            m = ref.abs().max().item()
+            expected = torch.histc(ref.reshape(-1), 8, -m, m).long().tolist()  # float64 reference
+            assert rec[name][f"{kind}_histogram"] == expected, (name, kind)
+            assert rec[name][f"{kind}_range"] == pytest.approx([-m, m], rel=1e-6)
+        assert rec[name]["positive_grad_fraction"] == pytest.approx((grads[name] > 0).double().mean().item(), abs=1e-7)

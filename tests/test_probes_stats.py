@@ -344,3 +344,41 @@ def test_thresholds_are_checked_and_every_one_has_a_source():
         Thresholds(vanishing_ratio=-1)
     with pytest.raises(ValueError, match="recent"):
         Thresholds(recent=2.5)
+
+
+def _segment_reference(t: torch.Tensor, bins: int):
+    """One tensor's histogram over [-m, m] by a loop, in float64."""
+    values = t.double().reshape(-1).tolist()
+    m = max(abs(v) for v in values)
+    counts = [0] * bins
+    for v in values:
+        if m == 0:
+            i = bins // 2
+        else:
+            i = min(int((v / m + 1) * bins / 2), bins - 1)
+        counts[i] += 1
+    return counts, m, sum(v > 0 for v in values) / len(values)
+
+
+def test_segment_histograms_match_a_loop_per_tensor():
+    gen = torch.Generator().manual_seed(3)
+    tensors = [torch.randn(5, 7, generator=gen), torch.randn(16, 3, 3, 3, generator=gen) * 1e-3,
+               torch.zeros(4), torch.tensor([2.0, -2.0, 0.0, 1.0]), torch.rand(30, generator=gen)]
+    hist = S.SegmentHistogram([t.shape for t in tensors], bins=10, cap=4096, device="cpu")
+    counts, scale, positive = hist(tensors)
+    for k, t in enumerate(tensors):
+        ref_counts, ref_m, ref_pos = _segment_reference(t, 10)
+        assert counts[k].tolist() == ref_counts, k
+        assert scale[k].item() == pytest.approx(ref_m, rel=1e-6)
+        assert positive[k].item() == pytest.approx(ref_pos, abs=1e-7)
+
+
+def test_segment_histograms_sample_large_tensors_evenly():
+    t = torch.arange(-5000, 5000, dtype=torch.float32).reshape(100, 100)
+    hist = S.SegmentHistogram([t.shape], bins=4, cap=1000, device="cpu")
+    counts, scale, positive = hist([t])
+    stride = S.sample_stride(t.numel(), 100, 1000)
+    sample = t.reshape(-1)[::stride]
+    assert counts.sum().item() == sample.numel() <= 1000
+    ref_counts, ref_m, ref_pos = _segment_reference(sample, 4)
+    assert counts[0].tolist() == ref_counts and positive.item() == pytest.approx(ref_pos)

@@ -7,9 +7,11 @@ Reads the file the monitor wrote (``Monitor(..., jsonl=path)``), never a live ru
 
 writes ``monitor_activations.png`` (mean, std, |mean|/std, saturated and dead
 fractions per activation site over the steps), ``monitor_parameters.png``
-(gradient norm, update/weight ratio with CS231n's ~1e-3 band, row sign coherence per
-weight) and ``monitor_histograms.png`` (each site's histogram at the first, middle
-and last sampled step).
+(gradient norm, update/weight ratio with CS231n's ~1e-3 band, row sign coherence and the
+share of positive gradient entries per weight), ``monitor_histograms.png`` (each
+site's histogram at the first, middle and last sampled step) and
+``monitor_weight_histograms.png`` (each weight's and its gradient's histogram at the
+last sampled step).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ PARAMETER_PANELS = (
     ("grad_norm", "gradient norm", "log"),
     ("update_ratio", "||dw|| / ||w|| per step", "log"),
     ("sign_coherence", "row sign coherence of the gradient", "linear"),
+    ("positive_grad_fraction", "share of positive gradient entries", "linear"),
 )
 
 
@@ -114,7 +117,7 @@ def _parameters(steps: Sequence[dict[str, Any]], out: Path) -> Path:
     last = steps[-1].get("parameters", {})
     weights = [n for n in _names(steps, "parameters") if len(last.get(n, {}).get("shape", [])) >= 2]
     weights.sort(key=lambda n: (last.get(n, {}).get("depth") is None, last.get(n, {}).get("depth") or 0))
-    fig, axes = new_figure(1, 3, width=15, height=4.2)
+    fig, axes = new_figure(1, len(PARAMETER_PANELS), width=5 * len(PARAMETER_PANELS), height=4.2)
     for ax, (key, title, scale) in zip(axes[0], PARAMETER_PANELS, strict=True):
         for i, name in enumerate(weights):
             xs, ys = _series(steps, "parameters", name, key)
@@ -129,9 +132,15 @@ def _parameters(steps: Sequence[dict[str, Any]], out: Path) -> Path:
         ax.set_xlabel("step")
         if any(line.get_xydata().size for line in ax.get_lines()):
             ax.set_yscale(scale)
-        if key == "sign_coherence":
+        if key in ("sign_coherence", "positive_grad_fraction"):
             ax.set_ylim(-0.02, 1.02)
-    legend_outside(axes[0][2], axes[0][1].get_legend_handles_labels()[0] or None)
+    # one handle per layer, whatever panel shows it: with every update ratio 0 (nothing to
+    # draw on a log scale) the legend still names the layers
+    from matplotlib.lines import Line2D
+
+    layers = [Line2D([], [], color=_color(i), lw=1.6, label=name) for i, name in enumerate(weights)]
+    bands = [h for h in axes[0][1].get_legend_handles_labels()[0] if h.get_label() not in weights]
+    legend_outside(axes[0][-1], layers + bands or None)
     fig.suptitle("weights over training (nearest the input first)", fontsize=12)
     return save_figure(fig, out)
 
@@ -143,7 +152,7 @@ def _histograms(steps: Sequence[dict[str, Any]], out: Path) -> Path:
     picks = list({id(r): r for r in picks}.values())
     cols = min(3, max(1, len(sites)))
     rows = max(1, math.ceil(len(sites) / cols))
-    fig, axes = new_figure(rows, cols, width=5 * cols, height=3.2 * rows)
+    fig, axes = new_figure(rows, cols, width=5 * cols, height=3.2 * rows, squeeze=False)  # one site: still a grid
     flat = [ax for row in axes for ax in row]
     for ax, site in zip(flat, sites, strict=False):
         for j, rec in enumerate(picks):
@@ -158,6 +167,33 @@ def _histograms(steps: Sequence[dict[str, Any]], out: Path) -> Path:
         ax.axis("off")
     fig.subplots_adjust(hspace=0.45)
     fig.suptitle("activation histograms (first, middle, last sampled step)", fontsize=12, y=1.0 + 0.06 / rows)
+    return save_figure(fig, out)
+
+
+@styled
+def _weight_histograms(steps: Sequence[dict[str, Any]], out: Path) -> Path | None:
+    last = steps[-1].get("parameters", {})
+    names = [n for n, p in last.items() if p.get("weight_histogram") or p.get("grad_histogram")]
+    names = [n for n in names if len(last[n].get("shape", [])) >= 2] or names
+    if not names:
+        return None
+    fig, axes = new_figure(len(names), 2, width=10, height=2.4 * len(names), squeeze=False)
+    for row, name in zip(axes, names, strict=True):
+        for ax, kind in zip(row, ("weight", "grad"), strict=True):
+            counts, rng = last[name].get(f"{kind}_histogram"), last[name].get(f"{kind}_range")
+            if counts and rng and sum(counts) and all(isinstance(v, float) and math.isfinite(v) for v in rng):
+                lo, hi = rng
+                width = (hi - lo) / len(counts) if hi > lo else 1.0
+                ax.stairs(counts, [lo + i * width for i in range(len(counts) + 1)], color=_color(0 if kind == "weight" else 1),
+                          fill=True, alpha=0.6)
+                ax.axvline(0, color="0.3", lw=0.8)
+                ax.locator_params(axis="x", nbins=5)
+                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+            share = last[name].get("positive_grad_fraction")
+            extra = f", {100 * share:.0f}% > 0" if kind == "grad" and isinstance(share, float) and math.isfinite(share) else ""
+            ax.set_title(f"{name}: {'weights' if kind == 'weight' else 'gradient'}{extra}", fontsize=9)
+    fig.subplots_adjust(hspace=0.6)
+    fig.suptitle(f"weight and gradient histograms at step {steps[-1].get('step')}", fontsize=12)
     return save_figure(fig, out)
 
 
@@ -178,4 +214,7 @@ def plot_monitor(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) 
         paths.append(_histograms(steps, out / "monitor_histograms.png"))
     if _names(steps, "parameters"):
         paths.append(_parameters(steps, out / "monitor_parameters.png"))
+        figure = _weight_histograms(steps, out / "monitor_weight_histograms.png")
+        if figure is not None:
+            paths.append(figure)
     return paths

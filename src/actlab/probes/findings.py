@@ -174,10 +174,15 @@ def _activation_findings(recent: Sequence[Mapping[str, Any]], th: Thresholds, st
     for name, site in last.get("activations", {}).items():
         label = f"{name} ({site.get('activation', '?')})"
         mean, std = site.get("mean"), site.get("std")
-        if any(isinstance(v, float) and not math.isfinite(v) for v in (mean, std)) or site.get("nan_count"):
+        # the monitor sums in float64: a non-finite mean means a non-finite output exists (a
+        # finite float32 output cannot overflow it); a non-finite std alone does not
+        nans = site.get("nan_count") or 0
+        if (isinstance(mean, float) and not math.isfinite(mean)) or nans:
+            what = (f"{nans} NaN output(s)" if nans else
+                    "NaN or infinite outputs of both signs" if math.isnan(mean) else "infinite outputs")
             out.append(Finding(
                 "critical", "non_finite", label,
-                f"outputs contain NaN or inf at step {step} (mean {mean}, std {std}, {site.get('nan_count', 0)} NaNs).",
+                f"{what} at step {step} (mean {mean}, std {std}).",
                 "lower the learning rate, clip gradients (torch.nn.utils.clip_grad_norm_), check the inputs and the loss.",
                 math.nan, math.nan, "any non-finite value is an error", step))
             continue
@@ -204,19 +209,52 @@ def _activation_findings(recent: Sequence[Mapping[str, Any]], th: Thresholds, st
                 "lower the learning rate, initialise biases to a small positive value (0.01), or use leaky_relu / elu.",
                 dead, getattr(th, key), THRESHOLD_SOURCES[key], step))
         centring = _median(_series(recent, "activations", name, "zero_centring"))
-        if centring is not None and centring >= th.zero_centring:
-            out.append(Finding(
-                "warning", "not_zero_centred", label,
-                f"its outputs, the next layer's inputs, have |mean|/std = {centring:.2f} (mean {mean:.3g}, std {std:.3g}): "
-                "nearly all of one sign, so that layer's weight gradients share a sign row by row and updates zig-zag.",
-                "use a zero-centred activation (tanh, or the centred variant) or normalise the layer's inputs "
-                "(BatchNorm / LayerNorm).",
-                centring, th.zero_centring, THRESHOLD_SOURCES["zero_centring"], step))
+        feeds = site.get("feeds")  # None in logs written before the monitor tracked it
+        if centring is None or centring < th.zero_centring or feeds == []:
+            continue  # centred, or it feeds no weight layer (a gate, the final activation)
+        where, target, coherence = label, "the next layer", None
+        if feeds:
+            more = f" and {len(feeds) - 1} more" if len(feeds) > 1 else ""
+            where = f"{label} feeds {feeds[0]}{more}"
+            target = feeds[0].split(" (")[0]
+            coherence = _median(_series(recent, "parameters", f"{target}.weight", "sign_coherence"))
+        if coherence is None or coherence >= _COHERENT:
+            measured = (f" in {_pct(coherence)} of its rows (measured row sign coherence {coherence:.2f})"
+                        if coherence is not None else "")
+            consequence = (f"nearly all of one sign, so {target}'s weight gradients share a sign row by row{measured} "
+                           "and updates zig-zag.")
+            severity = "warning"
+        else:
+            consequence = (f"nearly all of one sign, so {target}'s weight gradients can share a sign row by row, but "
+                           f"they do not here (measured row sign coherence {coherence:.2f}: the batch mixes the "
+                           "signs), so the zig-zag is weak.")
+            severity = "info"
+        out.append(Finding(
+            severity, "not_zero_centred", where,
+            f"its outputs, {target}'s inputs, have |mean|/std = {centring:.2f} (mean {mean:.3g}, std {std:.3g}): "
+            + consequence,
+            "use a zero-centred activation (tanh, or the centred variant) or normalise the layer's inputs "
+            "(BatchNorm / LayerNorm).",
+            centring, th.zero_centring, THRESHOLD_SOURCES["zero_centring"], step))
     return out
 
 
+# the not-zero-centred finding says the fed layer's gradients "share a sign row by row"
+# only where the measured coherence agrees (at least half the rows of one sign)
+_COHERENT = 0.5
+
+
 def _weights(last: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    return [(n, p) for n, p in last.get("parameters", {}).items() if len(p.get("shape", ())) >= 2]
+    """The weights of layers: parameters named ``*weight`` of >= 2 dimensions, or other 2-D
+    matrices of more than one row (a hand-written cell's ``W_ih``). Not a ViT's ``cls_token``
+    (1, 1, D) or ``pos_embed`` (1, N, D): tokens that start near zero, whose update ratio
+    says nothing about the learning rate."""
+    out = []
+    for n, p in last.get("parameters", {}).items():
+        shape = p.get("shape", ())
+        if len(shape) >= 2 and (n.rsplit(".", 1)[-1].endswith("weight") or (len(shape) == 2 and shape[0] > 1)):
+            out.append((n, p))
+    return out
 
 
 def _gradient_findings(recent: Sequence[Mapping[str, Any]], th: Thresholds, step: int) -> list[Finding]:

@@ -63,6 +63,11 @@ Sites and statistics (``stats=``; default all):
   fixed bins over the output range clipped to [-5, 5] (or ``histogram_range``),
   values beyond it in the edge bins, counted over an even strided sample of at most
   ``histogram_sample`` values per call (4096; ``None`` counts every value).
+* ``weight_histogram``, ``grad_histogram``: per parameter, ``bins`` bins over [-m, m]
+  (m: the largest |value| of the sample) of an even strided sample of at most 1024
+  values (``PARAMETER_HISTOGRAM_SAMPLE``; every value with ``histogram_sample=None``),
+  of the weights after the step's update and of the gradients as the optimizer used
+  them (at ``step()``); ``positive_grad_fraction``: the share of that sample > 0.
 * ``grad_norm`` (L2, as the backward pass left it: before any clipping),
   ``sign_coherence`` (rows of a >= 2-D weight gradient whose non-zero entries share
   one sign, over non-zero rows) and ``update_ratio`` = ||w_after - w_before|| /
@@ -78,9 +83,7 @@ import contextlib
 import dataclasses
 import difflib
 import fnmatch
-import functools
 import math
-import sys
 import time
 import warnings
 import weakref
@@ -90,26 +93,31 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.overrides import TorchFunctionMode
 
 from .._version import __version__
 from . import stats as S
+from ._activation_hooks import (
+    _LOW_PRECISION,
+    _PASS_THROUGH,
+    _WEIGHT_MODULES,
+    HISTOGRAM_LIMIT,
+    ActivationHooks,
+    _ActivationMode,
+    _Site,
+)
+from ._parameter_stats import ParameterStats
+from ._records import Records, _Pack
 from .findings import Finding, Thresholds, diagnose
 from .schedules import Schedule, check_schedule
 from .schedules import every as every_schedule
 from .sinks import JsonlSink, Sink, TensorBoardSink
-from .sites import (
-    FUNCTIONAL_ACTIVATIONS,
-    ActivationInfo,
-    FunctionalCall,
-    functional_activation,
-    module_activation,
-)
+from .sites import ActivationInfo, module_activation
 
 __all__ = ["Monitor", "ACTIVATION_STATS", "PARAMETER_STATS", "ALL_STATS", "DEFAULT_EVERY", "HISTOGRAM_LIMIT", "HISTOGRAM_SAMPLE"]
 
 ACTIVATION_STATS = ("mean", "std", "zero_centring", "saturated_fraction", "dead_fraction", "histogram")
-PARAMETER_STATS = ("grad_norm", "update_ratio", "sign_coherence")
+PARAMETER_STATS = ("grad_norm", "update_ratio", "sign_coherence", "positive_grad_fraction", "weight_histogram",
+                   "grad_histogram")
 ALL_STATS = ACTIVATION_STATS + PARAMETER_STATS
 _STAT_GROUPS = {"all": ALL_STATS, "activations": ACTIVATION_STATS, "parameters": PARAMETER_STATS}
 
@@ -120,149 +128,15 @@ _STAT_GROUPS = {"all": ALL_STATS, "activations": ACTIVATION_STATS, "parameters":
 DEFAULT_EVERY = 100
 #: Default cap on the values per call that go into a histogram (an even strided sample).
 HISTOGRAM_SAMPLE = 4096
-#: Unbounded sides of an activation's histogram range are cut at -+5.
-HISTOGRAM_LIMIT = 5.0
 
-# The monitor attached to each model, so that a second Monitor on the same model (a
-# notebook cell run again) detaches the first instead of piling hooks on top of it.
-# Weak keys: a model that is garbage collected drops out.
+# The monitor attached to each model, so that a second Monitor on the same model (or on
+# a module inside it or around it) is refused with a message naming the first, instead
+# of piling hooks on top of it. Weak keys: a model that is garbage collected drops out.
 _ATTACHED: weakref.WeakKeyDictionary[nn.Module, Monitor] = weakref.WeakKeyDictionary()
 
-_CALL_IMPL_CODE = nn.Module._call_impl.__code__
-# Runs a function when the current backward pass ends (what DDP uses to reduce gradients
-# once they are all there). Private API: without it, gradients are reduced one by one.
-_QUEUE_CALLBACK = getattr(getattr(torch.autograd.Variable, "_execution_engine", None), "queue_callback", None)
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
-# Forwards of torch.nn activation modules that are one call of a function in
-# sites.FUNCTIONAL_ACTIVATIONS (nn.ReLU.forward is F.relu(input, inplace=self.inplace)).
-_MODE_FORWARDS = frozenset(cls.forward for cls in (
-    nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.SiLU, nn.Mish, nn.ELU, nn.SELU, nn.LeakyReLU, nn.Softplus,
-    nn.Softsign, nn.Hardsigmoid, nn.Hardtanh))
-# Forwards of torch.nn modules that call no activation function: the TorchFunctionMode is
-# not entered for them (it costs a Python call per torch function). Containers without a
-# forward of their own (nn.ModuleList, nn.ModuleDict) count as such too.
-_SAFE_FORWARDS = frozenset(
-    [nn.Module.forward] + [cls.forward for name in (
-        "Sequential", "Identity", "Linear", "Bilinear", "Flatten", "Unflatten",
-        "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
-        "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "RMSNorm",
-        "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
-        "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
-        "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
-        "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
-        "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
-        "Embedding", "EmbeddingBag", "Upsample", "PixelShuffle", "PixelUnshuffle",
-        "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
-        "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
-        "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
-        "Softmax", "LogSoftmax", "Softmax2d",
-    ) if (cls := getattr(nn, name, None)) is not None])
 
 
-class _ActivationMode(TorchFunctionMode):
-    """Sees every torch function called inside a mode region (``Monitor._mode_layout``)
-    and hands the activation functions to the monitor. Inside ``__torch_function__`` the
-    mode is off, so the monitor's own reductions do not come back here."""
-
-    def __init__(self, monitor: Monitor) -> None:
-        super().__init__()
-        self._monitor = monitor
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        if kwargs is None:
-            kwargs = {}
-        try:
-            call = FUNCTIONAL_ACTIVATIONS.get(func)
-        except TypeError:  # an unhashable callable: not one of ours
-            call = None
-        if call is None or not self._monitor._recording:
-            return func(*args, **kwargs)
-        return self._monitor._functional_call(func, call, args, kwargs)
-
-
-class _Pack:
-    """Collects a step's device tensors (0-d statistics, 1-d counts) and concatenates
-    them into one float64 tensor, so that one transfer moves them all.
-
-    ``scalar`` and ``vector`` return a reference; ``start(ref)`` is its position in the
-    flat tensor once ``flat()`` has run. Scalars are stacked per dtype: stacking mixed
-    dtypes takes a slow path on the CPU (one copy per element).
-    """
-
-    def __init__(self) -> None:
-        self.scalars_by_dtype: dict[torch.dtype, list[Tensor]] = {}
-        self.vectors: list[Tensor] = []
-        self.offsets: dict[Any, int] = {}
-
-    def scalar(self, t: Tensor) -> tuple[torch.dtype, int]:
-        group = self.scalars_by_dtype.setdefault(t.dtype, [])
-        group.append(t)
-        return t.dtype, len(group) - 1
-
-    def scalars(self, ts: list[Tensor]) -> list[tuple[torch.dtype, int]]:
-        refs = []
-        for t in ts:
-            group = self.scalars_by_dtype.setdefault(t.dtype, [])
-            group.append(t)
-            refs.append((t.dtype, len(group) - 1))
-        return refs
-
-    def vector(self, t: Tensor) -> tuple[None, int]:
-        self.vectors.append(t)
-        return None, len(self.vectors) - 1
-
-    def start(self, ref: tuple[Any, int]) -> int:
-        key, index = ref
-        return self.offsets[key] + (index if key is not None else self._vector_starts[index])
-
-    def flat(self) -> Tensor | None:
-        """One 1-D tensor; ``torch.cat`` promotes the dtypes (float32 statistics and int64
-        counts give float32: counts stay exact below 2^24, fractions to ~1e-7 beyond)."""
-        pieces, pos = [], 0
-        for key, items in self.scalars_by_dtype.items():
-            self.offsets[key] = pos
-            pos += len(items)
-            pieces.append(torch.stack(items))
-        self.offsets[None] = pos
-        starts = []
-        for t in self.vectors:
-            starts.append(pos - self.offsets[None])
-            pos += t.numel()
-        self._vector_starts = starts
-        pieces += self.vectors
-        if not pieces:
-            return None
-        try:
-            return torch.cat(pieces)
-        except RuntimeError:  # a model spread over devices: gather on the first one
-            return torch.cat([p.to(pieces[0].device) for p in pieces])
-
-
-class _Site:
-    """One activation site: metadata, this step's device accumulators, the dead-unit window."""
-
-    def __init__(self, name: str, module_name: str, info: ActivationInfo, call: str, order: int) -> None:
-        self.name, self.module_name, self.info, self.call, self.order = name, module_name, info, call, order
-        self.units: int | None = None
-        self.ring: Tensor | None = None  # (window, units): per sampled step, max |f'| per unit
-        self.ring_rows: tuple[Tensor, ...] = ()  # its rows
-        self.ring_filled = 0
-        self.ring_slot = 0
-        self.hist_range: tuple[float, float] | None = None
-        self.hist_clamp = True  # False: the outputs cannot leave hist_range
-        self.reset()
-
-    def reset(self) -> None:
-        self.calls = 0
-        self.numel = 0
-        self.moments: list[tuple[int, Tensor, Tensor]] = []  # per call: (n, sum, sqrt(M2))
-        self.saturated: list[tuple[int, Tensor, bool]] = []  # per call: (n, count, True if the count is of non-saturated)
-        self.activity: Tensor | None = None  # (units,) max |f'| over this step's calls: this step's ring row
-        self.hist: Tensor | None = None  # (bins,) counts over this step's calls
-        self.hist_values = 0  # values that went into them (NaNs included)
-
-
-class Monitor:
+class Monitor(ActivationHooks, ParameterStats, Records):
     """Watches a model's activations and gradients during training; see the module docstring.
 
     Args:
@@ -344,8 +218,12 @@ class Monitor:
         self._want_dead = "dead_fraction" in self.stats
         self._want_grad_norm = "grad_norm" in self.stats
         self._want_signs = "sign_coherence" in self.stats
+        self._want_weight_hist = "weight_histogram" in self.stats
+        self._want_grad_hist = bool(self.stats & {"grad_histogram", "positive_grad_fraction"})
+        self._want_any_activation = bool(self.stats & set(ACTIVATION_STATS))
         self._want_activations = functional and bool(self.stats & set(ACTIVATION_STATS))  # enter the mode
         self._include = _parse_layers(layers)
+        self._filtered = layers is not None
         self._check_layers(layers)
         for name, value, minimum in (("window", window, 1), ("bins", bins, 1), ("flush_every", flush_every, 1),
                                      ("keep", keep, 1), ("start_step", start_step, 0)):
@@ -394,14 +272,18 @@ class Monitor:
         self._history: collections.deque[Any] = collections.deque(maxlen=keep)
         self._step = start_step
         self._attached = False
+        self._entered = 0  # depth of `with` blocks on this monitor
+        self._detached_at: int | None = None
         self._sampled = False
         self._paused = False
         self._handles: list[Any] = []
+        self._live_sinks: list[Sink] = []  # the sinks that have not failed since attach
         self._optimizer_handle: Any = None
         self._in_optimizer_hook = False
         self._mode = _ActivationMode(self)
         self._mode_entered = False
         self._depth = 0
+        self._outer_forward = False  # inside _enter_forward / _exit_forward
         self._mode_depth = 0  # nesting of mode regions in the forward in progress
         self._recording = False
         self._sites: dict[tuple, _Site] = {}
@@ -430,25 +312,35 @@ class Monitor:
     # --- lifecycle ---------------------------------------------------------------------
 
     def attach(self) -> Monitor:
-        """Start watching (idempotent); returns ``self``. A monitor already attached to
-        this model (or to a module inside it, or around it) is detached, with a warning."""
+        """Start watching (idempotent); returns ``self``.
+
+        Raises:
+            RuntimeError: another monitor is attached to this model (or to a module
+                inside it, or around it): two monitors would record each other's hooks
+                and function modes, so the second is refused; the message names the
+                first and how to detach it.
+        """
         if self._attached:
             return self
         for other_model, other in list(_ATTACHED.items()):
-            if other is not self and _overlap(self.model, other_model):
-                warnings.warn(
-                    f"a Monitor was already attached to {type(other_model).__name__} (or a module around or inside it); "
-                    "detached it so that hooks do not pile up. Detach monitors you are done with, or use "
-                    "`with Monitor(...)`.", stacklevel=2)
-                other.detach()
+            if other is not self and other.attached and _overlap(self.model, other_model):
+                where = ("this model" if other_model is self.model else
+                         f"{type(other_model).__name__} (a module {'inside' if _contains(self.model, other_model) else 'around'} "
+                         f"this {type(self.model).__name__})")
+                raise RuntimeError(
+                    f"{other!r} is already attached to {where}; a second Monitor on the same model is refused (the two "
+                    "would record each other's hooks). Use that monitor, or detach it first: "
+                    "`Monitor.attached_to(model).detach()` (or leave its `with` block).")
         self._scan()
         _ATTACHED[self.model] = self
         self._attached = True
         try:
             if self.optimizer is not None:
                 self._optimizer_handle = self.optimizer.register_step_post_hook(self._on_optimizer_step)
-            for sink in self.sinks:
-                sink.start(self._header())
+            self._live_sinks = list(self.sinks)
+            header = self._header()
+            for sink in list(self._live_sinks):
+                self._to_sink(sink, "start", header)
             self._begin_step()
         except BaseException:
             self.detach()
@@ -474,16 +366,32 @@ class Monitor:
                 site.reset()
             self._reset_grad_stats()
             self._attached = False
+            self._entered = 0
+            self._detached_at = self._step
             if _ATTACHED.get(self.model) is self:
                 del _ATTACHED[self.model]
-            for sink in self.sinks:
-                sink.close()
+            for sink in self._live_sinks:
+                self._to_sink(sink, "close")
+            self._live_sinks = []
 
     def __enter__(self) -> Monitor:
-        return self.attach()
+        # re-entry (`with mon: ... with mon:`) is counted: only the outermost exit detaches
+        self.attach()
+        self._entered += 1
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        self.detach()
+        self._entered = max(self._entered - 1, 0)
+        if not self._entered:
+            self.detach()
+
+    @staticmethod
+    def attached_to(model: nn.Module) -> Monitor | None:
+        """The monitor attached to ``model`` (or to a module inside it or around it), or None."""
+        for other_model, other in list(_ATTACHED.items()):
+            if other.attached and _overlap(model, other_model):
+                return other
+        return None
 
     @property
     def attached(self) -> bool:
@@ -515,6 +423,9 @@ class Monitor:
         ratio needs the weights after the optimizer step) and queues the record.
         """
         if not self._attached:
+            if self._detached_at is not None:
+                raise RuntimeError(f"Monitor.step() on a monitor that was detached at step {self._detached_at} (by "
+                                   "detach() or the end of its `with` block); attach it again to go on recording")
             raise RuntimeError("Monitor.step() on a monitor that is not attached: use `with Monitor(model) as monitor:` "
                                "or `monitor = Monitor(model).attach()`")
         if self.optimizer is not None and not self._in_optimizer_hook:
@@ -559,52 +470,57 @@ class Monitor:
         self._activation_forwards = frozenset(
             code for _, m, _ in self._activation_modules.values()
             if (code := getattr(getattr(type(m), "forward", None), "__code__", None)) is not None)
+        self._compiled = _compiled(self.model)
+        if self._compiled is not None:
+            self._parameters_only(self._compiled)
         self._mode_regions, self._mode_modules = self._mode_layout() if self._want_activations else ([], frozenset())
+        # where an activation's output goes (the not-zero-centred finding needs it)
+        self._track_feeds = self._want_any_activation and bool(self.stats & {"mean", "std", "zero_centring"})
+        self._weight_modules = {id(m): m for _, m in self.model.named_modules() if isinstance(m, _WEIGHT_MODULES)}
+        self._pass_modules = [m for m in self.model.modules() if isinstance(m, _PASS_THROUGH)]
+        self._param_names = {id(p): n for n, p in self.model.named_parameters()}
+        self._param_owners = {id(p): mod for mod in self.model.modules() for p in mod.parameters(recurse=False)}
+        self._produced = {}
+        self._unseen = _unseen(self.model)
+        for message in self._unseen:
+            warnings.warn(f"actlab Monitor: {message}", stacklevel=3)
         self._params: list[tuple[str, nn.Parameter]] = [
             (n, p) for n, p in self.model.named_parameters() if p.requires_grad and self._include(n)]
         self._weight_slot = {i: k for k, i in enumerate(i for i, (_, p) in enumerate(self._params) if p.ndim >= 2)}
         self._signs = None  # made on first use, on the first weight gradient's device
+        self._param_hists: dict[tuple, S.SegmentHistogram] = {}  # by (kind, parameter indices)
         # norms of half-precision tensors are accumulated and returned in float32
         self._norm_dtype = torch.float32 if any(p.dtype in _LOW_PRECISION for _, p in self._params) else None
         wants_params = bool(self.stats & set(PARAMETER_STATS))
         if wants_params and not self._params and not (self.stats & set(ACTIVATION_STATS)):
+            lists = [m for m in self._unseen if "plain Python" in m]
             raise ValueError(f"{type(self.model).__name__} has no trainable parameter to watch (with this layers= "
-                             f"filter), and stats={sorted(self.stats)} are parameter statistics only")
+                             f"filter), and stats={sorted(self.stats)} are parameter statistics only"
+                             + (f"; {lists[0]}" if lists else ""))
         if wants_params and not self._params:
-            warnings.warn(f"{type(self.model).__name__} has no trainable parameter to watch: parameter statistics "
+            lists = [m for m in self._unseen if "plain Python" in m]
+            why = f" ({lists[0].split(':')[0]})" if lists else ""
+            warnings.warn(f"{type(self.model).__name__} has no trainable parameter to watch{why}: parameter statistics "
                           "will be empty", stacklevel=3)
 
-    def _mode_layout(self) -> tuple[list[nn.Module], frozenset[int]]:
-        """Where the TorchFunctionMode must be on to see functional activations, and which
-        activation modules it records (so they need no hooks of their own).
+    def _check_compiled(self) -> None:
+        """torch.compile(model) after attach (it marks the module): parameters only from now on."""
+        if self._compiled is None and getattr(self.model, "_is_torch_compile", False):
+            self._remove_hooks()
+            self._parameters_only(_compiled(self.model) or type(self.model).__name__, late=True)
 
-        Regions: the outermost modules whose forward may call an activation function,
-        i.e. is neither a known torch.nn layer (``_SAFE_FORWARDS``) nor an activation
-        module's. An ``nn.Sequential`` of ``nn.Linear`` and ``nn.ReLU`` has none: its
-        activations are all modules, recorded by their hooks, and the mode is never
-        entered. Mode modules: torch.nn activation modules whose forward is one
-        activation function call (``_MODE_FORWARDS``) and that are only reachable
-        inside regions: there the mode records them, and hooks would only add cost.
-        """
-        regions: list[nn.Module] = []
-        outside: set[int] = set()
-        seen: set[int] = set()
-        stack = [self.model]
-        while stack:
-            m = stack.pop()
-            if id(m) in seen:
-                continue
-            seen.add(id(m))
-            if id(m) not in self._activation_modules and type(m).forward not in _SAFE_FORWARDS:
-                regions.append(m)
-                continue
-            outside.add(id(m))
-            stack.extend(m.children())
-        inside = {id(sub) for r in regions for sub in r.modules()}
-        mode_modules = frozenset(
-            key for key, (_, m, _) in self._activation_modules.items()
-            if key in inside and key not in outside and key in self._included and type(m).forward in _MODE_FORWARDS)
-        return regions, mode_modules
+    def _parameters_only(self, compiled: str, late: bool = False) -> None:
+        """Under torch.compile: no activation hooks from now on, said in one line."""
+        self._compiled = compiled
+        if self._want_any_activation:
+            when = " (after the monitor attached)" if late else ""
+            warnings.warn(f"actlab Monitor: {compiled} is compiled with torch.compile{when}, so the monitor records "
+                          "parameter statistics only (gradient norms, update ratios, sign coherence, histograms): "
+                          "compiled code calls no Python activation to watch, and hooks added on sampled steps would "
+                          "make dynamo recompile (it guards on them). To see activations, monitor the model "
+                          "uncompiled (a short debug run).", stacklevel=4)
+        self._want_any_activation = self._want_activations = self._track_feeds = False
+        self._mode_regions, self._mode_modules = [], frozenset()
 
     def _header(self) -> dict[str, Any]:
         return {
@@ -642,43 +558,20 @@ class Monitor:
             self._remove_hooks()
             self._snapshots = self._snapshot_norms = None
             return
+        self._check_compiled()
         if not self._handles:
             self._install_hooks()
         self._forwards = self._forwards_skipped = 0
         self._reset_grad_stats()
-        if "update_ratio" in self.stats and self._params:
-            # the weights before this step's optimizer step, and their norms; the buffers
-            # are reused while consecutive steps are sampled and freed after the last one
-            params = [p for _, p in self._params]
-            with torch.no_grad():
-                if self._snapshots is None:
-                    self._snapshots = [p.clone() for p in params]
-                else:
-                    torch._foreach_copy_(self._snapshots, params)
-                # the last sampled step's end measured these weights already (_pack_params)
-                self._snapshot_norms = (next_norms if next_norms is not None
-                                        else torch._foreach_norm(self._snapshots, 2, dtype=self._norm_dtype))
+        self._take_snapshot(next_norms)
 
     def _install_hooks(self) -> None:
         handles = self._handles
-        if self.stats & set(ACTIVATION_STATS):
-            needs_input = bool(self.stats & {"saturated_fraction", "dead_fraction"})
-            for _, module, info in self._activation_modules.values():
-                if id(module) not in self._included or id(module) in self._mode_modules:
-                    continue
-                if needs_input and getattr(module, "inplace", False) and info.derivative is not None and not info.relu:
-                    # the forward hook would see the input already overwritten: read it first
-                    handles.append(module.register_forward_pre_hook(self._inplace_pre_hook))
-                handles.append(module.register_forward_hook(self._module_hook))
-        for region in self._mode_regions:  # the TorchFunctionMode is on inside these
-            handles.append(region.register_forward_pre_hook(self._region_pre_hook))
-            handles.append(region.register_forward_hook(self._region_post_hook, always_call=True))
+        self._install_activation_hooks(handles)
         # the root's hooks wrap everything else: pre-hook first, post-hook last
         handles.append(self.model.register_forward_pre_hook(self._root_pre_hook, prepend=True))
         handles.append(self.model.register_forward_hook(self._root_post_hook, always_call=True))
-        if self._want_grad_norm or self._want_signs:
-            for i, (_, p) in enumerate(self._params):
-                handles.append(p.register_post_accumulate_grad_hook(functools.partial(self._grad_hook, i)))
+        self._install_grad_hooks(handles)
 
     def _remove_hooks(self) -> None:
         for h in self._handles:
@@ -688,511 +581,7 @@ class Monitor:
             self._mode.__exit__(None, None, None)
             self._mode_entered = False
         self._depth = self._mode_depth = 0
-        self._recording = False
-
-    def _root_pre_hook(self, module: nn.Module, args: Any) -> None:
-        if self._depth == 0:
-            self._recording = not self._paused and (module.training or not self.training_only)
-            if self._recording:
-                self._forwards += 1
-                self._calls.clear()
-                self._pre.clear()
-            else:
-                self._forwards_skipped += 1
-        self._depth += 1
-
-    def _root_post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
-        self._depth = max(self._depth - 1, 0)
-        if self._depth == 0:
-            if self._mode_entered:  # a region's post-hook did not run
-                self._mode.__exit__(None, None, None)
-                self._mode_entered = False
-            self._mode_depth = 0
-            self._recording = False
-
-    def _region_pre_hook(self, module: nn.Module, args: Any) -> None:
-        if self._mode_depth:
-            self._mode_depth += 1
-        elif self._recording:
-            self._mode.__enter__()
-            self._mode_entered = True
-            self._mode_depth = 1
-
-    def _region_post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
-        if self._mode_depth:
-            self._mode_depth -= 1
-            if not self._mode_depth and self._mode_entered:
-                self._mode.__exit__(None, None, None)
-                self._mode_entered = False
-
-    def _site_for(self, key: tuple, name: str, module_name: str, info: ActivationInfo, call: str) -> _Site | None:
-        k = self._calls.get(key, 0)
-        self._calls[key] = k + 1
-        site = self._sites.get((key, k))
-        if site is None:
-            site = _Site(name if k == 0 else f"{name}#{k}", module_name, info, call, len(self._sites))
-            self._sites[(key, k)] = site
-        return site
-
-    def _module_site(self, module: nn.Module) -> _Site | None:
-        entry = self._activation_modules.get(id(module))
-        if entry is None:
-            return None
-        name, _, info = entry
-        return self._site_for((id(module),), name, name, info, "module")
-
-    def _inplace_pre_hook(self, module: nn.Module, args: Any) -> None:
-        if not self._recording or not args or not isinstance(args[0], Tensor):
-            return
-        site = self._module_site(module)
-        grad = torch.is_grad_enabled()
-        torch._C._set_grad_enabled(False)  # our reductions are not part of the model's graph
-        try:
-            with torch._C.DisableTorchFunction():  # ... and must not reach the TorchFunctionMode
-                sat, act = self._derivative_stats(site, site.info, args[0])
-        finally:
-            torch._C._set_grad_enabled(grad)
-        self._pre.setdefault(id(module), []).append((site, sat, act))
-
-    def _module_hook(self, module: nn.Module, args: Any, output: Any) -> None:
-        if not self._recording or not isinstance(output, Tensor):
-            return
-        stack = self._pre.get(id(module))
-        if stack:
-            site, sat, act = stack.pop()
-            x, pre = None, (sat, act)
-        else:
-            site = self._module_site(module)
-            x, pre = (args[0] if args and isinstance(args[0], Tensor) else None), None
-        grad = torch.is_grad_enabled()
-        torch._C._set_grad_enabled(False)  # our reductions are not part of the model's graph
-        try:
-            with torch._C.DisableTorchFunction():  # ... and must not reach the TorchFunctionMode
-                self._observe(site, site.info, output, x, pre)
-        finally:
-            torch._C._set_grad_enabled(grad)
-
-    def _functional_call(self, func: Callable, call: FunctionalCall, args: tuple, kwargs: dict) -> Any:
-        module, own = self._enclosing_module()
-        if module is None:
-            return func(*args, **kwargs)
-        x = call.input(args, kwargs)
-        if not isinstance(x, Tensor) or not x.is_floating_point():
-            return func(*args, **kwargs)
-        if own:  # the activation module's own forward: a module site
-            if id(module) not in self._mode_modules:
-                return func(*args, **kwargs)  # its hook records it
-            site = self._module_site(module)
-            info = site.info
-        else:
-            if id(module) in self._activation_modules or id(module) not in self._included:
-                return func(*args, **kwargs)  # outside the filter, or an activation module's hook records it
-            info = self._functional_info(func, call, args, kwargs)
-            module_name = self._module_names.get(id(module), "")
-            base = info.label.split("(")[0]
-            name = f"{module_name}.{base}()" if module_name else f"{base}()"
-            site = self._site_for((id(module), base), name, module_name, info, "function")
-        inplace = call.inplace(args, kwargs)
-        grad = torch.is_grad_enabled()
-        pre = None
-        if inplace and not info.relu:
-            torch._C._set_grad_enabled(False)  # read the input before the call overwrites it
-            try:
-                pre = self._derivative_stats(site, info, x)
-            finally:
-                torch._C._set_grad_enabled(grad)
-        out = func(*args, **kwargs)
-        if isinstance(out, Tensor):
-            torch._C._set_grad_enabled(False)
-            try:
-                self._observe(site, info, out, None if inplace else x, pre)
-            finally:
-                torch._C._set_grad_enabled(grad)
-        return out
-
-    def _functional_info(self, func: Callable, call: FunctionalCall, args: tuple, kwargs: dict) -> ActivationInfo:
-        key = (func, call.params(args, kwargs))
-        info = self._info_cache.get(key)
-        if info is None:
-            info = self._info_cache[key] = functional_activation(call, args, kwargs, self.saturation_slope)
-        return info
-
-    def _enclosing_module(self) -> tuple[nn.Module | None, bool]:
-        """(the module whose forward made this call, whether it is an activation module's
-        own forward), or (None, False) outside any module. Only on sampled steps, once per
-        activation call."""
-        frame = sys._getframe(3)
-        stop = self._activation_forwards
-        while frame is not None:
-            code = frame.f_code
-            if code in stop:
-                return frame.f_locals.get("self"), True
-            if code is _CALL_IMPL_CODE:
-                # the innermost Module._call_impl frame belongs to the calling module
-                return frame.f_locals.get("self"), False
-            frame = frame.f_back
-        return None, False
-
-    # --- reductions (device tensors only: no .item(), .tolist(), .cpu() or bool(tensor)) ---
-
-    def _unit_dim(self, ndim: int) -> int | None:
-        if self.unit_dim is None or ndim == 0:
-            return S.default_unit_dim(ndim)
-        if -ndim <= self.unit_dim < ndim:
-            return self.unit_dim % ndim
-        self._warn_once("unit_dim", f"unit_dim={self.unit_dim} does not exist in a {ndim}-D activation; "
-                                    f"using dimension {S.default_unit_dim(ndim)} there")
-        return S.default_unit_dim(ndim)
-
-    def _derivative_stats(self, site: _Site, info: ActivationInfo, x: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        """(saturated count, per-unit max |f'|) from the input ``x``, or Nones where undefined.
-        Call with grad mode off."""
-        if info.derivative is None or not (self._want_sat or self._want_dead):
-            return None, None
-        if x.dtype in _LOW_PRECISION:
-            x = x.float()
-        d = info.derivative(x)
-        if not info.monotonic:
-            d = d.abs()
-        sat = S.saturated_count(d, info.saturation_threshold) if self._want_sat else None
-        act = None
-        if self._want_dead:
-            u = self._unit_dim(d.ndim)
-            act = S.unit_activity(d, u) if u is not None else None
-        return sat, act
-
-    def _observe(self, site: _Site, info: ActivationInfo, y: Tensor, x: Tensor | None,
-                 pre: tuple[Tensor | None, Tensor | None] | None) -> None:
-        """Reduce one call's output ``y`` (and input ``x``) into the site's accumulators.
-        Call with grad mode off, so that none of this is recorded by autograd."""
-        n = y.numel()
-        if n == 0 or not y.is_floating_point():
-            return
-        if y.dtype in _LOW_PRECISION:
-            y = y.float()
-        site.calls += 1
-        site.numel += n
-        scratch = self._scratch_for(y)
-        sums = None  # ReLU: per-unit sums give the sum and the silent units in one pass
-        if info.relu and pre is None and y.ndim >= 2 and (self._want_dead or self._want_moments):
-            u = self._unit_dim(y.ndim)
-            if u is not None:
-                # the step's first call writes into its ring row of the dead-unit window
-                first = self._want_dead and site.activity is None
-                sums = S.unit_sums(y, u, out=self._activity_row(site, y.shape[u], y) if first else None)
-        if self._want_moments:
-            site.moments.append((n, *S.moments(y, scratch, sums.sum() if sums is not None else None)))
-        if self._want_hist:
-            if site.hist_range is None:
-                site.hist_range = lo, hi = self._histogram_range(info)
-                site.hist_clamp = not lo <= info.output_range[0] <= info.output_range[1] <= hi
-            lo, hi = site.hist_range
-            values = self._histogram_values(y)
-            counts = S.histogram_counts(values, lo, hi, self.bins, site.hist_clamp)
-            site.hist = counts if site.hist is None else site.hist.add_(counts)
-            site.hist_values += values.numel()
-        if not (self._want_sat or self._want_dead):
-            return
-        if pre is not None:
-            sat, act = pre
-        elif info.relu:
-            # relu' = 0 exactly where the output is 0: read both off the output (in-place safe);
-            # the per-unit max of y stands for max |f'| (both are 0 for the same units)
-            sat = S.positive_count(y, scratch) if self._want_sat else None  # saturated = n - this
-            if sums is not None:
-                act = sums if self._want_dead else None  # y >= 0: a unit's sum is 0 iff it never fired
-            else:
-                u = self._unit_dim(y.ndim) if self._want_dead else None
-                act = S.unit_activity(y, u) if u is not None else None
-        elif x is not None:
-            sat, act = self._derivative_stats(site, info, x)
-        else:
-            sat, act = None, None
-        if sat is not None:
-            site.saturated.append((n, sat, info.relu and pre is None))
-        if act is None:
-            return
-        if site.activity is not None and site.activity.shape == act.shape and site.activity.dtype == act.dtype:
-            if act is not site.activity:
-                torch.maximum(site.activity, act, out=site.activity)
-        else:  # the step's first call (or the units changed): act is, or goes into, the step's ring row
-            row = self._activity_row(site, act.numel(), act)
-            site.activity = row if act is row else row.copy_(act)
-
-    def _activity_row(self, site: _Site, units: int, like: Tensor) -> Tensor:
-        """This step's row of ``site``'s dead-unit window: a ring of (window, units) per-unit
-        activities, zeros where not yet written; made anew (empty) when the units change."""
-        ring = site.ring
-        if ring is None or site.units != units or ring.dtype != like.dtype or ring.device != like.device:
-            site.ring = ring = like.new_zeros((self.window, units))
-            site.ring_rows = ring.unbind(0)  # views made once
-            site.units, site.ring_filled, site.ring_slot = units, 0, 0
-        return site.ring_rows[site.ring_slot]
-
-    def _scratch_for(self, y: Tensor) -> Tensor | None:
-        """A reusable buffer of ``y``'s shape for the reductions' temporaries, on the CPU.
-
-        On the CPU every large temporary is a fresh allocation, and after the training
-        step's own allocations, often a fresh set of page faults too; one buffer, grown
-        to the largest activation and reused by every site, avoids both. Device
-        allocators cache blocks already, so elsewhere this is None.
-        """
-        key = (y.dtype, y.shape, y.device.type)
-        view = self._scratch_views.get(key)
-        if view is not None or key[2] != "cpu":
-            return view
-        buf = self._scratch.get(y.dtype)
-        if buf is None or buf.numel() < y.numel():
-            buf = self._scratch[y.dtype] = torch.empty(y.numel(), dtype=y.dtype)
-            self._scratch_views = {k: v for k, v in self._scratch_views.items() if k[0] != y.dtype}  # stale views
-        view = self._scratch_views[key] = buf[: y.numel()].view(y.shape)
-        return view
-
-    def _histogram_values(self, y: Tensor) -> Tensor:
-        n = y.numel()
-        if self.histogram_sample is None or n <= self.histogram_sample:
-            return y
-        row = n // y.shape[0] if y.ndim > 1 else n
-        stride = self._strides.get((n, row))
-        if stride is None:
-            stride = self._strides[(n, row)] = S.sample_stride(n, row, self.histogram_sample)
-        if y.is_contiguous():  # y.reshape(-1)[::stride] in one op
-            return y.as_strided(((n - 1) // stride + 1,), (stride,))
-        return y.reshape(-1)[::stride]
-
-    def _histogram_range(self, info: ActivationInfo) -> tuple[float, float]:
-        if self.histogram_range is not None:
-            return self.histogram_range
-        lo, hi = info.output_range
-        lo, hi = max(lo, -HISTOGRAM_LIMIT), min(hi, HISTOGRAM_LIMIT)
-        return (lo, hi) if lo < hi else (-HISTOGRAM_LIMIT, HISTOGRAM_LIMIT)
-
-    def _reset_grad_stats(self) -> None:
-        self._grad_norms = [None] * len(getattr(self, "_params", ()))
-        self._signed = set()
-        self._arrivals, self._backward_batch, self._callback_queued = {}, [], False
-
-    def _grad_hook(self, index: int, param: Tensor) -> None:
-        """A gradient is accumulated: note it; the reductions run once the backward pass
-        ends, for all its gradients at once (or here, without ``queue_callback``)."""
-        if self._paused or param.grad is None:
-            return
-        self._arrivals.setdefault(index, None)
-        self._backward_batch.append(index)
-        if _QUEUE_CALLBACK is None:
-            self._reduce_gradients()
-        elif not self._callback_queued:
-            self._callback_queued = True
-            _QUEUE_CALLBACK(self._reduce_gradients)
-
-    def _reduce_gradients(self) -> None:
-        # latest backward wins: with gradient accumulation, the last one sees the summed gradients
-        batch, self._backward_batch, self._callback_queued = self._backward_batch, [], False
-        grads, indices = [], []
-        for i in batch:
-            g = self._params[i][1].grad
-            if g is None:
-                continue
-            if g.is_sparse:
-                self._warn_once(f"sparse:{i}", f"parameter {self._params[i][0]} has a sparse gradient; the monitor skips it")
-                continue
-            grads.append(g.detach() if g.requires_grad else g)  # a graph only after backward(create_graph=True)
-            indices.append(i)
-        if not grads:
-            return
-        with torch.no_grad():
-            if self._want_grad_norm:
-                for i, norm in zip(indices, torch._foreach_norm(grads, 2, dtype=self._norm_dtype), strict=True):
-                    self._grad_norms[i] = norm
-            if self._want_signs:
-                self._row_extremes(indices, grads)
-
-    def _row_extremes(self, indices: list[int], grads: list[Tensor]) -> None:
-        """Each weight gradient's row max and min, into one buffer; the signs are counted
-        at the step's end, for all weights at once."""
-        for i, g in zip(indices, grads, strict=True):
-            k = self._weight_slot.get(i)
-            if k is None:
-                continue
-            if self._signs is None:
-                self._signs = S.RowSignCounter([self._params[j][1].shape[0] for j in self._weight_slot], g)
-            self._signs.write(k, g)
-            self._signed.add(i)
-
-    # --- the end of a sampled step -------------------------------------------------------
-
-    def _end_sampled_step(self) -> None:
-        step = self._step
-        pack = _Pack()
-        sites = [s for s in self._sites.values() if s.calls]  # creation order is forward order
-        raw_sites = [self._pack_site(s, pack) for s in sites]
-        raw_params = self._pack_params(pack)
-        self._check_step(step, sites)
-        for s in sites:
-            s.reset()
-        self._reset_grad_stats()
-        raw = {"step": step, "forwards": self._forwards, "sites": raw_sites, "params": raw_params}
-        self._pending.append((raw, pack, pack.flat()))
-        if len(self._pending) >= self.flush_every:
-            self.flush()
-
-    def _pack_site(self, site: _Site, pack: _Pack) -> dict[str, Any]:
-        raw: dict[str, Any] = {"site": site, "calls": site.calls, "numel": site.numel}
-        raw["moments"] = [(n, pack.scalar(m), pack.scalar(m2)) for n, m, m2 in site.moments]
-        raw["saturated"] = [(n, pack.scalar(c), complement) for n, c, complement in site.saturated]
-        if site.hist is not None:
-            raw["hist"] = pack.vector(site.hist)
-            raw["hist_values"] = site.hist_values
-        if site.activity is not None and site.ring is not None:  # the activity is the ring's current row
-            units = site.activity.numel()
-            site.ring_slot = (site.ring_slot + 1) % self.window
-            site.ring_filled = min(site.ring_filled + 1, self.window)
-            # rows not yet written are 0, and activities are >= 0: the max over the whole ring
-            # is the max over the steps seen
-            window_max = site.ring.amax(dim=0)  # (units,)
-            raw["alive"] = pack.scalar(S.positive_count(window_max, window_max))
-            raw["units"], raw["window"] = units, site.ring_filled
-        return raw
-
-    def _pack_params(self, pack: _Pack) -> dict[str, Any]:
-        arrived = list(self._arrivals)
-        depth = {i: len(arrived) - 1 - k for k, i in enumerate(arrived)}  # backward runs the last layer first
-        raw: dict[str, Any] = {"depth": depth, "norms": {}, "signs": {}, "update": None}
-        if self._snapshots is not None:
-            # w_before - w_after, in place in the snapshot buffers (no allocation); foreach
-            # ops take the whole list in one call
-            # ops take the whole list in one call. If the next step is sampled too, the weights
-            # now are its weights before: their norms come in the same call.
-            params = [p for _, p in self._params]
-            ahead = self._is_sampled(self._step + 1)
-            with torch.no_grad():
-                torch._foreach_sub_(self._snapshots, params)
-                norms = torch._foreach_norm(self._snapshots + params if ahead else self._snapshots, 2,
-                                            dtype=self._norm_dtype)
-            moved, self._next_norms = norms[:len(params)], (norms[len(params):] if ahead else None)
-            raw["update"] = (pack.scalars(moved), pack.scalars(self._snapshot_norms))
-        norms = [(i, t) for i, t in enumerate(self._grad_norms) if t is not None]
-        if norms:
-            raw["norms"] = dict(zip((i for i, _ in norms), pack.scalars([t for _, t in norms]), strict=True))
-        if self._signed and self._signs is not None:
-            # (weights, 3): rows with a positive entry, a negative entry, both; rows of
-            # weights without a gradient this step are not read
-            ref = pack.vector(self._signs.counts().view(-1))
-            raw["signs"] = {i: (ref, 3 * k) for i, k in self._weight_slot.items() if i in self._signed}
-        return raw
-
-    def _check_step(self, step: int, sites: list[_Site]) -> None:
-        if self._forwards == 0:
-            why = (f" ({self._forwards_skipped} forward pass(es) in eval mode were skipped: training_only=True)"
-                   if self._forwards_skipped else "")
-            self._warn_once("no_forward", f"no forward pass of {type(self.model).__name__} was recorded during sampled "
-                                          f"step {step}{why}; call monitor.step() once per training step, after "
-                                          "optimizer.step()")
-            return
-        if not sites and self.stats & set(ACTIVATION_STATS):
-            known = "nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, ... modules or F.relu, torch.sigmoid, ... calls"
-            self._warn_once("no_activation", f"the monitor saw no activation in {type(self.model).__name__}'s forward "
-                                             f"at step {step} (it looks for {known}"
-                                             f"{'; functional=False' if not self.functional else ''}"
-                                             f"{'; layers= may exclude them' if self._include is not _all_layers else ''}); "
-                                             "activation statistics will be empty")
-        if self._params and (self._want_grad_norm or self._want_signs) and not self._arrivals:
-            self._warn_once("no_grad", f"no gradient reached the watched parameters during sampled step {step}; "
-                                       "call loss.backward() before monitor.step()")
-
-    def flush(self) -> None:
-        """Transfer the queued statistics to the host (one transfer), finish them into
-        records, append those to ``history`` and write them to the sinks."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        flats = [f for _, _, f in pending if f is not None]
-        # the one host sync per flush: every queued statistic in one transfer
-        values = (flats[0] if len(flats) == 1 else torch.cat(flats)).tolist() if flats else []
-        base = 0
-        for raw, pack, flat in pending:
-            if self.sinks:
-                record = self._finish(raw, pack, values, base)
-                self._history.append(record)
-                for sink in self.sinks:
-                    sink.write(record)
-            else:
-                self._history.append((raw, pack, values, base))
-            base += flat.numel() if flat is not None else 0
-
-    @property
-    def history(self) -> collections.deque[dict[str, Any]]:
-        """The records of the last ``keep`` sampled steps, oldest first (flushes first).
-
-        A record: ``{"type": "step", "step", "forwards", "window", "activations": {site:
-        {...}}, "parameters": {name: {...}}}``, the same dicts the JSONL file holds.
-        """
-        self.flush()
-        h = self._history
-        for i, entry in enumerate(h):
-            if isinstance(entry, tuple):
-                h[i] = self._finish(*entry)
-        return h
-
-    def _finish(self, raw: dict[str, Any], pack: _Pack, values: list[float], base: int) -> dict[str, Any]:
-        def v(ref: tuple[Any, int]) -> float:  # a scalar's value
-            return values[base + pack.start(ref)]
-
-        def vec(ref: tuple[Any, int], length: int) -> list[float]:
-            start = base + pack.start(ref)
-            return values[start: start + length]
-
-        activations: dict[str, Any] = {}
-        for r in raw["sites"]:
-            site: _Site = r["site"]
-            out: dict[str, Any] = {"activation": site.info.label, "module": site.module_name, "call": site.call,
-                                   "order": site.order, "calls": r["calls"], "numel": r["numel"],
-                                   "two_sided": site.info.two_sided}
-            if r["moments"]:
-                n_total = sum(n for n, _, _ in r["moments"])
-                mean = sum(v(t) for _, t, _ in r["moments"]) / n_total
-                m2 = sum(v(q) ** 2 + n * (v(t) / n - mean) ** 2 for n, t, q in r["moments"])
-                std = math.sqrt(m2 / n_total) if m2 >= 0 else math.nan
-                for key, value in (("mean", mean), ("std", std), ("zero_centring", _ratio(abs(mean), std))):
-                    if key in self.stats:
-                        out[key] = value
-            if "saturated_fraction" in self.stats:
-                if r["saturated"]:
-                    count = sum(n - v(c) if complement else v(c) for n, c, complement in r["saturated"])
-                    out["saturated_fraction"] = count / sum(n for n, _, _ in r["saturated"])
-                else:
-                    out["saturated_fraction"] = 0.0 if not site.info.saturating else None
-            if "dead_fraction" in self.stats:
-                if "alive" in r:
-                    out["dead_fraction"] = (r["units"] - v(r["alive"])) / r["units"]
-                    out["units"], out["dead_window"] = r["units"], r["window"]
-                else:
-                    out["dead_fraction"] = 0.0 if not site.info.saturating else None
-            if "hist" in r:
-                counts = [int(c) for c in vec(r["hist"], self.bins)]
-                out["histogram"], out["nan_count"] = counts, r["hist_values"] - sum(counts)
-                out["histogram_range"] = list(site.hist_range)  # type: ignore[arg-type]
-            activations[site.name] = out
-        parameters: dict[str, Any] = {}
-        rp = raw["params"]
-        update = rp["update"]
-        for i, (name, p) in enumerate(self._params):
-            out = {"shape": list(p.shape), "depth": rp["depth"].get(i)}
-            if i in rp["norms"]:
-                out["grad_norm"] = v(rp["norms"][i])
-            if i in rp["signs"]:
-                ref, offset = rp["signs"][i]
-                pos, neg, both = vec(ref, offset + 3)[offset:]
-                nonzero = pos + neg - both
-                out["sign_coherence"] = (nonzero - both) / nonzero if nonzero else None
-                out["nonzero_rows"] = int(nonzero)
-            if update is not None:
-                moved, norm = v(update[0][i]), v(update[1][i])
-                out["update_ratio"] = _ratio(moved, norm)
-                out["weight_norm"] = norm
-            parameters[name] = out
-        return {"type": "step", "step": raw["step"], "forwards": raw["forwards"], "window": self.window,
-                "activations": activations, "parameters": parameters}
+        self._recording = self._outer_forward = False
 
     # --- results -------------------------------------------------------------------------
 
@@ -1228,6 +617,23 @@ class Monitor:
                          f"{_fmt(p.get('sign_coherence'), 7)}")
         return "\n".join(lines)
 
+    def _to_sink(self, sink: Sink, method: str, *args: Any) -> None:
+        """``sink.method(*args)``; a sink that fails (a full disk, a closed writer) is
+        disabled with one warning: the training it watches goes on, and ``history`` and
+        ``findings()`` still work from memory."""
+        try:
+            getattr(sink, method)(*args)
+        except Exception as exc:  # noqa: BLE001 (any failure of a sink must not stop the training)
+            if sink in self._live_sinks:
+                self._live_sinks.remove(sink)
+            if method != "close":
+                with contextlib.suppress(Exception):
+                    sink.close()
+            where = getattr(sink, "path", None) or getattr(sink, "_target", None) or sink
+            warnings.warn(f"actlab Monitor: writing to {where} failed ({type(exc).__name__}: {exc}); that sink is "
+                          "disabled, training goes on, and findings() and history still work from memory",
+                          stacklevel=4)
+
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
@@ -1240,14 +646,6 @@ class Monitor:
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _ratio(a: float, b: float) -> float | None:
-    if b > 0:
-        return a / b
-    if b == 0:
-        return math.inf if a > 0 else None
-    return math.nan  # NaN in, NaN out
 
 
 def _fmt(value: Any, width: int = 9, pct: bool = False) -> str:
@@ -1299,5 +697,43 @@ def _parse_stats(stats: str | Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+def _compiled(model: nn.Module) -> str | None:
+    """The name of the compiled module in ``model`` (``torch.compile``), or None."""
+    for name, m in model.named_modules():
+        if (getattr(m, "_orig_mod", None) is not None or getattr(m, "_is_torch_compile", False)
+                or getattr(m, "_compiled_call_impl", None) is not None):
+            return f"{type(model).__name__}" + (f".{name}" if name else "")
+    return None
+
+
+_FUSED_RNNS = tuple(c for c in (nn.LSTM, nn.GRU, nn.RNN, nn.LSTMCell, nn.GRUCell, nn.RNNCell))
+
+
+def _unseen(model: nn.Module) -> list[str]:
+    """What the monitor cannot see in ``model``, one sentence each, with the fix."""
+    out = []
+    registered = {id(m) for m in model.modules()}
+    for name, m in model.named_modules():
+        if isinstance(m, _FUSED_RNNS):
+            out.append(f"{name or 'the model'} ({type(m).__name__}) computes its gates in one fused kernel: the "
+                       "monitor sees its parameters but not its sigmoid and tanh gates (write the cell with nn.Linear "
+                       "and torch.sigmoid / torch.tanh to watch them)")
+        for attr, value in vars(m).items():
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+            mods = [v for v in items if isinstance(v, nn.Module) and id(v) not in registered]
+            if mods and not attr.startswith("_"):
+                where = f"{name}.{attr}" if name else attr
+                kinds = ", ".join(sorted({type(v).__name__ for v in mods}))
+                container = "nn.ModuleDict" if isinstance(value, dict) else "nn.ModuleList"
+                out.append(f"{type(model).__name__}.{where} is a plain Python {type(value).__name__} of {len(mods)} "
+                           f"module(s) ({kinds}): PyTorch does not register them, so neither the monitor nor "
+                           f"model.parameters() (your optimizer) sees them; hold them in {container}")
+    return out
+
+
+def _contains(outer: nn.Module, inner: nn.Module) -> bool:
+    return any(m is inner for m in outer.modules())
+
+
 def _overlap(a: nn.Module, b: nn.Module) -> bool:
-    return a is b or any(m is b for m in a.modules()) or any(m is a for m in b.modules())
+    return a is b or _contains(a, b) or _contains(b, a)

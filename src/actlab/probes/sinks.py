@@ -84,8 +84,9 @@ class TensorBoardSink:
     """Scalars and histograms for TensorBoard (``torch.utils.tensorboard``).
 
     Tags are ``<statistic>/<layer>`` (``mean/fc1``, ``dead_fraction/fc1``,
-    ``grad_norm/fc1.weight``, ``histogram/fc1``), so TensorBoard puts each statistic
-    in its own section with one chart per layer.
+    ``grad_norm/fc1.weight``, ``histogram/fc1``, ``weight_histogram/fc1.weight``,
+    ``grad_histogram/fc1.weight``), so TensorBoard puts each statistic in its own
+    section with one chart per layer.
 
     Args:
         target: a log folder (the sink opens and closes its own ``SummaryWriter``),
@@ -93,7 +94,7 @@ class TensorBoardSink:
     """
 
     SCALARS = ("mean", "std", "zero_centring", "saturated_fraction", "dead_fraction")
-    PARAMETER_SCALARS = ("grad_norm", "update_ratio", "sign_coherence")
+    PARAMETER_SCALARS = ("grad_norm", "update_ratio", "sign_coherence", "positive_grad_fraction")
 
     def __init__(self, target: Any) -> None:
         self._owned = isinstance(target, (str, os.PathLike))
@@ -128,6 +129,9 @@ class TensorBoardSink:
                 value = stats.get(key)
                 if isinstance(value, float) and math.isfinite(value):
                     w.add_scalar(f"{key}/{name}", value, step)
+            for kind in ("weight", "grad"):
+                self._counts(w, f"{kind}_histogram/{name}", stats.get(f"{kind}_histogram"), stats.get(f"{kind}_range"),
+                             step)
         w.flush()
 
     @staticmethod
@@ -144,6 +148,21 @@ class TensorBoardSink:
         limits = [lo + (i + 1) * width for i in range(len(counts))]  # right edges, as TensorBoard wants
         w.add_histogram_raw(tag, min=lo, max=hi, num=num, sum=mean * num, sum_squares=(std * std + mean * mean) * num,
                             bucket_limits=limits, bucket_counts=counts, global_step=step)
+
+    @staticmethod
+    def _counts(w: Any, tag: str, counts: Any, rng: Any, step: int) -> None:
+        """A histogram from counts and a range alone (sum and sum of squares from bin centres)."""
+        if not counts or not rng or not sum(counts) or not all(isinstance(v, float) and math.isfinite(v) for v in rng):
+            return
+        lo, hi = rng
+        if not hi > lo:
+            return
+        width = (hi - lo) / len(counts)
+        centres = [lo + (i + 0.5) * width for i in range(len(counts))]
+        w.add_histogram_raw(tag, min=lo, max=hi, num=sum(counts), sum=sum(c * x for c, x in zip(counts, centres)),
+                            sum_squares=sum(c * x * x for c, x in zip(counts, centres)),
+                            bucket_limits=[lo + (i + 1) * width for i in range(len(counts))], bucket_counts=counts,
+                            global_step=step)
 
     def close(self) -> None:
         if self._writer is None:
@@ -181,7 +200,7 @@ def _iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 
 _NUMERIC = frozenset({"mean", "std", "zero_centring", "saturated_fraction", "dead_fraction",
-                      "grad_norm", "update_ratio", "sign_coherence", "weight_norm"})
+                      "grad_norm", "update_ratio", "sign_coherence", "weight_norm", "positive_grad_fraction"})
 
 
 def _nulls_to_nan(record: dict[str, Any]) -> dict[str, Any]:

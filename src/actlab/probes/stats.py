@@ -8,7 +8,8 @@ of one step and finishes the arithmetic on the host, after the one transfer per 
 Definitions (each has a slow reference in ``tests/test_probes_stats.py``):
 
 * ``moments``: sum and sqrt(M2), M2 = sum (y - mean)^2 (two-pass, so a saturated sigmoid with
-  mean 0.99 and std 1e-3 keeps its digits); std = sqrt(M2 / n), the population std.
+  mean 0.99 and std 1e-3 keeps its digits); std = sqrt(M2 / n), the population std. Both
+  accumulate in float64, so that finite float32 outputs near 3e38 give finite moments.
 * ``saturated_count``: elements with |f'(x)| < threshold; the monitor uses
   threshold = ``saturation_slope`` (5%) x max |f'| of the activation.
 * ``unit_activity``: per unit, the max over the batch (and positions) of |f'(x)|; a
@@ -20,6 +21,9 @@ Definitions (each has a slow reference in ``tests/test_probes_stats.py``):
   out (as in the ``sign-coherence`` claim).
 * ``update_ratio``: ||w_after - w_before|| / ||w_before|| (CS231n notes, "ratio of
   weights:updates").
+* ``SegmentHistogram``: per tensor of a list, a histogram over [-m, m] (m = its max |value|)
+  of an even strided sample, and the share of sampled entries > 0, for all of them in a
+  handful of ops (per-parameter weight and gradient histograms).
 """
 
 from __future__ import annotations
@@ -38,10 +42,10 @@ __all__ = [
     "sample_stride",
     "row_extremes",
     "row_sign_counts",
-    "segment_matrix",
     "RowSignCounter",
     "row_sign_coherence",
     "update_ratio",
+    "SegmentHistogram",
 ]
 
 
@@ -54,22 +58,24 @@ def moments(y: Tensor, scratch: Tensor | None = None, total: Tensor | None = Non
     mean. ``scratch``: a tensor of ``y``'s shape and dtype to hold y - mean; ``total``:
     the sum, if the caller has it already.
     """
+    acc = torch.float64 if y.dtype != torch.float64 else None  # float32 sums of values near 3e38 overflow
     if total is None:
-        total = y.sum()
-    # y - total / n, without a separate division op
-    centred = torch.sub(y, total, alpha=1 / y.numel(), out=scratch) if scratch is not None else \
-        torch.sub(y, total, alpha=1 / y.numel())
-    return total, torch.linalg.vector_norm(centred)
+        total = y.sum(dtype=acc)
+    # y - mean in y's dtype (a 0-d mean does not promote it); the mean, not alpha x total:
+    # the op would cast the float64 total to float32, where it may overflow
+    mean = total / y.numel()
+    centred = torch.sub(y, mean, out=scratch) if scratch is not None else torch.sub(y, mean)
+    return total, torch.linalg.vector_norm(centred, dtype=acc)
 
 
-def unit_sums(y: Tensor, unit_dim: int, out: Tensor | None = None) -> Tensor:
+def unit_sums(y: Tensor, unit_dim: int, out: Tensor | None = None, dtype: torch.dtype | None = None) -> Tensor:
     """Per unit, the sum over every other dimension: shape (units,), for ``y.ndim >= 2``
-    (into ``out`` if given).
+    (into ``out`` if given; accumulated and returned in ``dtype`` if given).
 
     For a non-negative ``y`` (a ReLU's output) a unit's sum is 0 exactly when it was 0
     for the whole batch, so this one pass gives both the dead units and the mean.
     """
-    return torch.sum(y, dim=tuple(d for d in range(y.ndim) if d != unit_dim), out=out)
+    return torch.sum(y, dim=tuple(d for d in range(y.ndim) if d != unit_dim), dtype=dtype, out=out)
 
 
 def saturated_count(derivative_abs: Tensor, threshold: float) -> Tensor:
@@ -180,35 +186,27 @@ def row_sign_counts(grad: Tensor) -> Tensor:
     return counter.counts()[0].round().long()
 
 
-def segment_matrix(sizes: list[int], device: torch.device | str, dtype: torch.dtype = torch.float32) -> Tensor:
-    """The (segments, rows) 0/1 matrix whose row k marks the rows of segment k, for
-    segments of ``sizes`` rows laid end to end."""
-    out = torch.zeros(len(sizes), sum(sizes), dtype=dtype)
-    start = 0
-    for k, n in enumerate(sizes):
-        out[k, start: start + n] = 1
-        start += n
-    return out.to(device)
-
-
 class RowSignCounter:
     """``row_sign_counts`` of several gradients in a handful of ops whatever their number.
 
     Gradient k's row maxima and minima go into its span of one (3, rows) buffer
-    (``write``); ``counts`` turns them into flags in place and counts them per gradient
-    with one matmul. Every view is made once: on a small model the cost of a step's
+    (``write``); ``counts`` turns them into flags in place and sums them per gradient
+    from one cumulative sum over the rows (read at each gradient's last row, then
+    differenced): memory and time are linear in the rows, whatever the number of
+    gradients, and the result is deterministic on every device. Every view is made once: on a small model the cost of a step's
     reductions is mostly the number of ops, not their size.
 
     Args:
         sizes: the row count of each gradient (its ``shape[0]``), in order.
         like: a tensor with the gradients' device and dtype; flags are counted in
-            float32 at least (exact below 2^24 rows).
+            float32 at least (exact below 2^24 rows in all).
     """
 
     def __init__(self, sizes: list[int], like: Tensor) -> None:
         dtype = like.dtype if like.dtype in (torch.float32, torch.float64) else torch.float32
         self.buffer = torch.empty(3, sum(sizes), dtype=dtype, device=like.device)
-        self.segments = segment_matrix(sizes, like.device, dtype)
+        # (gradients,): the index of each gradient's last row in the buffer
+        self._ends = (torch.tensor(sizes, dtype=torch.long).cumsum(0) - 1).to(like.device)
         self._spans, start = [], 0
         for n in sizes:
             self._spans.append((self.buffer[0, start: start + n], self.buffer[1, start: start + n]))
@@ -234,7 +232,8 @@ class RowSignCounter:
         self._max.gt_(0)  # 1.0 / 0.0
         self._min.lt_(0)
         torch.mul(self._max, self._min, out=self._both)
-        return torch.mm(self.segments, self._columns)
+        totals = torch.cumsum(self._columns, dim=0).index_select(0, self._ends)  # (gradients, 3), running
+        return torch.diff(totals, dim=0, prepend=totals.new_zeros(1, 3))
 
 
 def row_sign_coherence(grad: Tensor) -> Tensor:
@@ -250,3 +249,62 @@ def row_sign_coherence(grad: Tensor) -> Tensor:
 def update_ratio(before: Tensor, after: Tensor) -> Tensor:
     """||after - before|| / ||before|| (0-d); inf if ``before`` is all zeros and it moved."""
     return torch.dist(after, before) / torch.linalg.vector_norm(before)
+
+
+class SegmentHistogram:
+    """Histograms of several tensors (a model's parameters, or their gradients) in a
+    handful of ops whatever their number.
+
+    Each tensor contributes an even strided sample of at most ``cap`` values
+    (``sample_stride``: every value if it has no more), scaled by its own max |value| m
+    into [-1, 1]; tensor k's values go into slots [k bins, (k + 1) bins) of one
+    ``histc``. Bin i of tensor k covers [-m + i w, -m + (i + 1) w), w = 2 m / bins (m
+    itself in the last bin); NaNs go in no bin. ``positive``: the share of the sampled
+    entries > 0 (exact where the tensor has at most ``cap`` entries).
+
+    Args:
+        shapes: the tensors' shapes, in order.
+        bins: bins per tensor.
+        cap: the most sampled values per tensor.
+        device: where the tensors live.
+    """
+
+    def __init__(self, shapes: list[tuple[int, ...]], bins: int, cap: int, device: torch.device | str) -> None:
+        self.bins = bins
+        self.strides, sizes = [], []
+        for shape in shapes:
+            n = 1
+            for d in shape:
+                n *= d
+            stride = sample_stride(n, n // shape[0] if shape and shape[0] else n, cap)
+            self.strides.append(stride)
+            sizes.append((n - 1) // stride + 1 if n else 0)
+        counts = torch.tensor(sizes, dtype=torch.long)
+        owner = torch.repeat_interleave(torch.arange(len(sizes)), counts)  # (samples,): the tensor of each
+        self._owner = owner.to(device)
+        # tensor k's slots: value v -> (v / m + 1) bins / 2 + k bins, clamped into [k bins, (k + 1) bins)
+        lo = (owner * bins).to(torch.float32)
+        self._base = (lo + bins / 2).to(device)
+        self._lo, self._hi = lo.to(device), (lo + bins * (1 - 1e-6)).to(device)
+        self._ends = (counts.cumsum(0) - 1).clamp_min(0).to(device)
+        self._sizes = counts.to(device=device, dtype=torch.float32)
+        self.size = len(sizes)
+
+    def sample(self, tensors: list[Tensor]) -> Tensor:
+        """The samples of every tensor, end to end: (samples,) float32."""
+        views = [t.reshape(-1)[::s] for t, s in zip(tensors, self.strides, strict=True)]
+        return torch.cat(views).float()
+
+    def __call__(self, tensors: list[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """(counts (tensors, bins), max |value| (tensors,), positive share (tensors,))."""
+        flat = self.sample(tensors)  # (samples,)
+        scale = torch.zeros(self.size, dtype=flat.dtype, device=flat.device).scatter_reduce_(
+            0, self._owner, flat.abs(), "amax")  # (tensors,): max |value| of the sample
+        # (tensors,); an all-zero tensor (m = 0, or below 1e-30) puts its zeros in the middle bin
+        half_over_m = torch.div(self.bins / 2, scale.clamp_min(1e-30))
+        position = torch.addcmul(self._base, flat, half_over_m.index_select(0, self._owner))
+        position = torch.clamp(position, self._lo, self._hi)  # m itself in the last bin
+        counts = torch.histc(position, self.size * self.bins, 0, self.size * self.bins).view(self.size, self.bins)
+        running = torch.cumsum(flat.gt(0), 0).index_select(0, self._ends)  # (tensors,) int64
+        positive = torch.diff(running, prepend=running.new_zeros(1)) / self._sizes
+        return counts, scale, positive

@@ -1,0 +1,191 @@
+"""The Lightning and Hugging Face callbacks, against the real libraries (the
+``integrations`` extra): a few steps of ``Trainer.fit`` / ``Trainer.train`` on tiny
+models give findings, train bit-identically to the same run without the callback,
+and leave no hook behind."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from actlab.probes import Monitor
+
+EXTRA = "needs the integrations extra: pip install -e '.[integrations]'"
+
+
+def hook_count(model: nn.Module) -> int:
+    n = 0
+    for m in model.modules():
+        n += len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._forward_hooks_always_called)
+    for p in model.parameters():
+        n += len(p._post_accumulate_grad_hooks or {})
+    return n + torch._C._len_torch_function_stack()
+
+
+# --- Lightning ------------------------------------------------------------------------------
+
+
+def _lightning_run(tmp_path, callback, direct: bool):
+    pl = pytest.importorskip("lightning.pytorch", reason=EXTRA)
+
+    class Tiny(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(6, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            logits = self.net(x) if direct else self(x)  # direct: the root's forward never runs
+            return F.cross_entropy(logits, y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    pl.seed_everything(0, verbose=False)
+    model = Tiny()
+    gen = torch.Generator().manual_seed(1)
+    data = torch.utils.data.TensorDataset(torch.randn(48, 6, generator=gen), torch.randint(0, 3, (48,), generator=gen))
+    loader = torch.utils.data.DataLoader(data, batch_size=8)
+    trainer = pl.Trainer(max_steps=6, callbacks=[callback] if callback else [], logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         accelerator="cpu", devices=1, default_root_dir=str(tmp_path))
+    trainer.fit(model, loader)
+    return model
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_lightning_callback_records_finds_and_trains_bit_identically(tmp_path, direct, capsys):
+    pytest.importorskip("lightning.pytorch", reason=EXTRA)
+    from actlab.integrations.lightning import MonitorCallback
+
+    plain = _lightning_run(tmp_path, None, direct)
+    callback = MonitorCallback(every=1, jsonl=tmp_path / "m.jsonl")
+    watched = _lightning_run(tmp_path, callback, direct)
+    for (name, a), (_, b) in zip(plain.state_dict().items(), watched.state_dict().items()):
+        assert torch.equal(a, b), name
+    mon = callback.monitor
+    assert not mon.attached and hook_count(watched) == 0
+    assert [r["step"] for r in mon.history] == list(range(6))  # one record per optimizer step
+    assert mon.sites == ["net.1", "net.3"]
+    rec = mon.history[-1]
+    assert rec["forwards"] == 1 and rec["parameters"]["net.0.weight"]["update_ratio"] > 0
+    assert isinstance(callback.findings, list)
+    assert "actlab monitor:" in capsys.readouterr().out
+
+
+def test_lightning_callback_logs_through_the_trainers_logger(tmp_path):
+    pl = pytest.importorskip("lightning.pytorch", reason=EXTRA)
+    from lightning.pytorch.loggers import CSVLogger
+
+    from actlab.integrations.lightning import MonitorCallback
+
+    class Tiny(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.act, self.out = nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.out(self.act(self.fc(x)))
+
+        def training_step(self, batch, batch_idx):
+            return F.cross_entropy(self(batch[0]), batch[1])
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    data = torch.utils.data.TensorDataset(torch.randn(16, 4), torch.randint(0, 2, (16,)))
+    logger = CSVLogger(str(tmp_path), name="run")
+    callback = MonitorCallback(every=1, print_findings=False)
+    trainer = pl.Trainer(max_steps=3, callbacks=[callback], logger=logger, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
+    trainer.fit(Tiny(), torch.utils.data.DataLoader(data, batch_size=4))
+    metrics = (tmp_path / "run" / "version_0" / "metrics.csv").read_text()
+    assert "monitor/std/act" in metrics and "monitor/grad_norm/fc.weight" in metrics
+
+
+# --- Hugging Face ---------------------------------------------------------------------------
+
+
+def _bert_run(tmp_path, callback, report_to=()):
+    transformers = pytest.importorskip("transformers", reason=EXTRA)
+    pytest.importorskip("accelerate", reason=EXTRA)
+    transformers.set_seed(0)
+    config = transformers.BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=32, max_position_embeddings=32, num_labels=2)
+    model = transformers.BertForSequenceClassification(config)
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 64, (32, 12), generator=gen)
+    labels = torch.randint(0, 2, (32,), generator=gen)
+    data = [{"input_ids": ids[i], "attention_mask": torch.ones(12, dtype=torch.long), "labels": labels[i]}
+            for i in range(32)]
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "hf"), max_steps=4, per_device_train_batch_size=4, gradient_accumulation_steps=2,
+        learning_rate=1e-3, report_to=list(report_to), save_strategy="no", logging_strategy="no", use_cpu=True, seed=0,
+        dataloader_num_workers=0, disable_tqdm=True)
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=data,
+                                   callbacks=[callback] if callback else [])
+    trainer.train()
+    return model
+
+
+def test_hugging_face_callback_records_finds_and_trains_bit_identically(tmp_path, capsys):
+    pytest.importorskip("transformers", reason=EXTRA)
+    from actlab.integrations.transformers import MonitorCallback
+
+    plain = _bert_run(tmp_path, None)
+    callback = MonitorCallback(every=1)
+    watched = _bert_run(tmp_path, callback)
+    for (name, a), (_, b) in zip(plain.state_dict().items(), watched.state_dict().items()):
+        assert torch.equal(a, b), name
+    mon = callback.monitor
+    assert not mon.attached and hook_count(watched) == 0
+    assert [r["step"] for r in mon.history] == [0, 1, 2, 3]  # optimizer steps, not micro-batches
+    assert mon.history[-1]["forwards"] == 2  # two micro-batches per step, pooled
+    # stepped before the Trainer zeroes the gradients: their histograms are there
+    dense = mon.history[-1]["parameters"]["bert.encoder.layer.0.intermediate.dense.weight"]
+    assert sum(dense["grad_histogram"]) > 0 and 0 < dense["positive_grad_fraction"] < 1
+    # BERT's GELU (a module in its intermediate layers) and its pooler's tanh
+    sites = mon.sites
+    assert any("intermediate" in s for s in sites) and any("pooler" in s for s in sites)
+    assert isinstance(callback.findings, list)
+    assert "actlab monitor:" in capsys.readouterr().out
+
+
+def test_a_monitor_cannot_be_attached_twice_through_a_callback_and_by_hand(tmp_path):
+    pytest.importorskip("transformers", reason=EXTRA)
+    from actlab.integrations.transformers import MonitorCallback
+
+    model = nn.Sequential(nn.Linear(2, 2))
+    with Monitor(model, every=1):
+        callback = MonitorCallback(every=1)
+
+        class Args:
+            report_to, logging_dir = [], None
+
+        class State:
+            global_step = 0
+
+        with pytest.raises(RuntimeError, match="already attached"):
+            callback.on_train_begin(Args(), State(), None, model=model)
+
+
+def test_hugging_face_callback_writes_into_the_runs_tensorboard_folder(tmp_path):
+    pytest.importorskip("transformers", reason=EXTRA)
+    pytest.importorskip("tensorboard", reason="needs the tensorboard extra: pip install -e '.[tensorboard]'")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from actlab.integrations.transformers import MonitorCallback
+
+    callback = MonitorCallback(every=2, print_findings=False)
+    _bert_run(tmp_path, callback, report_to=["tensorboard"])
+    folders = list((tmp_path / "hf").rglob("actlab-monitor"))
+    assert len(folders) == 1
+    acc = EventAccumulator(str(folders[0]))
+    acc.Reload()
+    assert any(tag.startswith("grad_norm/bert.encoder") for tag in acc.Tags()["scalars"])
+    assert [e.step for e in acc.Scalars("grad_norm/classifier.weight")] == [0, 2]
