@@ -312,7 +312,8 @@ class _Work:
     def step(self, task_id: int, steps: int) -> None:
         with self.lock:
             self.steps[task_id] = max(self.steps.get(task_id, 0), steps)
-            self.steps[-1] = self.finished.get(-1, 0)  # a worker reported: the start-up is done
+            if -1 in self.cost:
+                self.steps[-1] = 1  # a worker reported: the start-up is done
 
     def finish(self, task_id: int, steps_run: int) -> None:
         with self.lock:
@@ -392,6 +393,7 @@ class _Runner:
         out = run_tasks(_train_one, full, 1 if self.in_process else self.workers, pool=self.pool)
         for task_id, r in zip(ids, out):
             self.work.finish(task_id, r["steps_run"])
+        self.work.draw()
         return out
 
 
