@@ -62,7 +62,7 @@ from .base import (
     check_int,
     no_progress,
 )
-from .convergence_curve import analyse, is_degenerate
+from .convergence_curve import analyse, is_degenerate, verdict
 from .fields import check_fields
 from .models import INITS, build_cnn, build_mlp
 from .parallel import default_workers, run_tasks, worker_pool
@@ -165,7 +165,7 @@ QUICK: dict[str, Any] = {
     "lr_grid": (0.01, 0.03, 0.1),
     "lr_grid_extensions": 1,
     "max_steps": 500,
-    "target": 0.20,
+    "target": 0.15,
     "targets": (0.30, 0.25, 0.20, 0.15),
     "eval_every": 20,
     "eval_examples": 500,
@@ -452,21 +452,30 @@ def run(config: Config, progress: Progress = no_progress) -> Result:
     work = _Work(progress, config.max_steps)
     work.plan([cost[s] for s, _ in pairs for _ in range(len(config.lr_grid) + config.seeds - 1)])
 
+    workers = config.workers or default_workers(len(pairs) * max(len(config.lr_grid), config.seeds))
+    with _Runner(workers, work) as runner:
+        per_seed, search, chosen, edge, grids = _search_and_train(config, pairs, cost, work, runner)
+    metrics, data_out = analyse(config, setups, acts, per_seed, search, chosen, edge, grids)
+    return Result(
+        experiment=NAME,
+        config=asdict(config),
+        metrics=metrics,
+        verdict=verdict(config, metrics, scale_of(config)),
+        env=environment(config.device),
+        elapsed_s=clock.elapsed(),
+        data=data_out,
+    )
+
+
+def _search_and_train(config: Config, pairs: list[tuple[str, str]], cost: dict[str, float], work: _Work,
+                      runner: _Runner) -> tuple[Any, ...]:
+    """(runs per seed, search runs, chosen lr, grid edge, grid) per (setup, activation)."""
+    from .stats import grid_edge
+
     # Phase 1: the learning-rate grid on the first seed, grown while the best rate is at an edge.
     grids = {p: sorted(float(lr) for lr in config.lr_grid) for p in pairs}
     search: dict[tuple[str, str], dict[float, dict[str, Any]]] = {p: {} for p in pairs}
     grown = {p: {"low": 0, "high": 0} for p in pairs}
-    workers = config.workers or default_workers(len(pairs) * max(len(config.lr_grid), config.seeds))
-    with _Runner(workers, work) as runner:
-        return _search_and_train(config, setups, acts, pairs, cost, work, runner, grids, search, grown, clock)
-
-
-def _search_and_train(config: Config, setups: list[str], acts: tuple[str, ...], pairs: list[tuple[str, str]],
-                      cost: dict[str, float], work: _Work, runner: _Runner, grids: dict[tuple[str, str], list[float]],
-                      search: dict[tuple[str, str], dict[float, dict[str, Any]]],
-                      grown: dict[tuple[str, str], dict[str, int]], clock: Stopwatch) -> Result:
-    from .stats import grid_edge
-
     chosen: dict[tuple[str, str], float] = {}
     edge: dict[tuple[str, str], str | None] = {}
     round_no = 0
@@ -498,23 +507,7 @@ def _search_and_train(config: Config, setups: list[str], acts: tuple[str, ...], 
     for t, r in zip(tasks, runs):
         per_seed[(t[1], t[2])].append(r)
 
-    metrics, data_out = analyse(config, setups, acts, per_seed, search, chosen, edge, grids)
-    verdict = _verdict_for(config, metrics)
-    return Result(
-        experiment=NAME,
-        config=asdict(config),
-        metrics=metrics,
-        verdict=verdict,
-        env=environment(config.device),
-        elapsed_s=clock.elapsed(),
-        data=data_out,
-    )
-
-
-def _verdict_for(config: Config, metrics: dict[str, Any]):
-    from .convergence_curve import verdict
-
-    return verdict(config, metrics, scale_of(config))
+    return per_seed, search, chosen, edge, grids
 
 
 def scale_of(config: Config) -> str:

@@ -288,6 +288,12 @@ def verdict(config: Any, metrics: Mapping[str, Any], scale: str = "custom") -> V
     if fastest is not None and fastest < config.min_steps:
         problems.append(f"{t} was reached in {fastest:.0f} steps, fewer than {config.min_steps}: that is the first "
                         "transient, not training; rerun with a lower --set target")
+    other_edges = [f"{metrics['setups'][s]} {a}" for s, per in metrics["lr_at_grid_edge"].items() for a, e in per.items()
+                   if e and not (s == head and a in ("relu", "tanh"))]
+    if other_edges:
+        clause_edges = f"; lr still at the grid edge (curve cells less certain): {', '.join(other_edges)}"
+    else:
+        clause_edges = ""
     bad = [d for d in metrics["degenerate"] if d["setup"] == head and d["activation"] in ("relu", "tanh")]
     excluded = ("; excluded: " + ", ".join(f"{d['activation']} seed {d['seed']} ({d['why']})" for d in bad)) if bad else ""
     if problems:
@@ -298,7 +304,7 @@ def verdict(config: Any, metrics: Mapping[str, Any], scale: str = "custom") -> V
     steps_txt = (f"relu {st_r['geo_mean']:.0f} vs tanh {st_t['geo_mean']:.0f} steps"
                  if st_r["geo_mean"] and st_t["geo_mean"] else "steps not measured on every seed")
     evidence = (f"{status.replace('_', ' ')}: tanh/relu steps to {t} training error {r_txt} on the {where} "
-                f"({steps_txt}; the paper: about {PAPER_RATIO:g}x); {reason}{excluded}; {clause}.")
+                f"({steps_txt}; the paper: about {PAPER_RATIO:g}x); {reason}{excluded}; {clause}{clause_edges}.")
     ours = f"{r_txt} to {t} training error ({where}, {size})"
     # What this means, from this run's numbers.
     if iv.estimate is not None:
