@@ -100,7 +100,7 @@ class Config:
     lr_grid_extensions: int = 2        # grid steps added at most, per direction, while the best rate is at an edge
     momentum: float = 0.9
     batch_size: int = 64
-    max_steps: int = 2000
+    max_steps: int = 4000
     target: float = 0.12               # the headline target (chooses the lr and decides the verdict)
     targets: tuple[float, ...] = (0.30, 0.25, 0.20, 0.15, 0.12, 0.10, 0.08)
     min_steps: int = 100               # a target reached sooner is the first transient: no verdict

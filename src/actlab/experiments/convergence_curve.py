@@ -149,8 +149,8 @@ def ratio_cells(metrics: Mapping[str, Any], act: str = "relu") -> list[dict[str,
     """Every (network, target) cell of ``act``'s ratio with what it says.
 
     ``side``: "act" (interval wholly above 1: ``act`` faster), "tanh" (wholly below), "neither",
-    "act only" (``act`` reached the target on every trained seed, tanh on none), "tanh only",
-    or "none" (no seed pair reached it).
+    "act only" (``act`` reached the target on every trained seed, at least 2, and tanh on none),
+    "tanh only", or "none" (anything else: too few seed pairs reached it to tell).
     """
     cells = []
     for s, per_act in metrics.get("ratio_vs_tanh", {}).items():
@@ -163,9 +163,9 @@ def ratio_cells(metrics: Mapping[str, Any], act: str = "relu") -> list[dict[str,
             st_t = metrics["steps_to_target"][s]["tanh"][tkey(t)]
             if r["n"] >= 2 and r["ci95_low"] is not None:
                 side = "act" if r["ci95_low"] > 1 else "tanh" if r["ci95_high"] < 1 else "neither"
-            elif st_a["reached"] and not st_t["reached"]:
+            elif st_a["trained"] >= 2 and st_a["reached"] == st_a["trained"] and not st_t["reached"]:
                 side = "act only"
-            elif st_t["reached"] and not st_a["reached"]:
+            elif st_t["trained"] >= 2 and st_t["reached"] == st_t["trained"] and not st_a["reached"]:
                 side = "tanh only"
             else:
                 side = "none"
@@ -203,13 +203,11 @@ def _curve_summary(metrics: Mapping[str, Any]) -> tuple[str, str]:
               f"and the ratio ranged {worst['estimate']:.2f}-{best['estimate']:.2f}x" if best and worst else
               f"over the curve ({n} cells) no ratio could be measured")
     if relu:
-        top = max(relu, key=lambda c: c["estimate"] or 0)
-        biggest = (f"its largest measured lead was {best['estimate']:.2f}x ({setups[best['setup']]}, "
-                   f"{_pct(best['target'])} error)") if best else "its lead could not be sized"
+        biggest = (f"the largest ratio measured anywhere was {best['estimate']:.2f}x ({setups[best['setup']]}, "
+                   f"{_pct(best['target'])} error)") if best else "no ratio could be measured"
         plain = (f"Across {n} combinations of network (the CNN and MLPs of different depths) and target error, "
-                 f"ReLU was clearly faster in {len(relu)}, mostly at the harder (lower) targets such as "
-                 f"{_pct(top['target'])} with the {setups[top['setup']]}; {biggest}, and tanh was clearly "
-                 f"faster in {len(tanh)}.")
+                 f"ReLU was clearly faster in {len(relu)} ({where}), tanh clearly faster in {len(tanh)}, and "
+                 f"{biggest}.")
     else:
         plain = (f"Across {n} combinations of network (the CNN and MLPs of different depths) and target error, "
                  f"ReLU was never clearly faster; tanh was clearly faster in {len(tanh)}"
@@ -320,7 +318,7 @@ def verdict(config: Any, metrics: Mapping[str, Any], scale: str = "custom") -> V
         "holds": f"So here ReLU's head start is large enough to count as 'about 6x' (above {config.threshold:g}x).",
         "does_not_hold": "So the 6x does not carry over to this setting: with each activation's learning rate "
                          "tuned, " + (
-                             "ReLU was not faster at all." if iv.high is not None and iv.high < 1 else
+                             "ReLU was not faster at all on this network: tanh got there first." if iv.high is not None and iv.high < 1 else
                              f"ReLU was faster, but by well under {config.threshold:g}x."
                              if iv.low is not None and iv.low > 1 else
                              f"ReLU's advantage, if it has one, is well under {config.threshold:g}x."),
