@@ -279,9 +279,10 @@ def _step_cost_ms(config: Config, setup: str, n_features: int, n_classes: int) -
 class _Work:
     """The progress line's bookkeeping: work = steps x cost per step, summed over runs.
 
-    A run counts max_steps until it ends; runs stop at the lowest target, so the
-    unfinished ones are expected to take the mean share of max_steps that finished
-    ones took (0.6 before any has finished). A thread redraws the line every second.
+    Runs stop at the lowest target, so a run not yet finished is expected to take the
+    steps given when it was submitted (a seed at a chosen rate: as many as that rate's
+    search run took), else the mean share of max_steps that finished runs took (0.6
+    before any has finished). A thread redraws the line every second.
     """
 
     def __init__(self, progress: Progress, max_steps: int) -> None:
@@ -289,6 +290,7 @@ class _Work:
         self.cost: dict[int, float] = {}
         self.steps: dict[int, int] = {}
         self.finished: dict[int, int] = {}
+        self.expected: dict[int, float] = {}
         self.planned: list[float] = []  # costs of runs not yet submitted
         self.message = ""
         self.lock = threading.Lock()
@@ -298,12 +300,14 @@ class _Work:
         with self.lock:
             self.planned.extend(costs)
 
-    def submit(self, costs: list[float], message: str) -> list[int]:
+    def submit(self, costs: list[float], message: str, expected: list[float] | None = None) -> list[int]:
         with self.lock:
             ids = list(range(self.next_id, self.next_id + len(costs)))
             self.next_id += len(costs)
-            for i, c in zip(ids, costs):
+            for k, (i, c) in enumerate(zip(ids, costs)):
                 self.cost[i], self.steps[i] = c, 0
+                if expected is not None:
+                    self.expected[i] = expected[k]
                 if c in self.planned:
                     self.planned.remove(c)
             self.message = message
@@ -325,7 +329,8 @@ class _Work:
             shares = [s / self.max_steps for i, s in self.finished.items() if i >= 0]
             expect = (sum(shares) / len(shares) if shares else 0.6) * self.max_steps
             done = sum(self.cost[i] * s for i, s in self.steps.items())
-            total = sum(self.cost[i] * (self.finished[i] if i in self.finished else max(expect, s))
+            total = sum(self.cost[i] * (self.finished[i] if i in self.finished else
+                                        max(self.expected.get(i, expect), s))
                         for i, s in self.steps.items())
             total += sum(c * expect for c in self.planned)
             return done / total if total > 0 else 0.0
@@ -387,8 +392,9 @@ class _Runner:
             if self.stop.wait(1.0):
                 return
 
-    def run(self, tasks: list[tuple[Any, ...]], costs: list[float], message: str) -> list[dict[str, Any]]:
-        ids = self.work.submit(costs, message)
+    def run(self, tasks: list[tuple[Any, ...]], costs: list[float], message: str,
+            expected: list[float] | None = None) -> list[dict[str, Any]]:
+        ids = self.work.submit(costs, message, expected)
         full = [(*t, task_id, self.queue) for t, task_id in zip(tasks, ids)]
         out = run_tasks(_train_one, full, 1 if self.in_process else self.workers, pool=self.pool)
         for task_id, r in zip(ids, out):
@@ -502,7 +508,8 @@ def _search_and_train(config: Config, pairs: list[tuple[str, str]], cost: dict[s
 
     # Phase 2: the other seeds at the chosen rates (the first seed's run is the search's own).
     tasks = [(config, s, a, chosen[(s, a)], config.seed + i) for s, a in pairs for i in range(1, config.seeds)]
-    runs = runner.run(tasks, [cost[t[1]] for t in tasks], "training every seed")
+    expected = [float(search[(t[1], t[2])][t[3]]["steps_run"]) for t in tasks]
+    runs = runner.run(tasks, [cost[t[1]] for t in tasks], "training every seed", expected)
     per_seed: dict[tuple[str, str], list[dict[str, Any]]] = {p: [search[p][chosen[p]]] for p in pairs}
     for t, r in zip(tasks, runs):
         per_seed[(t[1], t[2])].append(r)

@@ -208,7 +208,8 @@ def _lr_search(result: Result, out_dir: Path) -> Path:
                 ax.plot([xi], [yi], style, color=color_for(a), ms=6)
             ch = m["lr_chosen"][s][a]
             cy = m["lr_search"][s][a].get(f"{ch:g}")
-            if cy is not None:
+            cy = cap * 1.15 if cy is None else cy  # chosen by its lowest error: none of the rates got there
+            if f"{ch:g}" in m["lr_search"][s][a]:
                 ax.plot([ch * (1 + 0.06 * (j - 0.5))], [cy], "o", ms=13, mfc="none", mec=color_for(a), mew=2)
         ax.axhline(cap * 1.15, color="0.6", lw=0.8, ls=":")
         ax.set_xscale("log")
