@@ -306,6 +306,11 @@ def test_scale_and_init_rules():
     assert convergence.init_for("relu", "auto") == "he" and convergence.init_for("tanh", "auto") == "lecun"
     assert convergence.init_for("tanh", "xavier") == "xavier"
     assert convergence.Config(target=0.11, targets=(0.3,)).targets == (0.3, 0.11)
+    # model "auto": the CNN on image datasets, the MLP of `depth` layers on MNIST-1D (no CNN for 1-D signals)
+    assert convergence.setups_of(convergence.Config()) == ["cnn", "mlp2", "mlp4", "mlp8"]
+    assert convergence.setups_of(convergence.Config(dataset="mnist1d", depth=3, depths=(3, 5))) == ["mlp3", "mlp5"]
+    with pytest.raises(ValueError, match="needs an image dataset"):
+        convergence.Config(dataset="mnist1d", model="cnn")
 
 
 def test_quick_has_power_and_a_target_of_hundreds_of_steps_at_full_scale():

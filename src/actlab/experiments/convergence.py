@@ -78,7 +78,7 @@ CLAIM = ("ReLU does not saturate for x > 0, is cheap, and converges about 6x fas
 SOURCE = "Krizhevsky, Sutskever & Hinton 2012, Fig. 1; CS231n lecture 6"
 COMMAND = "actlab run convergence"
 
-MODELS = ("mlp", "cnn")
+MODELS = ("auto", "mlp", "cnn")
 #: The training datasets plus CIFAR-10 (a cifar-10-batches-bin folder the user supplies).
 DATASETS = (*TRAIN_DATASETS, "cifar10")
 #: "auto": He init for non-saturating activations (relu...), LeCun for saturating ones (tanh, sigmoid).
@@ -90,7 +90,8 @@ class Config:
     """Every setting of the convergence claim (defaults: full scale, about 10 minutes on 2 cores)."""
 
     dataset: str = "fashion-mnist"
-    model: str = "cnn"                 # part (a), the headline: "cnn", or "mlp" with ``depth`` hidden layers
+    model: str = "auto"                # part (a), the headline: "cnn", "mlp" (``depth`` hidden layers), or
+    #                                    "auto": the CNN on image datasets, the MLP on MNIST-1D
     depth: int = 4
     depths: tuple[int, ...] = (2, 4, 8)  # part (b): MLPs of these many hidden layers (empty: none)
     activations: tuple[str, ...] = ("relu", "tanh")
@@ -125,8 +126,8 @@ class Config:
             raise ValueError("model=cnn needs an image dataset (mnist, fashion-mnist or cifar10); "
                              "mnist1d takes model=mlp")
         check_fields(self, "activations")
-        if self.model == "cnn" and "maxout" in self.activations:
-            raise ValueError("maxout is a layer activation; use model=mlp and depths=() for it")
+        if headline_setup(self) == "cnn" and "maxout" in self.activations:
+            raise ValueError("maxout is a layer activation; use model=mlp for it")
         check_fields(self, "depth", "seeds", "seed")
         for d in self.depths:
             check_int("depths entry", d, min_value=1, max_value=64)
@@ -186,7 +187,8 @@ def init_for(activation: str, init: str) -> str:
 
 def headline_setup(config: Config) -> str:
     """The setup key of part (a): "cnn" or "mlp<depth>"."""
-    return "cnn" if config.model == "cnn" else f"mlp{config.depth}"
+    cnn = config.model == "cnn" or (config.model == "auto" and config.dataset != "mnist1d")
+    return "cnn" if cnn else f"mlp{config.depth}"
 
 
 def setups_of(config: Config) -> list[str]:

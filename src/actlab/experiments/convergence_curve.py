@@ -229,10 +229,10 @@ def _rule(config: Any, n: int) -> Rule:
               f"This run: {n} seed pairs."))
 
 
-def _source(config: Any, ours: str) -> Source:
+def _source(config: Any, ours: str, head: str) -> Source:
     data = _dataset_name(config.dataset)
     net = (f"a CNN of {len(config.channels)} conv layers ({', '.join(map(str, config.channels))} channels, 3x3, "
-           f"max-pooling) + 2 fully connected ({config.hidden} hidden units)" if config.model == "cnn"
+           f"max-pooling) + 2 fully connected ({config.hidden} hidden units)" if head == "cnn"
            else f"an MLP of {config.depth} hidden layers of {config.width}")
     not_cifar = ("" if config.dataset == "cifar10" else
                  f"{data}, not CIFAR-10 (CIFAR-10 is not available offline; --dataset cifar10 reads a "
@@ -263,7 +263,7 @@ def verdict(config: Any, metrics: Mapping[str, Any], scale: str = "custom") -> V
     if "relu" not in acts or "tanh" not in acts:
         ev = f"the claim compares relu with tanh; this run trained {', '.join(acts)} ({where})."
         return Verdict("inconclusive", ev, rule=_rule(config, 0),
-                       source=_source(config, "not measured: relu or tanh missing"),
+                       source=_source(config, "not measured: relu or tanh missing", head),
                        meaning=(f"This {size} did not train both ReLU and tanh, so it cannot compare them. "
                                 "Rerun with --activations relu,tanh."),
                        key_number=KeyNumber(None, "n/a", f"tanh/relu steps to {t} training error"))
@@ -334,6 +334,6 @@ def verdict(config: Any, metrics: Mapping[str, Any], scale: str = "custom") -> V
         plain_curve,
         conclusion,
     ])
-    return Verdict(status, evidence, rule=rule, source=_source(config, ours), meaning=meaning,
+    return Verdict(status, evidence, rule=rule, source=_source(config, ours, head), meaning=meaning,
                    key_number=KeyNumber(iv.estimate, f"{iv.estimate:.2f}x" if iv.estimate is not None else "n/a",
                                         f"tanh/relu steps to {t} training error ({label}; paper: 6x)"))
