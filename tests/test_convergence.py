@@ -323,3 +323,10 @@ def test_quick_has_power_and_a_target_of_hundreds_of_steps_at_full_scale():
 def _clear_loader_cache():
     yield
     convergence._load.cache_clear()
+
+
+def test_cifar10_without_a_folder_is_one_line_exit_2(tmp_path, capsys, data_dir):
+    rc = main(["run", "convergence", "--quick", "--dataset", "cifar10", "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "cifar-10-batches-bin" in err[0], err
+    assert not (tmp_path / "o" / "convergence").exists()
