@@ -73,23 +73,20 @@ def _curves(result: Result, out_dir: Path) -> Path:
     target = m["target"]
     for k, s in enumerate(setups):
         ax = axes[k // cols][k % cols]
-        top = 0.0
         for a, c in curves[s].items():
             runs = [(np.array(st, float), 100 * np.array([_num(e) for e in er]))
                     for st, er in zip(c["steps"], c["train_error"])]
             for i, (st, er) in enumerate(runs):
                 ax.plot(st, er, color=color_for(a), lw=1.2, alpha=0.55, label=a if i == 0 else None)
-                if len(er) > 1:
-                    top = max(top, float(np.nanmax(er[1:])))
             lr = m["lr_chosen"][s][a]
             g = m["steps_to_target"][s][a][_tk(target)]["geo_mean"]
             if g is not None:
                 ax.plot([g], [100 * target], "o", color=color_for(a), ms=8, mec="k", mew=0.8, zorder=5)
             ax.plot([], [], " ", label=f"  lr {lr:g}")
         ax.axhline(100 * target, color="0.25", ls="--", lw=1)
-        ax.text(0, 100 * target, f" target {_pct(target)}", va="bottom", fontsize=8,
-                color="0.25")
-        ax.set_ylim(0, min(100, max(45, 1.1 * top)))
+        ax.set_ylim(0, min(100, max(30.0, 3 * 100 * target)))  # the region around the target, not the first drop
+        ax.text(1.0, 100 * target, f"target {_pct(target)} ", transform=ax.get_yaxis_transform(), ha="right",
+                va="bottom", fontsize=8, color="0.25")
         ax.set_title(m["setups"][s])
         ax.set_xlabel("SGD step")
         ax.set_ylabel("training error (%)")
