@@ -272,6 +272,7 @@ def test_cli_reads_a_cifar10_folder(tmp_path):
 @pytest.mark.parametrize("args", [["--dataset", "cifar100"], ["--set", "model=cnn", "--dataset", "mnist1d"],
                                   ["--activations", "relu,nope"], ["--seeds", "0"], ["--set", "lr_grid=-1"],
                                   ["--set", "target=2"], ["--set", "targets="], ["--set", "init=zeros"],
+                                  ["--set", "channels=2,2,2,2,2"],
                                   ["--device", "cuda"]])
 def test_bad_input_exit_2_writes_nothing(tmp_path, args, capsys):
     import torch

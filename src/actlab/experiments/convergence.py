@@ -35,6 +35,7 @@ Metrics:
     test_error[setup][act]: {mean, ci95_low, ci95_high, per_seed}
     lr_chosen[setup][act], lr_grid_used[setup][act], lr_at_grid_edge[setup][act] ("low"/"high"/None),
     lr_search[setup][act][lr]: steps to ``target`` on the first seed (None: not reached),
+    lr_search_final_error[setup][act][lr]: its last training error (NaN: it diverged),
     degenerate: [{setup, activation, seed, lr, why}]
 
     actlab run convergence            # full scale, about 10 minutes on 2 cores
@@ -153,8 +154,9 @@ class Config:
         check_int("eval_examples", self.eval_examples, min_value=1)
         for c in self.channels:
             check_int("channels entry", c, min_value=1, max_value=4096)
-        if not self.channels:
-            raise ValueError("channels is empty: the CNN needs at least one conv layer")
+        if not 1 <= len(self.channels) <= 4:
+            raise ValueError(f"channels={self.channels!r} must list 1 to 4 conv layers (each halves the image: "
+                             "28 -> 14 -> 7 -> 3 -> 1)")
         check_int("hidden", self.hidden, min_value=1, max_value=1 << 16)
         check_choice("init", self.init, CONVERGENCE_INITS)
         check_fields(self, "train_examples", "test_examples", "width", "workers", "device")

@@ -121,6 +121,9 @@ def analyse(config: Any, setups: Sequence[str], acts: Sequence[str],
                    if a != "tanh" else 1.0) for a in acts}
     lr_search = {s: {a: {f"{lr:g}": _first_reach(r["steps"], r["train_error"], cfg.target)
                          for lr, r in sorted(search[(s, a)].items())} for a in acts} for s in setups}
+    # the last training error of each search run: NaN where it diverged (the run files say so)
+    lr_search_final = {s: {a: {f"{lr:g}": r["train_error"][-1] if r["train_error"] else math.nan
+                               for lr, r in sorted(search[(s, a)].items())} for a in acts} for s in setups}
     lr_search_bad = {s: {a: {f"{lr:g}": is_degenerate(r, cfg.chance_error) for lr, r in sorted(search[(s, a)].items())
                              if is_degenerate(r, cfg.chance_error)} for a in acts} for s in setups}
     metrics = {
@@ -136,6 +139,7 @@ def analyse(config: Any, setups: Sequence[str], acts: Sequence[str],
         "lr_grid_used": {s: {a: sorted(grids[(s, a)]) for a in acts} for s in setups},
         "lr_at_grid_edge": {s: {a: edge[(s, a)] for a in acts} for s in setups},
         "lr_search": lr_search,
+        "lr_search_final_error": lr_search_final,
         "lr_search_degenerate": lr_search_bad,
         "degenerate": degenerate,
     }
