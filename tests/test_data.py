@@ -534,11 +534,11 @@ def test_spiral_dataset() -> None:
 
 
 def test_names_and_unknown_name() -> None:
-    assert dataset_names() == ["mnist", "fashion-mnist", "mnist1d", "spiral"]
+    assert dataset_names() == ["mnist", "fashion-mnist", "mnist1d", "spiral", "cifar10"]
     assert resolve_dataset_name(" MNIST-1D ") == "mnist1d"
     assert resolve_dataset_name("fashion mnist") == "fashion-mnist"
-    with pytest.raises(ValueError, match="valid names: mnist, fashion-mnist, mnist1d, spiral") as excinfo:
-        load_dataset("cifar10")
+    with pytest.raises(ValueError, match="valid names: mnist, fashion-mnist, mnist1d, spiral, cifar10") as excinfo:
+        load_dataset("cifar100")
     assert isinstance(excinfo.value, UnknownDatasetError)
     with pytest.raises(TypeError, match="no options"):
         load_dataset("mnist", seed=1)

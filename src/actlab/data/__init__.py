@@ -82,13 +82,14 @@ __all__ = [
 ]
 
 #: The canonical dataset names, in the order ``actlab`` lists them.
-DATASETS = ("mnist", "fashion-mnist", "mnist1d", "spiral")
+DATASETS = ("mnist", "fashion-mnist", "mnist1d", "spiral", "cifar10")
 
 _ALIASES = {
     "fashion": "fashion-mnist",
     "fashionmnist": "fashion-mnist",
     "fmnist": "fashion-mnist",
     "mnist-1d": "mnist1d",
+    "cifar-10": "cifar10",
 }
 
 _SPIRAL_OPTIONS = ("classes", "points_per_class", "test_points_per_class", "noise", "seed")
@@ -257,11 +258,23 @@ def _load_spiral(options: dict[str, Any], *, data_dir: str | os.PathLike[str] | 
                 scaling="raw coordinates in [-1, 1]", options=settings)
 
 
+def _load_cifar10(options: dict[str, Any], *, data_dir: str | os.PathLike[str] | None, download: bool) -> _Raw:
+    # never downloaded (170 MB): read from a cifar-10-batches-bin folder, see actlab.data.cifar10
+    from .cifar10 import CIFAR10_CLASSES, find_cifar10, read_cifar10
+
+    _check_options("cifar10", options, ())
+    x_train, y_train, x_test, y_test = read_cifar10(data_dir)
+    return _Raw(x_train, y_train, x_test, y_test, class_names=CIFAR10_CLASSES, flat_shape=(3072,),
+                channel_shape=(3, 32, 32), source="CIFAR-10 (Krizhevsky 2009), binary version",
+                scaling="pixels / 255, in [0, 1]", options={}, files=(str(find_cifar10(data_dir)),))
+
+
 _LOADERS: dict[str, Callable[..., _Raw]] = {
     "mnist": _load_images("mnist"),
     "fashion-mnist": _load_images("fashion-mnist"),
     "mnist1d": _load_mnist1d,
     "spiral": _load_spiral,
+    "cifar10": _load_cifar10,
 }
 
 
