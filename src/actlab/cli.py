@@ -161,7 +161,9 @@ def _check_writable(folder: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except (FileExistsError, NotADirectoryError):
-        raise UsageError(f"cannot make the folder {folder}: a file stands in its path") from None
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        what = f"{blocker} is a file, not a folder" if blocker else "a file stands in its path"
+        raise UsageError(f"cannot write to {folder}: {what}") from None
     except OSError as exc:
         raise UsageError(f"cannot write to {folder}: {exc.strerror or exc}") from None
 
@@ -365,7 +367,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Runs of one claim over --grid x --seeds, in parallel, resumable (experiments/sweep.py)."""
     from .experiments import load_claim
-    from .experiments.base import resolve_device
+    from .experiments.base import MAX_WORKERS, resolve_device
     from .experiments.sweep import SweepError, plan_sweep, run_sweep
 
     if args.claim.strip().lower() == "all":
@@ -380,8 +382,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError("--set workers: a sweep runs each run in one process; use --workers for runs at a time")
     if not 1 <= args.sweep_seeds <= 100_000:
         raise UsageError(f"--seeds {args.sweep_seeds} must be from 1 to 100000 (runs per grid point)")
-    if args.workers < 0:
-        raise UsageError(f"--workers {args.workers} must be >= 0 (0: one per core)")
+    if not 0 <= args.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers {args.workers} must be from 0 to {MAX_WORKERS} (0: one per core)")
     if args.ray_address is not None and args.backend != "ray":
         raise UsageError("--ray-address goes with --backend ray")
     base = _claim_config(module, args, strict=True)
@@ -424,6 +426,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         verdicts = ", ".join(f"{k} {v}" for k, v in point["verdicts"].items()) or "none finished"
         diverged = f"; non-finite metrics in {len(point['nonfinite'])} run(s)" if point["nonfinite"] else ""
         print(f"    {where}: {verdicts}{diverged}")
+    if report.retried:
+        # a worker died (killed, out of memory) with these runs in flight: each ran again, alone
+        again = sum(1 for rid in report.retried if rid not in report.failed)
+        print(f"    {len(report.retried)} run(s) retried because a worker process died while they ran "
+              f"(killed or out of memory?); {again} finished on the retry")
     for rid, why in report.failed.items():
         print(f"    failed {rid}: {why}")
     if report.failed:
