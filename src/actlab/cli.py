@@ -328,9 +328,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         for name, verdict, elapsed, _ in verdicts:
             print(f"  {name:<16} {verdict.status:<14} {elapsed:6.1f}s")
     if not args.no_report:
-        from .report import build_report
+        from .report import ReportError, build_report, scan_results
 
-        print(f"\nreport: {build_report(out_root)}  (open it in a browser; `actlab report {out_root}` rebuilds it)")
+        try:
+            folder = scan_results(out_root)
+        except ReportError as exc:  # another claim's file in DIR is broken beyond reading
+            raise UsageError(str(exc)) from None
+        for line in folder.skipped:
+            print(f"actlab: warning: not in the report: {line}", file=sys.stderr)
+        print(f"\nreport: {build_report(folder)}  (open it in a browser; `actlab report {out_root}` rebuilds it)")
     return EXIT_OK
 
 
