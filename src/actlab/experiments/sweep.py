@@ -322,6 +322,8 @@ def _finished(folder: Path, run: SweepRun, claim: str) -> tuple[bool, str | None
         return False, f"{path}: not an actlab result ({type(exc).__name__})"
     if not same:
         return False, f"{path}: holds another run (experiment or config differ)"
+    if not isinstance(result.metrics, Mapping):
+        return False, f"{path}: not an actlab result (metrics is not an object)"
     return True, None
 
 
