@@ -26,11 +26,11 @@ TINY = ["--set", "depth=2", "--set", "width=4", "--set", "batch=4", "--set", "se
         "--no-plots", "--no-progress"]
 
 
-def actlab(*args: str, umask: int | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def actlab(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """The real command, in a subprocess, with this checkout's code."""
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return subprocess.run([sys.executable, "-m", "actlab.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+                          timeout=timeout, env=env)
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:
@@ -69,11 +69,11 @@ def test_a_users_report_html_survives(tmp_path):
 
 
 def test_actlab_replaces_its_own_folder_but_not_a_file_added_to_it(tmp_path):
-    assert actlab("run", "vanishing", *TINY, "--seed", "1", "--out", str(tmp_path)).returncode == 0
+    assert main(["run", "vanishing", *TINY, "--seed", "1", "--out", str(tmp_path)]) == 0
     folder = tmp_path / "vanishing"
     marker = json.loads((folder / MARKER).read_text())
     assert marker["experiment"] == "vanishing" and marker["files"] == ["result.json"]
-    assert actlab("run", "vanishing", *TINY, "--seed", "2", "--out", str(tmp_path)).returncode == 0
+    assert main(["run", "vanishing", *TINY, "--seed", "2", "--out", str(tmp_path)]) == 0
     assert json.loads((folder / "result.json").read_text())["config"]["seed"] == 2
     (folder / "notes.txt").write_text("mine\n")
     line = one_error_line(actlab("run", "vanishing", *TINY, "--seed", "3", "--out", str(tmp_path)))
@@ -83,9 +83,9 @@ def test_actlab_replaces_its_own_folder_but_not_a_file_added_to_it(tmp_path):
 
 
 def test_a_folder_from_before_the_marker_is_still_actlabs(tmp_path):
-    assert actlab("run", "vanishing", *TINY, "--out", str(tmp_path)).returncode == 0
+    assert main(["run", "vanishing", *TINY, "--out", str(tmp_path)]) == 0
     (tmp_path / "vanishing" / MARKER).unlink()  # as older actlab versions left it
-    assert actlab("run", "vanishing", *TINY, "--seed", "4", "--out", str(tmp_path)).returncode == 0
+    assert main(["run", "vanishing", *TINY, "--seed", "4", "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "vanishing" / "result.json").read_text())["config"]["seed"] == 4
 
 
@@ -140,7 +140,11 @@ def test_stale_temporary_folders_of_actlabs_pattern_are_cleaned_and_nothing_else
 
 @pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
 def test_results_follow_the_users_umask(tmp_path, umask, file_mode, dir_mode):
-    assert actlab("run", "vanishing", *TINY, "--out", str(tmp_path), umask=umask).returncode == 0
+    old = os.umask(umask)
+    try:
+        assert main(["run", "vanishing", *TINY, "--out", str(tmp_path)]) == 0
+    finally:
+        os.umask(old)
     folder = tmp_path / "vanishing"
     assert stat.S_IMODE(folder.stat().st_mode) == dir_mode
     for name in ("result.json", MARKER):
@@ -228,3 +232,32 @@ def test_ctrl_c_during_a_parallel_run_stops_within_two_seconds(tmp_path):
     assert latency < 2.0, f"took {latency:.1f}s to stop"
     assert not (tmp_path / "dead-relu").exists()
     assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []
+
+
+def _write_in_a_process(out_root: str, seed: int) -> str:
+    from actlab.cli import _write_claim
+    from actlab.experiments import Result, Verdict
+    from actlab.experiments.folders import FolderError
+
+    result = Result(experiment="vanishing", config={"seed": seed}, metrics={"x": [seed] * 20000},
+                    verdict=Verdict("holds", f"seed {seed}"), env={}, elapsed_s=0.0)
+    try:
+        for _ in range(5):
+            _write_claim(result, Path(out_root), plot=False)
+    except FolderError as exc:
+        return str(exc)
+    return "ok"
+
+
+def test_write_claim_from_four_processes_never_loses_or_litters(tmp_path):
+    import multiprocessing
+
+    # fork: the test process has imported torch already, so the four start at once
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        outcomes = pool.starmap(_write_in_a_process, [(str(tmp_path), i) for i in range(4)])
+    assert "ok" in outcomes
+    for outcome in outcomes:
+        assert outcome == "ok" or "another actlab run (pid " in outcome, outcome
+    result = json.loads((tmp_path / "vanishing" / "result.json").read_text())
+    assert result["config"]["seed"] in [i for i, o in enumerate(outcomes) if o == "ok"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".vanishing.lock", "vanishing"]

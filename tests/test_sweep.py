@@ -550,3 +550,16 @@ def test_a_silent_ray_address_fails_within_the_time_limit(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert f"actlab: error: cannot reach the Ray cluster at {address}: no answer within 4s" in proc.stderr
     assert took < 60
+
+
+def test_sweep_files_follow_the_umask(tmp_path):
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        run_sweep(fake_plan(seeds=2), tmp_path, workers=1)
+    finally:
+        os.umask(old)
+    folder = tmp_path / fake.NAME
+    for path in (folder / "sweep.json", folder / "aggregate.json", *result_files(folder)):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path

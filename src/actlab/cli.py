@@ -236,17 +236,17 @@ def _claim_config(module, args: argparse.Namespace, *, strict: bool):
         raise UsageError(f"{module.NAME}: {exc}") from None
 
 
-def _write_claim(result, out_root: Path, plot: bool) -> Path:
+def _write_claim(result, out_root: Path, plot: bool, *, locked: bool = False) -> Path:
     """result.json and figures into out_root/NAME, swapped in whole (no partial folder).
 
-    The caller holds the claim's lock (``folders.claim_lock``); the folder is replaced only
-    if actlab made it (``folders.check_claim_folder``).
+    One writer at a time (``folders.claim_lock``; ``locked``: the caller holds it); the
+    folder is replaced only if actlab made it (``folders.check_claim_folder``).
     """
     from .experiments.folders import write_claim
     from .plots import plot_result
 
     figures = (lambda folder: plot_result(result, folder)) if plot else None
-    return write_claim(result, result.experiment, out_root, figures)
+    return write_claim(result, result.experiment, out_root, figures, lock=not locked)
 
 
 def _print_settings(module) -> None:
@@ -313,7 +313,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             try:
                 with claim_lock(out_root, module.NAME):  # one writer per claim folder, from start to end
                     result = _run_claim(module, config, label, args)
-                    folder = _write_claim(result, out_root, plot=not args.no_plots)
+                    folder = _write_claim(result, out_root, plot=not args.no_plots, locked=True)
             except FolderError as exc:
                 raise UsageError(str(exc)) from None
             verdicts.append((module.NAME, result.verdict, result.elapsed_s, folder))

@@ -207,13 +207,20 @@ def clean_stale(out_root: str | os.PathLike[str], name: str) -> list[Path]:
 
 
 def write_claim(result: Any, name: str, out_root: str | os.PathLike[str],
-                figures: Callable[[Path], Sequence[Path]] | None = None) -> Path:
+                figures: Callable[[Path], Sequence[Path]] | None = None, *, lock: bool = True) -> Path:
     """Write ``result`` (``Result`` or its dict) and its figures into ``DIR/NAME``, swapped in whole.
 
-    The caller holds :func:`claim_lock`. ``figures(folder)`` writes the PNGs into
-    ``folder`` and returns their paths. The old ``DIR/NAME`` is replaced only if
-    :func:`check_claim_folder` allows it (checked again here).
+    ``figures(folder)`` writes the PNGs into ``folder`` and returns their paths. The old
+    ``DIR/NAME`` is replaced only if :func:`check_claim_folder` allows it (checked again
+    here). ``lock``: take :func:`claim_lock` for the write (pass False when the caller
+    holds it already, as ``actlab run`` does from the start of the run).
+
+    Raises:
+        FolderError: the folder is not actlab's to replace, or another process writes it.
     """
+    if lock:
+        with claim_lock(out_root, name):
+            return write_claim(result, name, out_root, figures, lock=False)
     out_root = Path(out_root)
     final = check_claim_folder(out_root, name)
     clean_stale(out_root, name)

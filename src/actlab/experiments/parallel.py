@@ -50,7 +50,7 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
             pass
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
-        proc.join(timeout=1)
+        proc.join(timeout=0.5)
 
 
 def run_tasks(
