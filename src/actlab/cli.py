@@ -4,12 +4,15 @@
     actlab show NAME [NAME ...] --out F.png   f and f' on one figure
     actlab verify [NAME ...]                  measure activations against their declarations
     actlab run NAME|all [--quick] [--out DIR] run claims, write DIR/NAME/result.json + figures,
-                                              then DIR/report.html
+                                              then DIR/report.html (DIR/NAME replaced only if
+                                              actlab wrote it: experiments/folders.py)
+    actlab run NAME --help                    the claim's settings, defaults and meanings
     actlab report DIR                         rebuild DIR/report.html from the results in DIR
     actlab sweep NAME --seeds N [--grid K=V1,V2] [--workers K] [--backend local|ray]
                                               independent runs in parallel, resumable
 
-Bad input is a one-line ``actlab: error: ...`` on stderr and exit code 2.
+Bad input is a one-line ``actlab: error: ...`` on stderr and exit code 2; Ctrl-C is exit
+code 130; a closed pipe (``actlab list | head -1``) ends quietly with exit code 0.
 """
 
 from __future__ import annotations

@@ -253,13 +253,22 @@ class Registry:
         #: one line per plugin that failed to load (and was skipped)
         self.plugin_errors: list[str] = []
 
-    def load_plugins(self) -> None:
+    def load_plugins(self, report: bool = True) -> None:
         """Load the plugins of ``plugin_group`` now (once); a failing one is reported and skipped.
 
         A plugin is an entry point whose object is called with no arguments and registers
         its activations (``register_activation``). Any exception it raises (on import or
-        when called) is reported in one line naming its distribution, then ignored.
+        when called) is reported in one line naming its distribution (``report=False``:
+        recorded in ``plugin_errors`` only, as worker processes do: the parent said it), then
+        ignored.
         """
+        if not report:
+            warn, self._warn = self._warn, lambda line: None
+            try:
+                self.load_plugins()
+            finally:
+                self._warn = warn
+            return
         group, self._plugin_group = self._plugin_group, None
         if group is None:
             return

@@ -29,9 +29,12 @@ def _init_worker() -> None:
 
     import torch
 
+    from ..activations import REGISTRY
+
     # Ctrl-C is the parent's to handle: it cancels the queue and stops the workers at once.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
+    REGISTRY.load_plugins(report=False)  # a broken plugin: the parent has said so once
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:

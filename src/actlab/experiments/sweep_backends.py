@@ -60,7 +60,10 @@ def _init_local_worker(driver_alive: Any) -> None:
     """
     import signal
 
+    from ..activations import REGISTRY
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    REGISTRY.load_plugins(report=False)  # a broken plugin: the driver has said so once
 
     def watch() -> None:
         try:
