@@ -88,6 +88,8 @@ def test_run_names_what_the_report_leaves_out(folder, tmp_path):
     proc = actlab("run", "vanishing", *TINY[:-1], "--no-plots", "--out", str(folder))
     assert proc.returncode == 0, proc.stderr
     assert f"actlab: warning: not in the report: {folder / 'cost'}: a link to" in proc.stderr
+    proc = actlab("report", str(folder))
+    assert proc.returncode == 0 and f"actlab: warning: not in the report: {folder / 'cost'}: a link to" in proc.stderr
 
 
 @pytest.mark.parametrize("command", ["report", "run"])

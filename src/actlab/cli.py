@@ -365,6 +365,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     for line in problems(folder):
         print(f"actlab: warning: unreadable (named in the report): {line}", file=sys.stderr)
+    for line in folder.skipped:  # links out of DIR, figures too large to embed
+        print(f"actlab: warning: not in the report: {line}", file=sys.stderr)
     missing = f"; not run: {', '.join(folder.missing)}" if folder.missing else ""
     print(f"wrote {path} ({len(folder.results)} claim(s){missing})")
     return EXIT_OK
