@@ -563,3 +563,13 @@ def test_sweep_files_follow_the_umask(tmp_path):
     folder = tmp_path / fake.NAME
     for path in (folder / "sweep.json", folder / "aggregate.json", *result_files(folder)):
         assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
+
+
+def test_a_sweep_never_writes_into_a_runs_claim_folder(tmp_path, capsys):
+    assert main(["run", "vanishing", "--no-plots", "--no-progress", "--no-report", "--out", str(tmp_path),
+                 *[f"--set={k}={v}" for k, v in TINY.items()]]) == 0
+    before = sorted(p.name for p in (tmp_path / "vanishing").iterdir())
+    assert main(["sweep", "vanishing", "--out", str(tmp_path), "--no-progress", "--workers", "1",
+                 *[f"--set={k}={v}" for k, v in TINY.items()]]) == 2
+    assert "holds the result of `actlab run vanishing`, not a sweep" in one_error_line(capsys)
+    assert sorted(p.name for p in (tmp_path / "vanishing").iterdir()) == before

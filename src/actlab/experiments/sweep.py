@@ -55,6 +55,7 @@ from typing import Any
 from .._version import __version__
 from ..data.errors import DataError
 from .base import MAX_WORKERS, Progress, no_progress, parse_value
+from .folders import MARKER as RUN_MARKER
 from .result import ResultFileError, load_result, to_jsonable, write_json_atomic
 from .stats import mean_ci95
 from .sweep_backends import BACKENDS, SweepError, WorkerLost, execute_run, start_backend
@@ -384,6 +385,9 @@ def run_sweep(plan: SweepPlan, out: str | Path, *, backend: str = "local", worke
     folder = Path(out) / plan.claim
     report = SweepReport(folder=folder, total=len(plan.runs), backend=backend)
     tell = note or (lambda line: None)
+    if not (folder / MANIFEST).exists() and ((folder / RUN_MARKER).exists() or (folder / RESULT).exists()):
+        raise SweepError(f"{folder} holds the result of `actlab run {plan.claim}`, not a sweep; give the sweep "
+                         "another --out")
     try:
         (folder / RUNS).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
