@@ -31,7 +31,8 @@ many runs share the machine (timings in the ``cost`` claim excepted).
 
 The same function (:func:`execute_run`) runs every task on both backends; the driver (this
 process) writes every file, so on a Ray cluster the results land on the machine that
-started the sweep and the workers need no shared folder.
+started the sweep and the workers need no shared folder. The backends live in
+:mod:`.sweep_backends`, the aggregate in :mod:`.sweep_aggregate`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import math
 import os
 import re
 import time
@@ -57,7 +57,17 @@ from ..data.errors import DataError
 from .base import MAX_WORKERS, Progress, no_progress, parse_value
 from .folders import MARKER as RUN_MARKER
 from .result import ResultFileError, load_result, to_jsonable, write_json_atomic
-from .stats import mean_ci95
+from .sweep_aggregate import (
+    AGGREGATE,
+    ERROR,
+    LOCK,
+    MANIFEST,
+    RESULT,
+    RUNS,
+    aggregate_sweep,
+    flatten_metrics,
+    read_manifest,
+)
 from .sweep_backends import BACKENDS, SweepError, WorkerLost, execute_run, start_backend
 
 __all__ = [
@@ -75,8 +85,6 @@ __all__ = [
     "parse_grid_values",
 ]
 
-MANIFEST, AGGREGATE, RUNS, RESULT, ERROR, LOCK = (
-    "sweep.json", "aggregate.json", "runs", "result.json", "error.json", ".lock")
 
 
 # --- the plan -------------------------------------------------------------------------
@@ -253,19 +261,6 @@ def _locked(folder: Path) -> Iterator[None]:
         fh.close()  # releases the lock; a killed process releases it too
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        why = "nested too deep to read" if isinstance(exc, RecursionError) else exc
-        raise SweepError(f"{path}: unreadable or corrupt sweep manifest ({why}); delete it to start this "
-                         "sweep over (finished runs with the same config are kept)") from None
-    if not isinstance(data, dict) or not isinstance(data.get("runs"), list) or not all(
-            isinstance(r, dict) and isinstance(r.get("id"), str) for r in data["runs"]):
-        raise SweepError(f"{path}: not an actlab sweep manifest; delete it to start this sweep over")
-    return data
-
-
 def _check_same_sweep(path: Path, old: Mapping[str, Any], plan: SweepPlan) -> None:
     ids = [r.run_id for r in plan.runs]
     old_ids = [r["id"] for r in old["runs"]]
@@ -395,7 +390,7 @@ def run_sweep(plan: SweepPlan, out: str | Path, *, backend: str = "local", worke
     with _locked(folder):
         manifest = folder / MANIFEST
         if manifest.exists():
-            _check_same_sweep(manifest, _read_manifest(manifest), plan)
+            _check_same_sweep(manifest, read_manifest(manifest), plan)
         else:
             _write(plan.manifest(), manifest, report)
         _clean_temporaries(folder)
@@ -496,119 +491,3 @@ def _collect(handle: Any, in_flight: dict[Any, SweepRun], backend: Any, folder: 
         raise DataError(outcome["message"])
     report.failed[run.run_id] = f"{outcome['type']}: {outcome['message']}".splitlines()[0]
     return False
-
-
-# --- aggregate ---------------------------------------------------------------------------
-
-
-def _numeric(value: Any) -> float | None:
-    """A metric leaf as a float (NaN/inf included, stored as strings in JSON); None if not a number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
-        return float(value)
-    return None
-
-
-def flatten_metrics(metrics: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested metrics -> ``{"a.b[2]": leaf}``: dict keys joined by ``.``, list items as ``[i]``.
-
-    Every leaf is kept (numbers, ``None``, strings, booleans); :func:`aggregate_sweep`
-    averages the numeric ones. A key that itself holds a ``.`` stays as it is.
-    """
-    out: dict[str, Any] = {}
-    if isinstance(metrics, Mapping):
-        for key, value in metrics.items():
-            out.update(flatten_metrics(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(metrics, (list, tuple)):
-        for i, value in enumerate(metrics):
-            out.update(flatten_metrics(value, f"{prefix}[{i}]"))
-    else:
-        out[prefix] = metrics
-    return out
-
-
-def aggregate_sweep(folder: str | Path) -> dict[str, Any]:
-    """Per grid point, over its seeds, every numeric metric: mean, 95% CI, counts.
-
-    Reads ``folder/sweep.json`` and the runs' ``result.json`` files, nothing else. For each
-    grid point (in the manifest's order, seeds in order):
-
-    * ``metrics[key]``: ``{mean, ci95_low, ci95_high, n, n_nonfinite, n_missing}`` for every
-      numeric leaf of the runs' ``metrics`` (:func:`flatten_metrics`: nested dicts as dotted
-      keys, list items elementwise as ``key[i]``; booleans and strings other than
-      ``"nan"``/``"inf"`` are not numbers and are left out). ``mean`` and the CI (Student t,
-      :func:`~actlab.experiments.stats.mean_ci95`) are over the finite values only; a NaN or
-      inf (a diverged run) is counted in ``n_nonfinite`` and named in ``nonfinite``, never
-      averaged; ``n_missing`` counts runs without a number there (None, absent, unfinished).
-    * ``verdicts``: how many runs gave each status; ``runs``/``seeds``: the finished runs;
-      ``missing``: runs without a valid result file; ``invalid``: run id -> why its file
-      was not read.
-
-    Raises:
-        SweepError: no readable ``sweep.json`` in ``folder``.
-    """
-    folder = Path(folder)
-    manifest = _read_manifest(folder / MANIFEST)
-    points: dict[str, dict[str, Any]] = {}
-    found = 0
-    for entry in manifest["runs"]:
-        point = entry.get("point", {})
-        key = json.dumps(point, sort_keys=True)
-        slot = points.setdefault(key, {"point": point, "runs": [], "seeds": [], "missing": [], "invalid": {},
-                                       "values": []})
-        path = folder / RUNS / entry["id"] / RESULT
-        try:
-            result = load_result(path)
-            if to_jsonable(result.config) != entry.get("config", to_jsonable(result.config)):
-                raise ResultFileError(f"{path}: holds another run (config differs from sweep.json)")
-            flat = flatten_metrics(result.metrics)
-        except (ResultFileError, TypeError, RecursionError) as exc:
-            slot["missing"].append(entry["id"])
-            if path.exists():
-                slot["invalid"][entry["id"]] = str(exc) if isinstance(exc, ResultFileError) else (
-                    f"{path}: not an actlab result ({type(exc).__name__})")
-            continue
-        found += 1
-        slot["runs"].append(entry["id"])
-        slot["seeds"].append(entry.get("seed"))
-        slot["values"].append((entry["id"], flat, result.verdict.status))
-    out_points = []
-    for slot in points.values():
-        values = slot.pop("values")
-        n_runs = len(values) + len(slot["missing"])
-        keys: dict[str, None] = {}
-        for _, flat, _ in values:
-            for k, v in flat.items():
-                if _numeric(v) is not None:
-                    keys.setdefault(k)
-        metrics: dict[str, Any] = {}
-        nonfinite: dict[str, list[str]] = {}
-        for k in keys:
-            numbers = []
-            for rid, flat, _ in values:
-                x = _numeric(flat.get(k))
-                if x is None:
-                    continue
-                numbers.append(x)
-                if not math.isfinite(x):
-                    nonfinite.setdefault(rid, []).append(k)
-            stats = mean_ci95(numbers)
-            metrics[k] = {"mean": stats["mean"], "ci95_low": stats["ci95_low"], "ci95_high": stats["ci95_high"],
-                          "n": stats["n"], "n_nonfinite": stats["n_excluded"], "n_missing": n_runs - len(numbers)}
-        verdicts: dict[str, int] = {}
-        for _, _, status in values:
-            verdicts[status] = verdicts.get(status, 0) + 1
-        out_points.append({**slot, "verdicts": verdicts, "nonfinite": nonfinite, "metrics": metrics})
-    return {
-        "experiment": manifest.get("experiment"),
-        "actlab_version": __version__,
-        "grid": manifest.get("grid", {}),
-        "seeds": manifest.get("seeds"),
-        "runs_expected": len(manifest["runs"]),
-        "runs_found": found,
-        "complete": found == len(manifest["runs"]),
-        "points": out_points,
-    }
