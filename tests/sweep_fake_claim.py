@@ -61,10 +61,10 @@ def expected_metrics(config: Config) -> dict:
 
 
 def run(config: Config, progress=no_progress) -> Result:
+    if config.seed == config.crash_seed and multiprocessing.parent_process() is not None:
+        os._exit(3)  # only ever in a worker process, never in the test runner; at once, beside sleeping runs
     if config.sleep:
         time.sleep(config.sleep)
-    if config.seed == config.crash_seed and multiprocessing.parent_process() is not None:
-        os._exit(3)  # only ever in a worker process, never in the test runner
     if config.seed == config.raise_seed:
         raise RuntimeError(f"seed {config.seed} raises on purpose")
     status = "holds" if config.seed % 2 == 0 else "inconclusive"

@@ -13,6 +13,7 @@ import os
 import shutil
 import struct
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -614,3 +615,91 @@ def test_docstring_examples(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+# ------------------------------------------------ slow mirrors, wrong files, unreadable folders (issue 14)
+
+
+@pytest.fixture
+def slow_mirror():
+    """A server on 127.0.0.1 whose answer trickles: headers, then one byte every 0.2 s (or nothing, if silent)."""
+    behaviour = {"silent": False}
+
+    class Slow(_Handler):
+        def do_GET(self) -> None:
+            if behaviour["silent"]:
+                time.sleep(5)  # accept, then say nothing
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", "4542")
+            self.end_headers()
+            for _ in range(4542):
+                try:
+                    self.wfile.write(b"\x00")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", behaviour
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("silent", [False, True], ids=["trickle", "silent"])
+def test_a_slow_mirror_is_given_up_in_bounded_time_then_the_next_is_tried(
+        silent, slow_mirror, mirror, data_dir: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    slow, behaviour = slow_mirror
+    behaviour["silent"] = silent
+    base, root, requested = mirror
+    monkeypatch.delenv("ACTLAB_DATA_DIR", raising=False)
+    serve(root, data_dir, "t10k-labels-idx1-ubyte.gz")
+    monkeypatch.setenv("ACTLAB_DATA_MIRROR", f"{slow} {base}")
+    monkeypatch.setenv("ACTLAB_OFFLINE", "0")
+    monkeypatch.setenv("ACTLAB_DOWNLOAD_TIMEOUT", "1.5")
+    started = time.monotonic()
+    path = fetch_file(FILES["mnist"]["t10k-labels-idx1-ubyte.gz"])
+    took = time.monotonic() - started
+    assert read_idx(path).shape == (10000,)
+    assert took < 6, f"{took:.1f}s"
+    slow_host, good_host = slow.split("//")[1], base.split("//")[1]
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == f"actlab: downloading mnist/t10k-labels-idx1-ubyte.gz from {slow_host} (0.0 MB)"
+    assert lines[1].startswith(f"actlab: {slow_host} failed (") and lines[1].endswith(f"); trying {good_host}")
+    assert ("no answer within 1.5s" if silent else "within 1.5s (ACTLAB_DOWNLOAD_TIMEOUT") in lines[1]
+    assert lines[-1] == f"actlab: downloading mnist/t10k-labels-idx1-ubyte.gz from {good_host} (0.0 MB)"
+
+
+def test_a_t10k_file_in_the_train_files_place_is_named_as_such(copy_dir: Path) -> None:
+    train = copy_dir / "mnist" / "train-labels-idx1-ubyte.gz"
+    train.unlink()
+    shutil.copy(copy_dir / "mnist" / "t10k-labels-idx1-ubyte.gz", train)
+    with pytest.raises(DataError) as excinfo:
+        fetch_file(FILES["mnist"]["train-labels-idx1-ubyte.gz"], data_dir=copy_dir)
+    message = one_line_error(excinfo, str(train), "is the file mnist/t10k-labels-idx1-ubyte.gz, not "
+                                                  "mnist/train-labels-idx1-ubyte.gz")
+    assert "truncated" not in message
+
+
+def test_an_unreadable_data_folder_is_a_data_error(copy_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # (the tests may run as root, whom chmod does not stop: the folder's stat fails as it would for a user)
+    real_stat = Path.stat
+
+    def stat(self, *args, **kwargs):
+        if str(self).startswith(str(copy_dir)):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    with pytest.raises(DataError) as excinfo:
+        fetch_file(FILES["mnist"]["t10k-labels-idx1-ubyte.gz"], data_dir=copy_dir)
+    one_line_error(excinfo, f"cannot read {copy_dir / 'mnist' / 't10k-labels-idx1-ubyte.gz'} (Permission denied)",
+                   "chmod -R u+rX")

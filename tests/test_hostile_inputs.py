@@ -338,18 +338,84 @@ def test_found_by_this_suite(argv, message, tmp_path):
 def test_a_full_disk_is_a_clear_error(tmp_path, monkeypatch):
     import errno
 
-    import actlab.experiments
+    import actlab.experiments.result
 
-    def full(obj, path):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as the kernel says it: no file name
 
-    monkeypatch.setattr(actlab.experiments, "write_json_atomic", full)
+    monkeypatch.setattr(actlab.experiments.result.os, "fsync", full)
     argv = ["run", "vanishing", "--no-plots", "--no-progress", "--out", str(tmp_path), *[f"--set={s}" for s in TINY["vanishing"]]]
     code, _, err = assert_clean(argv, tmp_path)
-    assert code == 2 and "No space left on device" in err and "result.json" in err
-    assert not list(tmp_path.iterdir())  # no half-written claim folder
+    assert code == 2 and "No space left on device" in err and "result.json" in err  # the file is named
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # no half-written claim folder
 
 
 def test_json_output_stays_json(place):
     code, out, _ = assert_clean(["list", "--json"], place)
     assert code == 0 and isinstance(json.loads(out), list)
+
+
+# --- one bound per setting, the same in every command (issue 14, item 11) ------------------------
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "vanishing", "--threads", "100000"], "--threads 100000 must be from 1 to 1024"),
+    (["sweep", "vanishing", "--workers", "100000"], "--workers 100000 must be from 0 to 512"),
+    (["run", "cost", "--set=min_run_time=1e23"], "min_run_time=1e+23 must be <= 3600"),
+    (["run", "cost", "--set=block_time=1e23"], "block_time=1e+23 must be <= 3600"),
+    (["run", "cost", "--set=train_min_run_time=1e23"], "train_min_run_time=1e+23 must be <= 3600"),
+    (["run", "cost", "--set=threads=100000"], "threads=100000 must be <= 1024"),
+    (["run", "vanishing", "--set=depth=\u0661\u0662"], "depth='\u0661\u0662' must be written with the digits 0-9"),
+    (["run", "vanishing", "--seed", "\u0661\u0662"], "must be written with the digits 0-9"),
+    (["run", "cost", "--set=min_run_time=\u0661"], "must be written with the digits 0-9"),
+    (["run", "sign-coherence", "--seed", "-5"], "seed=-5 must be >= 0"),
+    (["run", "vanishing", "--seed", "-5"], "seed=-5 must be >= 0"),
+    (["show", "elu:alpha=1e300"], "alpha=1e+300 is invalid: it must be from 1e-4 to 1e4"),
+    (["show", "softplus:beta=1e-300"], "beta=1e-300 is invalid: it must be from 1e-4 to 1e4"),
+    (["verify", "softplus:threshold=1e300"], "threshold=1e+300 is invalid: it must be <= 80"),
+    (["show", "elu:alpha=\u0661"], "must be written with the digits 0-9"),
+])
+def test_one_bound_per_setting(argv, message, tmp_path):
+    if argv[0] in ("run", "sweep"):
+        claim = argv[1]
+        argv = [*argv[:2], "--no-progress", "--out", str(tmp_path / "out"), *[f"--set={s}" for s in TINY[claim]],
+                *argv[2:]]
+        if argv[0] == "run":
+            argv.append("--no-plots")
+    else:
+        argv = [*argv, "--out", str(tmp_path / "f.png")] if argv[0] == "show" else argv
+    code, _, err = assert_clean(argv, tmp_path)
+    assert code == 2 and message in err, err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "f.png").exists()
+
+
+# --- a broken plugin (issue 14, item 14) -------------------------------------------------------------
+
+
+def test_a_broken_plugin_is_one_warning_line_and_skipped(tmp_path):
+    """An installed package whose `actlab.activations` entry point raises: every command still works."""
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    (site / "brokenplug-1.0.dist-info").mkdir(parents=True)
+    (site / "brokenplug-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplug\nVersion: 1.0\n")
+    (site / "brokenplug-1.0.dist-info" / "entry_points.txt").write_text(
+        "[actlab.activations]\nsquare = brokenplug_mod:register\n")
+    (site / "brokenplug_mod.py").write_text("def register():\n    raise RuntimeError('this plugin is broken')\n")
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, str(site), os.environ.get("PYTHONPATH", "")])}
+
+    def actlab(*args):
+        return subprocess.run([sys.executable, "-m", "actlab.cli", *args], capture_output=True, text=True,
+                              timeout=120, env=env, cwd=tmp_path)
+
+    warning = ("actlab: warning: activation plugin 'square' of the package 'brokenplug' failed to load "
+               "(RuntimeError: this plugin is broken); going on without it")
+    listed = actlab("list")
+    assert listed.returncode == 0 and listed.stderr.strip().splitlines() == [warning], listed.stderr
+    assert "relu" in listed.stdout
+    shown = actlab("show", "relu", "--out", str(tmp_path / "relu.png"))
+    assert shown.returncode == 0 and shown.stderr.strip().splitlines() == [warning]
+    version = actlab("--version")  # nothing looked up: the plugin is not even loaded
+    assert version.returncode == 0 and version.stderr == ""

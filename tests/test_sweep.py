@@ -290,7 +290,7 @@ def test_damaged_and_half_written_files_are_named_and_redone(fake_done, tmp_path
     (truncated / "result.json").write_text(text[: len(text) // 2])
     (not_a_result / "result.json").write_text('{"experiment": "fake-sweep"}')
     shutil.copy(kept / "result.json", other_config / "result.json")
-    (kept / ".result.json.x1y2.tmp").write_text('{"half": ')  # a write cut short
+    (kept / ".result.json.x1y2z3w4.tmp").write_text('{"half": ')  # a write cut short
     notes: list[str] = []
     report = run_sweep(fake_plan(nan_seed=1), tmp_path, workers=2, note=notes.append)
     assert report.reused == 1 and report.done == 3
@@ -392,7 +392,10 @@ def one_error_line(capsys) -> str:
     (["vanishing", "--grid", "depth"], "must look like KEY=V1,V2"),
     (["vanishing", "--grid", "depth=2", "--grid", "depth=3"], "given twice"),
     (["vanishing", "--set", "workers=2"], "use --workers"),
-    (["vanishing", "--workers", "-1"], "--workers -1 must be >= 0"),
+    (["vanishing", "--workers", "-1"], "--workers -1 must be from 0 to 512"),
+    (["vanishing", "--workers", "100000"], "--workers 100000 must be from 0 to 512"),
+    (["vanishing", "--seed", "\u0661\u0662"], "must be written with the digits 0-9"),
+    (["vanishing", "--set", "depth=\u0661\u0662"], "must be written with the digits 0-9"),
     (["vanishing", "--ray-address", "auto"], "goes with --backend ray"),
     (["vanishing", "--seeds", "0"], "--seeds 0 must be from 1 to 100000"),
     (["vanishing", "--dataset", "mnist"], "has no --dataset option"),
@@ -408,7 +411,7 @@ def test_sweep_into_an_unwritable_folder_is_exit_2(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert main(["sweep", "vanishing", "--out", str(blocker / "x"), "--no-progress"]) == 2
-    assert "cannot write to" in one_error_line(capsys)
+    assert f"cannot write to {blocker / 'x'}: {blocker} is a file, not a folder" in one_error_line(capsys)
 
 
 def test_sweep_of_a_claim_whose_data_file_is_damaged_names_it(data_dir, tmp_path, capsys):
@@ -448,3 +451,128 @@ def test_manifest_records_every_run(reference):
         assert sweep_mod.run_id("vanishing", config) == entry["id"]
         assert dataclasses.asdict(config)["seed"] == entry["seed"]
     assert [p["point"] for p in agg["points"]] == [{"depth": 16}, {"depth": 24}]
+
+
+# --- hostile files and dead workers (issue 14, items 4, 9, 10, 20) ----------------------------
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_resume_notes_and_redoes_every_invalid_run_file(fake_done, tmp_path):
+    folder = tmp_path / fake.NAME
+    shutil.copytree(fake_done, folder)
+    runs = sorted(p.parent for p in result_files(folder))
+    good = json.loads((runs[0] / "result.json").read_text())
+    damage = {
+        runs[0]: b"\xff\xfe not utf-8",
+        runs[1]: json.dumps({**good, "verdict": {**good["verdict"], "evidence": 5}}).encode(),
+        runs[2]: json.dumps({**good, "elapsed_s": "abc"}).encode(),
+        runs[3]: ('{"experiment": ' + nested(5000) + "}").encode(),
+    }
+    for run, body in damage.items():
+        (run / "result.json").write_bytes(body)
+    notes: list[str] = []
+    report = run_sweep(fake_plan(nan_seed=1), tmp_path, workers=1, note=notes.append)
+    assert report.reused == 0 and report.done == 4 and not report.failed
+    assert len(notes) == 4 and all("redoing that run" in n for n in notes)
+    for run in runs:
+        assert any(str(run / "result.json") in n for n in notes)
+    assert report.aggregate == aggregate_sweep(fake_done)
+
+
+def test_aggregate_and_manifest_nested_too_deep_are_named(fake_done, tmp_path):
+    folder = tmp_path / fake.NAME
+    shutil.copytree(fake_done, folder)
+    victim = result_files(folder)[0]
+    victim.write_text(nested(5000))
+    agg = aggregate_sweep(folder)
+    assert str(victim) in agg["points"][0]["invalid"][victim.parent.name]
+    (folder / "sweep.json").write_text('{"runs": ' + nested(5000) + "}")
+    with pytest.raises(SweepError, match=r"sweep\.json: unreadable or corrupt sweep manifest \(nested too deep"):
+        run_sweep(fake_plan(nan_seed=1), tmp_path, workers=1)
+
+
+def test_resume_keeps_the_users_tmp_files(fake_done, tmp_path):
+    folder = tmp_path / fake.NAME
+    shutil.copytree(fake_done, folder)
+    run = result_files(folder)[0].parent
+    users = [folder / ".notes.tmp", run / ".draft.tmp", folder / ".result.json.draft.tmp"]
+    for path in users:
+        path.write_text("mine")
+    ours = run / ".result.json.ab_cd123.tmp"
+    ours.write_text('{"half": ')
+    run_sweep(fake_plan(nan_seed=1), tmp_path, workers=1)
+    assert all(p.read_text() == "mine" for p in users)
+    assert not ours.exists()
+
+
+def test_dead_workers_are_counted_in_the_summary(tmp_path, monkeypatch, capsys):
+    """Seed 0 kills its worker at once while seed 1 sleeps beside it: seed 1 is retried, and the summary says so."""
+    import actlab.experiments as experiments
+
+    real = experiments.load_claim
+    monkeypatch.setattr(experiments, "load_claim", lambda name: fake if name == fake.NAME else real(name))
+    code = main(["sweep", fake.NAME, "--seeds", "4", "--workers", "2", "--out", str(tmp_path), "--no-progress",
+                 "--set", "crash_seed=0", "--set", "sleep=1"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    (line,) = [ln for ln in out.splitlines() if "retried because a worker process died" in ln] or [out]
+    assert "(killed or out of memory?); " in line and line.strip().startswith(("1 run(s)", "2 run(s)"))
+    assert "worker process died while running it alone" in out
+
+
+def test_an_unreachable_ray_cluster_fails_at_once(tmp_path, capsys):
+    pytest.importorskip("ray", reason="needs the ray extra: pip install 'actlab[ray]'")
+    started = time.monotonic()
+    code = main(["sweep", "vanishing", "--backend", "ray", "--ray-address", "127.0.0.1:1", "--out", str(tmp_path),
+                 "--no-progress", *[f"--set={k}={v}" for k, v in TINY.items()]])
+    assert code == 2 and "cannot reach the Ray cluster at 127.0.0.1:1 (" in one_error_line(capsys)
+    assert time.monotonic() - started < 30
+
+
+def test_a_silent_ray_address_fails_within_the_time_limit(tmp_path):
+    """A port that accepts and never answers: Ray would wait forever; ACTLAB_RAY_TIMEOUT bounds it."""
+    pytest.importorskip("ray", reason="needs the ray extra: pip install 'actlab[ray]'")
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+        env = {**os.environ, "ACTLAB_RAY_TIMEOUT": "4",
+               "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src") + os.pathsep + os.environ.get(
+                   "PYTHONPATH", "")}
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "actlab.cli", "sweep", "vanishing", "--backend", "ray",
+                               "--ray-address", address, "--out", str(tmp_path), "--no-progress",
+                               *[f"--set={k}={v}" for k, v in TINY.items()]],
+                              capture_output=True, text=True, timeout=120, env=env)
+        took = time.monotonic() - started
+    assert proc.returncode == 2, proc.stderr
+    assert f"actlab: error: cannot reach the Ray cluster at {address}: no answer within 4s" in proc.stderr
+    assert took < 60
+
+
+def test_sweep_files_follow_the_umask(tmp_path):
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        run_sweep(fake_plan(seeds=2), tmp_path, workers=1)
+    finally:
+        os.umask(old)
+    folder = tmp_path / fake.NAME
+    for path in (folder / "sweep.json", folder / "aggregate.json", *result_files(folder)):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
+
+
+def test_a_sweep_never_writes_into_a_runs_claim_folder(tmp_path, capsys):
+    assert main(["run", "vanishing", "--no-plots", "--no-progress", "--no-report", "--out", str(tmp_path),
+                 *[f"--set={k}={v}" for k, v in TINY.items()]]) == 0
+    before = sorted(p.name for p in (tmp_path / "vanishing").iterdir())
+    assert main(["sweep", "vanishing", "--out", str(tmp_path), "--no-progress", "--workers", "1",
+                 *[f"--set={k}={v}" for k, v in TINY.items()]]) == 2
+    assert "holds the result of `actlab run vanishing`, not a sweep" in one_error_line(capsys)
+    assert sorted(p.name for p in (tmp_path / "vanishing").iterdir()) == before

@@ -4,19 +4,21 @@
     actlab show NAME [NAME ...] --out F.png   f and f' on one figure
     actlab verify [NAME ...]                  measure activations against their declarations
     actlab run NAME|all [--quick] [--out DIR] run claims, write DIR/NAME/result.json + figures,
-                                              then DIR/report.html
+                                              then DIR/report.html (DIR/NAME replaced only if
+                                              actlab wrote it: experiments/folders.py)
+    actlab run NAME --help                    the claim's settings, defaults and meanings
     actlab report DIR [--markdown F.md] [--summary-png F.png]
                                               rebuild DIR/report.html from the results (or sweep) in DIR
     actlab sweep NAME --seeds N [--grid K=V1,V2] [--workers K] [--backend local|ray]
                                               independent runs in parallel, resumable
 
-Bad input is a one-line ``actlab: error: ...`` on stderr and exit code 2.
+Bad input is a one-line ``actlab: error: ...`` on stderr and exit code 2; Ctrl-C is exit
+code 130; a closed pipe (``actlab list | head -1``) ends quietly with exit code 0.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import os
@@ -26,7 +28,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import fields
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from .data.errors import DataError
 
 __all__ = ["main", "UsageError"]
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
@@ -62,10 +63,22 @@ def _parse_activation(text: str):
         if not eq:
             raise UsageError(f"activation parameter {item!r} must look like name=value, e.g. elu:alpha=0.5")
         try:
-            params[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else parse_value(value, float, key)
+            text = value.strip()
+            params[key.strip()] = int(text) if text.isascii() and text.lstrip("-").isdigit() else parse_value(
+                text, float, key.strip())
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     return get(name, **params)
+
+
+def _int(text: str) -> int:
+    """argparse type for whole numbers: ASCII digits only (int() also reads other scripts' digits)."""
+    if not text.strip().isascii():
+        raise argparse.ArgumentTypeError(f"{text!r} must be written with the digits 0-9")
+    return int(text)
+
+
+_int.__name__ = "int"  # argparse names the type in its message: "invalid int value: 'x'"
 
 
 def _fmt_num(v: float) -> str:
@@ -164,11 +177,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _check_writable(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} is a file, not a folder; give a folder (or a new name) instead")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".actlab-write-test-", dir=folder)
         os.close(fd)
         os.unlink(probe)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        what = f"{blocker} is a file, not a folder" if blocker else "a file stands in its path"
+        raise UsageError(f"cannot write to {folder}: {what}") from None
     except OSError as exc:
         raise UsageError(f"cannot write to {folder}: {exc.strerror or exc}") from None
 
@@ -241,50 +260,51 @@ def _claim_config(module, args: argparse.Namespace, *, strict: bool):
         raise UsageError(f"{module.NAME}: {exc}") from None
 
 
-def _write_claim(result, out_root: Path, plot: bool) -> Path:
-    """result.json and figures into out_root/NAME, swapped in whole (no partial folder)."""
-    from .experiments import write_json_atomic
+def _write_claim(result, out_root: Path, plot: bool, *, locked: bool = False) -> Path:
+    """result.json and figures into out_root/NAME, swapped in whole (no partial folder).
+
+    One writer at a time (``folders.claim_lock``; ``locked``: the caller holds it); the
+    folder is replaced only if actlab made it (``folders.check_claim_folder``).
+    """
+    from .experiments.folders import write_claim
     from .plots import plot_result
 
-    final = out_root / result.experiment
-    tmp = Path(tempfile.mkdtemp(prefix=f".{result.experiment}.", dir=out_root))
-    try:
-        if plot:
-            plot_result(result, tmp)
-        write_json_atomic(result.to_dict(), tmp / "result.json")
-        old = None
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{result.experiment}.old.", dir=out_root))
-            os.replace(final, old / "x")
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+    figures = (lambda folder: plot_result(result, folder)) if plot else None
+    return write_claim(result, result.experiment, out_root, figures, lock=not locked)
 
 
 def _print_settings(module) -> None:
-    """``actlab run CLAIM --set help``: every setting with its default and --quick value."""
-    print(f"{module.NAME}: {module.CLAIM}\n  source: {module.SOURCE}\n  settings (--set KEY=VALUE):")
-    for f in fields(module.Config):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        quick = f"   (--quick: {module.QUICK[f.name]!r})" if f.name in module.QUICK else ""
-        print(f"    {f.name:<16} {default!r}{quick}")
-    print()
+    """``actlab run CLAIM --set help``: every setting with its default, --quick value and meaning."""
+    from .settings_help import settings_text
+
+    print(settings_text(module))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .experiments import claim_names, load_claim
-    from .experiments.base import resolve_device
+    from .experiments.base import MAX_THREADS, resolve_device
+    from .experiments.folders import (
+        FolderError,
+        check_claim_folder,
+        check_out_folder,
+        check_report_file,
+        claim_lock,
+    )
 
+    if args.claim is None:
+        if args.help:
+            args.parser.print_help()
+            return EXIT_OK
+        raise UsageError("run needs a CLAIM, or all (see `actlab run --help`)")
     names = claim_names() if args.claim.lower() == "all" else [args.claim]
     try:
         modules = [load_claim(n) for n in names]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if args.set == ["help"]:
+    if args.help or args.set == ["help"]:
+        if args.help:
+            args.parser.print_help()
+            print()
         for module in modules:
             _print_settings(module)
         return EXIT_OK
@@ -294,39 +314,66 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     configs = [_claim_config(m, args, strict=len(modules) == 1) for m in modules]
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise UsageError(f"--threads {args.threads} must be from 1 to {MAX_THREADS}")
+    out_root = Path(args.out)
+    try:  # before any work: nothing of the user's is in the way
+        check_out_folder(out_root)
+        for module in modules:
+            check_claim_folder(out_root, module.NAME)
+        if not args.no_report:
+            check_report_file(out_root)
+    except FolderError as exc:
+        raise UsageError(str(exc)) from None
+    _check_writable(out_root)
     if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError(f"--threads {args.threads} must be >= 1")
         import torch
 
         torch.set_num_threads(args.threads)
-    out_root = Path(args.out)
-    _check_writable(out_root)
     verdicts = []
-    for i, (module, config) in enumerate(zip(modules, configs), 1):
-        label = f"[{i}/{len(modules)}] {module.NAME}" if len(modules) > 1 else module.NAME
-        progress = ProgressLine(label, enabled=not args.no_progress)
-        try:
-            result = module.run(config, progress=progress)
-        except DataError:
-            raise
-        except ValueError as exc:  # settings only the run can check (batch_size > examples of the dataset)
-            raise UsageError(f"{module.NAME}: {exc}") from None
-        finally:
-            progress.close()
-        folder = _write_claim(result, out_root, plot=not args.no_plots)
-        verdicts.append((module.NAME, result.verdict, result.elapsed_s, folder))
-        print(f"{module.NAME}: {result.verdict.status} ({result.elapsed_s:.1f}s) -> {folder}/result.json")
-        print(f"    {result.verdict.evidence}")
+    try:
+        for i, (module, config) in enumerate(zip(modules, configs), 1):
+            label = f"[{i}/{len(modules)}] {module.NAME}" if len(modules) > 1 else module.NAME
+            try:
+                with claim_lock(out_root, module.NAME):  # one writer per claim folder, from start to end
+                    result = _run_claim(module, config, label, args)
+                    folder = _write_claim(result, out_root, plot=not args.no_plots, locked=True)
+            except FolderError as exc:
+                raise UsageError(str(exc)) from None
+            verdicts.append((module.NAME, result.verdict, result.elapsed_s, folder))
+            print(f"{module.NAME}: {result.verdict.status} ({result.elapsed_s:.1f}s) -> {folder}/result.json")
+            print(f"    {result.verdict.evidence}")
+    except KeyboardInterrupt:
+        kept = f"; the {len(verdicts)} finished claim(s) are kept in {out_root}" if verdicts else ""
+        print(f"actlab: interrupted{kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if len(verdicts) > 1:
         print("\nsummary:")
         for name, verdict, elapsed, _ in verdicts:
             print(f"  {name:<16} {verdict.status:<14} {elapsed:6.1f}s")
     if not args.no_report:
-        from .report import build_report
+        from .report import ReportError, build_report, scan_results
 
-        print(f"\nreport: {build_report(out_root)}  (open it in a browser; `actlab report {out_root}` rebuilds it)")
+        try:
+            folder = scan_results(out_root)
+        except ReportError as exc:  # another claim's file in DIR is broken beyond reading
+            raise UsageError(str(exc)) from None
+        for line in folder.skipped:
+            print(f"actlab: warning: not in the report: {line}", file=sys.stderr)
+        print(f"\nreport: {build_report(folder)}  (open it in a browser; `actlab report {out_root}` rebuilds it)")
     return EXIT_OK
+
+
+def _run_claim(module, config, label: str, args: argparse.Namespace):
+    progress = ProgressLine(label, enabled=not args.no_progress)
+    try:
+        return module.run(config, progress=progress)
+    except DataError:
+        raise
+    except ValueError as exc:  # settings only the run can check (batch_size > examples of the dataset)
+        raise UsageError(f"{module.NAME}: {exc}") from None
+    finally:
+        progress.close()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -364,6 +411,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     for line in problems(folder):
         print(f"actlab: warning: unreadable (named in the report): {line}", file=sys.stderr)
+    for line in folder.skipped:  # links out of DIR, figures too large to embed
+        print(f"actlab: warning: not in the report: {line}", file=sys.stderr)
     missing = f"; not run: {', '.join(folder.missing)}" if folder.missing else ""
     print(f"wrote {path} ({len(folder.results)} claim(s){missing})")
     for opt, out in outputs:
@@ -423,7 +472,7 @@ def _write_text(path: Path, text: str) -> Path:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Runs of one claim over --grid x --seeds, in parallel, resumable (experiments/sweep.py)."""
     from .experiments import load_claim
-    from .experiments.base import resolve_device
+    from .experiments.base import MAX_WORKERS, resolve_device
     from .experiments.sweep import SweepError, plan_sweep, run_sweep
 
     if args.claim.strip().lower() == "all":
@@ -438,8 +487,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError("--set workers: a sweep runs each run in one process; use --workers for runs at a time")
     if not 1 <= args.sweep_seeds <= 100_000:
         raise UsageError(f"--seeds {args.sweep_seeds} must be from 1 to 100000 (runs per grid point)")
-    if args.workers < 0:
-        raise UsageError(f"--workers {args.workers} must be >= 0 (0: one per core)")
+    if not 0 <= args.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers {args.workers} must be from 0 to {MAX_WORKERS} (0: one per core)")
     if args.ray_address is not None and args.backend != "ray":
         raise UsageError("--ray-address goes with --backend ray")
     base = _claim_config(module, args, strict=True)
@@ -482,6 +531,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         verdicts = ", ".join(f"{k} {v}" for k, v in point["verdicts"].items()) or "none finished"
         diverged = f"; non-finite metrics in {len(point['nonfinite'])} run(s)" if point["nonfinite"] else ""
         print(f"    {where}: {verdicts}{diverged}")
+    if report.retried:
+        # a worker died (killed, out of memory) with these runs in flight: each ran again, alone
+        again = sum(1 for rid in report.retried if rid not in report.failed)
+        print(f"    {len(report.retried)} run(s) retried because a worker process died while they ran "
+              f"(killed or out of memory?); {again} finished on the retry")
     for rid, why in report.failed.items():
         print(f"    failed {rid}: {why}")
     if report.failed:
@@ -492,12 +546,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 # --- entry point ---------------------------------------------------------------------
-
-
-def _load_plugins() -> None:
-    """Activations that installed packages register through the 'actlab.activations' entry point."""
-    for ep in metadata.entry_points(group="actlab.activations"):
-        ep.load()()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -523,24 +571,27 @@ def build_parser() -> argparse.ArgumentParser:
     from .experiments import CLAIMS
 
     p = sub.add_parser("run", help="measure a claim (or all) and write DIR/NAME/result.json and figures",
-                       epilog=f"claims: {', '.join(CLAIMS)}, or all. `actlab run CLAIM --set help` lists a "
-                              "claim's settings with their defaults.")
-    p.add_argument("claim", metavar="CLAIM", help="a claim name, or 'all'")
+                       add_help=False,
+                       epilog=f"claims: {', '.join(CLAIMS)}, or all. `actlab run CLAIM --help` (or --set help) "
+                              "lists a claim's settings with their defaults and meanings. DIR/NAME is replaced "
+                              "only if actlab wrote it; a sweep's folder is never written.")
+    p.add_argument("-h", "--help", action="store_true", help="show this help (with CLAIM: its settings too)")
+    p.add_argument("claim", metavar="CLAIM", nargs="?", help="a claim name, or 'all'")
     p.add_argument("--quick", action="store_true", help="small sizes: minutes on a 2-core CPU")
     p.add_argument("--out", default="actlab-results", help="results folder (default: actlab-results)")
-    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--seed", type=_int, help="random seed")
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--activations", help="comma-separated activation names")
     p.add_argument("--dataset", help="mnist, fashion-mnist or mnist1d (claims that train on data)")
-    p.add_argument("--seeds", type=int, help="number of seeds (claims that repeat over seeds)")
+    p.add_argument("--seeds", type=_int, help="number of seeds (claims that repeat over seeds)")
     p.add_argument("--data-dir", dest="data_dir", help="folder with mnist/ and fashion-mnist/ IDX files (default: $ACTLAB_DATA_DIR, else download)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="any other setting of the claim's config (repeatable); --set help lists them")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: PyTorch's choice, one per core)")
+    p.add_argument("--threads", type=_int, help="torch CPU threads (default: PyTorch's choice, one per core)")
     p.add_argument("--no-plots", action="store_true", help="write result.json only")
     p.add_argument("--no-report", action="store_true", help="do not (re)build DIR/report.html afterwards")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=cmd_run, parser=p)
 
     p = sub.add_parser("report", help="write DIR/report.html: every claim in DIR, with figures and verdicts",
                        description="Write DIR/report.html from a results folder (`actlab run ... --out DIR`) or a "
@@ -561,9 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("claim", metavar="CLAIM", help="a claim name")
     p.add_argument("--quick", action="store_true", help="start from the claim's --quick sizes")
     p.add_argument("--out", default="actlab-sweeps", help="results folder (default: actlab-sweeps)")
-    p.add_argument("--seeds", dest="sweep_seeds", type=int, default=1, metavar="N",
+    p.add_argument("--seeds", dest="sweep_seeds", type=_int, default=1, metavar="N",
                    help="runs per grid point, seeds START, START+s, ... (s: the claim's own seeds setting, else 1)")
-    p.add_argument("--seed", type=int, help="START, the first seed (default: the claim's seed)")
+    p.add_argument("--seed", type=_int, help="START, the first seed (default: the claim's seed)")
     p.add_argument("--grid", action="append", metavar="KEY=V1,V2", help="a setting to sweep over (repeatable; "
                    "for list settings one item per value, or values separated by ';')")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other setting of the claim's config (repeatable)")
@@ -571,7 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--activations", help="comma-separated activation names")
     p.add_argument("--dataset", help="mnist, fashion-mnist or mnist1d (claims that train on data)")
     p.add_argument("--data-dir", dest="data_dir", help="folder with mnist/ and fashion-mnist/ IDX files")
-    p.add_argument("--workers", type=int, default=0, help="runs at a time (default 0: one per core; with Ray, the cluster's CPUs)")
+    p.add_argument("--workers", type=_int, default=0, help="runs at a time (default 0: one per core; with Ray, the cluster's CPUs)")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local: worker processes here (default); ray: a Ray cluster (pip install 'actlab[ray]')")
     p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
@@ -587,6 +638,16 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _quiet_stdout() -> None:
+    """After a closed pipe (``actlab list | head -1``): send what is left to /dev/null, as Unix tools do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (tests capture it): nothing to silence
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = None
@@ -595,8 +656,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        _load_plugins()
-        return int(args.func(args) or EXIT_OK)
+        code = int(args.func(args) or EXIT_OK)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:  # the reader went away (| head -1): not an error
+        _quiet_stdout()
+        return EXIT_OK
     except UsageError as exc:
         print(f"actlab: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -612,12 +677,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         raise
     except OSError as exc:  # the disk filled up, a folder vanished or turned read-only mid-run
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"actlab: error: cannot write or read {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+        # os.replace(tmp, dest) names the temporary file first: the destination is what the user knows
+        name = exc.filename2 or exc.filename
+        where = f" {name}" if name else ""
+        print(f"actlab: error: cannot write or read{where}: {exc.strerror or _one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("actlab: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

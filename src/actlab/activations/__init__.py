@@ -76,8 +76,11 @@ __all__ = [
     "unit_curve",
 ]
 
+#: Installed packages add activations through this entry-point group (loaded on first lookup).
+PLUGIN_GROUP = "actlab.activations"
+
 #: The registry every part of actlab looks names up in (see Registry for why it is shared).
-REGISTRY: Registry = populate(Registry())
+REGISTRY: Registry = populate(Registry(plugin_group=PLUGIN_GROUP))
 
 
 def get(name: str, **params: Any) -> Activation:

@@ -243,9 +243,55 @@ class Registry:
     remove them again with :meth:`unregister` or :meth:`temporarily`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, plugin_group: str | None = None,
+                 warn: Callable[[str], None] | None = None) -> None:
         self._specs: dict[str, ActivationSpec] = {}
         self._lookup: dict[str, str] = {}  # normalised name or alias -> canonical name
+        # Plugins (installed packages' entry points in `plugin_group`) load on the first
+        # lookup, not at import: a broken one costs one warning line, never a command.
+        self._plugin_group = plugin_group
+        self._warn = warn or _warn_stderr
+        #: one line per plugin that failed to load (and was skipped)
+        self.plugin_errors: list[str] = []
+
+    def load_plugins(self, report: bool = True) -> None:
+        """Load the plugins of ``plugin_group`` now (once); a failing one is reported and skipped.
+
+        A plugin is an entry point whose object is called with no arguments and registers
+        its activations (``register_activation``). Any exception it raises (on import or
+        when called) is reported in one line naming its distribution (``report=False``:
+        recorded in ``plugin_errors`` only, as worker processes do: the parent said it), then
+        ignored.
+        """
+        if not report:
+            warn, self._warn = self._warn, lambda line: None
+            try:
+                self.load_plugins()
+            finally:
+                self._warn = warn
+            return
+        group, self._plugin_group = self._plugin_group, None
+        if group is None:
+            return
+        from importlib import metadata
+
+        try:
+            entry_points = list(metadata.entry_points(group=group))
+        except Exception as exc:  # a damaged installed package's metadata
+            self._report(f"cannot list the {group!r} plugins ({type(exc).__name__}: {exc}); going on without them")
+            return
+        for ep in entry_points:
+            dist = getattr(getattr(ep, "dist", None), "name", None) or "an unknown distribution"
+            try:
+                ep.load()()
+            except Exception as exc:
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                self._report(f"activation plugin {ep.name!r} of the package {dist!r} failed to load "
+                             f"({type(exc).__name__}{': ' + text if text else ''}); going on without it")
+
+    def _report(self, line: str) -> None:
+        self.plugin_errors.append(line)
+        self._warn(line)
 
     @staticmethod
     def _keys(name: str) -> set[str]:
@@ -280,6 +326,8 @@ class Registry:
         """The canonical name for ``name`` or an alias; :class:`UnknownActivationError` otherwise."""
         if not isinstance(name, str):
             raise TypeError(f"an activation name must be a string, not {type(name).__name__}")
+        if self._plugin_group is not None:
+            self.load_plugins()
         for key in (normalise_name(name), normalise_name(name).replace("_", "")):
             if key in self._lookup:
                 return self._lookup[key]
@@ -298,9 +346,13 @@ class Registry:
 
     def names(self) -> list[str]:
         """Canonical names in registration order."""
+        if self._plugin_group is not None:
+            self.load_plugins()
         return list(self._specs)
 
     def __iter__(self) -> Iterator[ActivationSpec]:
+        if self._plugin_group is not None:
+            self.load_plugins()
         return iter(list(self._specs.values()))
 
     def __contains__(self, name: object) -> bool:
@@ -313,11 +365,19 @@ class Registry:
         return True
 
     def __len__(self) -> int:
+        if self._plugin_group is not None:
+            self.load_plugins()
         return len(self._specs)
 
     def temporarily(self, spec: ActivationSpec) -> _Temporary:
         """Context manager: ``spec`` is registered inside the ``with`` block only."""
         return _Temporary(self, spec)
+
+
+def _warn_stderr(line: str) -> None:
+    import sys
+
+    print(f"actlab: warning: {line}", file=sys.stderr)
 
 
 class _Temporary:

@@ -34,6 +34,16 @@ def _positive(v: object) -> str | None:
     return _finite(v) or (None if v > 0 else "it must be > 0")  # type: ignore[operator]
 
 
+def _scale(v: object) -> str | None:
+    # A scale beyond 1e4 either way overflows float32 (alpha * exp) or divides by ~0 (1 / beta).
+    return _positive(v) or (None if 1e-4 <= v <= 1e4 else "it must be from 1e-4 to 1e4")  # type: ignore[operator]
+
+
+def _threshold(v: object) -> str | None:
+    # exp(beta * x) is computed below the threshold: past 80 it overflows float32.
+    return _positive(v) or (None if v <= 80 else "it must be <= 80 (exp overflows float32 beyond it)")  # type: ignore[operator]
+
+
 def _pieces(v: object) -> str | None:
     if isinstance(v, bool) or not isinstance(v, int) or v < 2:
         return "k is the number of pieces and must be an integer >= 2"
@@ -223,7 +233,7 @@ def builtin_specs() -> list[ActivationSpec]:
             fn=AF.elu,
             derivative=AF.elu_grad,
             module=lambda alpha=1.0: nn.ELU(alpha),
-            params=(Param("alpha", 1.0, "negative saturation value is -alpha", _positive),),
+            params=(Param("alpha", 1.0, "negative saturation value is -alpha", _scale),),
             summary="exponential for x < 0: mean activations closer to zero",
             formula="x if x > 0 else alpha * (exp(x) - 1)",
             properties=_elu_props,
@@ -309,8 +319,8 @@ def builtin_specs() -> list[ActivationSpec]:
             derivative=AF.softplus_grad,
             module=lambda beta=1.0, threshold=20.0: nn.Softplus(beta, threshold),
             params=(
-                Param("beta", 1.0, "sharpness", _positive),
-                Param("threshold", 20.0, "linear once beta * x exceeds it", _positive),
+                Param("beta", 1.0, "sharpness", _scale),
+                Param("threshold", 20.0, "linear once beta * x exceeds it", _threshold),
             ),
             summary="smooth ReLU, log(1 + exp(x)); derivative is sigmoid",
             formula="log(1 + exp(beta x)) / beta",

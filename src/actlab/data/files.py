@@ -13,6 +13,11 @@ Every file found or downloaded is checked against its known SHA-256 (and size) b
 use; a check is remembered per process by (path, size, mtime), so a file is hashed once.
 Downloads go to a temporary file in the cache folder and are renamed into place only
 after the check passes, so a bad or interrupted download never lands in the cache.
+
+A download says so on stderr ("downloading FILE from HOST", then its progress at most
+every 2 s). Each mirror gets at most ``$ACTLAB_DOWNLOAD_TIMEOUT`` seconds in all (default
+300; a server that answers one byte at a time cannot stretch it) and at most 30 s of
+silence; a mirror that fails is named in one line and the next one is tried.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ import functools
 import hashlib
 import http.client
 import os
+import sys
 import tempfile
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from collections.abc import Mapping, Sequence
@@ -42,10 +50,13 @@ __all__ = [
     "fetch_file",
     "verify_file",
     "clear_checks",
+    "download_timeout",
 ]
 
-_TIMEOUT_S = 60
-_CHUNK = 1 << 20
+_READ_TIMEOUT_S = 30.0  # the longest silence a mirror may keep
+_DOWNLOAD_TIMEOUT_S = 300.0  # one mirror's whole answer (ACTLAB_DOWNLOAD_TIMEOUT changes it)
+_CHUNK = 1 << 16
+_PROGRESS_EVERY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -150,7 +161,12 @@ def fetch_file(remote: RemoteFile, *, data_dir: str | os.PathLike[str] | None = 
     dirs = _search_dirs(data_dir)
     for folder in dirs:
         path = folder / remote.dataset / remote.name
-        if path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as exc:  # a data folder without read permission: a data error, at once
+            raise DataError(f"cannot read {path} ({exc.strerror or exc}): give the data folder read permission "
+                            f"(chmod -R u+rX {folder}), or set ACTLAB_DATA_DIR to a readable one", path) from None
+        if found:
             verify_file(path, remote)
             return path
     cache = default_cache_dir()
@@ -220,6 +236,14 @@ def clear_checks() -> None:
 
 def _diagnose(data: bytes, remote: RemoteFile) -> str:
     """Why ``data`` is not the published file, in a few words (only run once a check failed)."""
+    digest = hashlib.sha256(data).hexdigest()
+    for files in FILES.values():
+        for other in files.values():
+            if other.sha256 == digest and other != remote:
+                return f"is the file {other.relpath}, not {remote.relpath} (a file in the wrong place)"
+    if len(data) < remote.size and _complete_gzip(data):
+        return (f"is a complete gzip file of {len(data)} bytes, not the {remote.size} bytes of {remote.name}: "
+                "a different file, not a truncated one")
     if len(data) < remote.size:
         return f"is truncated ({len(data)} of {remote.size} bytes)"
     if len(data) > remote.size:
@@ -237,8 +261,38 @@ def _diagnose(data: bytes, remote: RemoteFile) -> str:
             f"{remote.sha256[:16]}...: the content differs from the original)")
 
 
+def _complete_gzip(data: bytes) -> bool:
+    try:
+        decompressor = zlib.decompressobj(wbits=31)
+        decompressor.decompress(data)
+        decompressor.flush()
+        return decompressor.eof
+    except zlib.error:
+        return False
+
+
 def _fix(remote: RemoteFile) -> str:
     return f"delete it and allow the download, or replace it with the original {remote.name} (SHA-256 {remote.sha256})"
+
+
+def download_timeout() -> float:
+    """Seconds one mirror may take in all: ``$ACTLAB_DOWNLOAD_TIMEOUT``, else 300."""
+    text = os.environ.get("ACTLAB_DOWNLOAD_TIMEOUT", "").strip()
+    try:
+        value = float(text) if text else _DOWNLOAD_TIMEOUT_S
+    except ValueError:
+        raise DataError(f"ACTLAB_DOWNLOAD_TIMEOUT={text!r} must be a number of seconds") from None
+    if not 0 < value <= 86400:
+        raise DataError(f"ACTLAB_DOWNLOAD_TIMEOUT={text!r} must be from 0 to 86400 seconds")
+    return value
+
+
+def _say(line: str) -> None:
+    print(f"actlab: {line}", file=sys.stderr, flush=True)
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).netloc or url
 
 
 def _download(remote: RemoteFile, folder: Path) -> Path:
@@ -249,12 +303,17 @@ def _download(remote: RemoteFile, folder: Path) -> Path:
         raise DataError(f"cannot create the cache folder {folder} for {remote.relpath} ({exc.strerror or exc}): "
                         f"set ACTLAB_CACHE_DIR to a writable folder, or ACTLAB_DATA_DIR to a folder holding "
                         f"{remote.relpath}", dest) from exc
+    limit = download_timeout()
+    urls = _mirror_urls(remote)
     failures = []
-    for url in _mirror_urls(remote):
+    for i, url in enumerate(urls):
+        _say(f"downloading {remote.relpath} from {_host(url)} ({remote.size / 1e6:.1f} MB)")
         try:
-            _fetch(url, dest, remote)
+            _fetch(url, dest, remote, limit)
         except _FetchFailed as exc:
             failures.append(f"{url}: {exc}")
+            if i + 1 < len(urls):
+                _say(f"{_host(url)} failed ({exc}); trying {_host(urls[i + 1])}")
             continue
         verify_file(dest, remote)  # cheap: records the check for later reads
         return dest
@@ -266,21 +325,36 @@ class _FetchFailed(Exception):
     """One mirror failed (the reason is the message); the next one is tried."""
 
 
-def _fetch(url: str, dest: Path, remote: RemoteFile) -> None:
+def _fetch(url: str, dest: Path, remote: RemoteFile, limit: float) -> None:
     # Stream into a temporary file beside `dest`, hashing as we go; rename only a verified
-    # file into place (os.replace is atomic within one file system).
+    # file into place (os.replace is atomic within one file system). The socket timeout
+    # bounds each wait; the deadline bounds the whole answer (a trickle resets no clock).
+    start = time.monotonic()
+    deadline = start + limit
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
-        digest, received = hashlib.sha256(), 0
+        digest, received, shown = hashlib.sha256(), 0, start
         request = urllib.request.Request(url, headers={"User-Agent": f"actlab/{__version__}"})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
-            while chunk := response.read(_CHUNK):
+        timeout = min(_READ_TIMEOUT_S, limit)
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
+            while True:
+                if time.monotonic() > deadline:
+                    raise _FetchFailed(f"only {received} of {remote.size} bytes within {limit:g}s "
+                                       "(ACTLAB_DOWNLOAD_TIMEOUT sets the limit)")
+                chunk = response.read1(_CHUNK)
+                if not chunk:
+                    break
                 received += len(chunk)
                 if received > remote.size:
                     raise _FetchFailed(f"more than the expected {remote.size} bytes")
                 digest.update(chunk)
                 out.write(chunk)
+                now = time.monotonic()
+                if now - shown >= _PROGRESS_EVERY_S:
+                    shown = now
+                    _say(f"downloading {remote.relpath} from {_host(url)}: {100 * received / remote.size:.0f}% "
+                         f"({received / 1e6:.1f} of {remote.size / 1e6:.1f} MB)")
             out.flush()
             os.fsync(out.fileno())
         if received != remote.size:
@@ -292,7 +366,14 @@ def _fetch(url: str, dest: Path, remote: RemoteFile) -> None:
     except urllib.error.HTTPError as exc:
         raise _FetchFailed(f"HTTP {exc.code} {exc.reason}") from exc
     except urllib.error.URLError as exc:
-        raise _FetchFailed(str(exc.reason)) from exc
+        reason = exc.reason
+        if isinstance(reason, TimeoutError):
+            raise _FetchFailed(f"no answer within {min(_READ_TIMEOUT_S, limit):g}s") from exc
+        raise _FetchFailed(str(reason)) from exc
+    except TimeoutError as exc:
+        wait = min(_READ_TIMEOUT_S, limit)
+        raise _FetchFailed(f"silent for {wait:g}s after {received} of {remote.size} bytes" if received else
+                           f"no answer within {wait:g}s") from exc
     except (http.client.HTTPException, OSError, ValueError) as exc:
         raise _FetchFailed(str(exc) or type(exc).__name__) from exc
     finally:

@@ -41,6 +41,7 @@ __all__ = [
     "MAX_BATCH",
     "MAX_WORKERS",
     "MAX_THREADS",
+    "MAX_SECONDS",
 ]
 
 
@@ -96,6 +97,8 @@ MAX_DEPTH = 1000
 MAX_BATCH = 1 << 20
 MAX_WORKERS = 512
 MAX_THREADS = 1024
+#: Upper bound on a time budget (seconds of timing per measurement, ...): one hour.
+MAX_SECONDS = 3600.0
 
 
 def check_int(name: str, value: Any, *, min_value: int | None = None, max_value: int | None = None) -> None:
@@ -149,6 +152,9 @@ def parse_value(text: str, annotation: Any, name: str) -> Any:
         if text.lower() in ("none", "null") and len(args) < len(typing.get_args(annotation)):
             return None
         return parse_value(text, args[0], name)
+    if annotation in (bool, int, float) and not text.isascii():
+        # int() and float() read other scripts' digits ("\u0661\u0662" is 12): a setting is written in ASCII
+        raise ValueError(f"{name}={text!r} must be written with the digits 0-9")
     try:
         if annotation is bool:
             low = text.lower()

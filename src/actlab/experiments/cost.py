@@ -121,6 +121,8 @@ from torch import Tensor, nn
 from ..activations import get
 from .base import (
     MAX_BATCH,
+    MAX_SECONDS,
+    MAX_THREADS,
     Progress,
     Stopwatch,
     check_activations,
@@ -253,15 +255,15 @@ class Config:
         object.__setattr__(self, "activations", acts)
         object.__setattr__(self, "sizes", _positive_ints("sizes", self.sizes, max_value=_MAX_SIZE, sort=True))
         check_choice("dtype", self.dtype, DTYPES)
-        check_int("threads", self.threads, min_value=1, max_value=1024)
-        check_float("min_run_time", self.min_run_time, positive=True)
+        check_int("threads", self.threads, min_value=1, max_value=MAX_THREADS)
+        check_float("min_run_time", self.min_run_time, positive=True, max_value=MAX_SECONDS)
         check_int("rounds", self.rounds, min_value=1)
-        check_float("block_time", self.block_time, positive=True)
+        check_float("block_time", self.block_time, positive=True, max_value=MAX_SECONDS)
         check_int("warmup", self.warmup, min_value=0)
         object.__setattr__(self, "train_widths", _positive_ints("train_widths", self.train_widths, max_value=1 << 16))
         check_int("train_batch", self.train_batch, min_value=1, max_value=MAX_BATCH)
         check_float("train_lr", self.train_lr, positive=True)
-        check_float("train_min_run_time", self.train_min_run_time, positive=True)
+        check_float("train_min_run_time", self.train_min_run_time, positive=True, max_value=MAX_SECONDS)
         check_float("margin", self.margin, min_value=0.0)
         check_float("copy_budget", self.copy_budget, min_value=1.0)
 

@@ -14,7 +14,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from typing import Any, TypeVar
 
-__all__ = ["run_tasks", "default_workers", "worker_pool"]
+__all__ = ["run_tasks", "default_workers", "worker_pool", "stop_pool"]
 
 T = TypeVar("T")
 
@@ -25,9 +25,35 @@ def default_workers(n_tasks: int) -> int:
 
 
 def _init_worker() -> None:
+    import signal
+
     import torch
 
+    from ..activations import REGISTRY
+
+    # Ctrl-C is the parent's to handle: it cancels the queue and stops the workers at once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
+    REGISTRY.load_plugins(report=False)  # a broken plugin: the parent has said so once
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel every queued task and kill the workers now (Ctrl-C, an error): no waiting for the queue.
+
+    ``shutdown(wait=True)`` (what ``with ProcessPoolExecutor()`` does on the way out) would
+    run every task already queued first.
+    """
+    # No public way to stop a running task: kill the workers (private but stable attribute;
+    # Python 3.14 adds ProcessPoolExecutor.kill_workers()).
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in processes:
+        try:
+            proc.kill()
+        except (OSError, ValueError):  # already gone
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        proc.join(timeout=0.5)
 
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:
@@ -48,6 +74,9 @@ def run_tasks(
 
     ``on_done(done, total)`` is called as each task finishes (in the parent). ``pool``: an
     executor from :func:`worker_pool` to run the tasks in (``workers`` is then not used).
+    If a task raises, or Ctrl-C arrives, the tasks not yet started are cancelled and the
+    workers (the given pool's too) are stopped at once (within a second), then the
+    exception goes on.
     """
     workers = default_workers(len(tasks)) if workers == 0 else workers
     results: list[Any] = [None] * len(tasks)
@@ -57,12 +86,18 @@ def run_tasks(
             if on_done:
                 on_done(i + 1, len(tasks))
         return results
-    if pool is None:
-        with worker_pool(workers) as own:
-            return run_tasks(fn, tasks, workers, on_done, pool=own)
-    futures = {pool.submit(fn, *t): i for i, t in enumerate(tasks)}
-    for done, fut in enumerate(as_completed(futures), 1):
-        results[futures[fut]] = fut.result()
-        if on_done:
-            on_done(done, len(tasks))
+    own = pool is None
+    if own:
+        pool = worker_pool(min(workers, len(tasks)))
+    try:
+        futures = {pool.submit(fn, *t): i for i, t in enumerate(tasks)}
+        for done, fut in enumerate(as_completed(futures), 1):
+            results[futures[fut]] = fut.result()
+            if on_done:
+                on_done(done, len(tasks))
+    except BaseException:
+        stop_pool(pool)
+        raise
+    if own:
+        pool.shutdown(wait=True)
     return results

@@ -48,6 +48,7 @@ __all__ = [
     "environment",
     "to_jsonable",
     "write_json_atomic",
+    "share_mode",
     "load_result",
 ]
 
@@ -254,18 +255,52 @@ def to_jsonable(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in a result file")
 
 
-def write_json_atomic(obj: Any, path: str | Path) -> Path:
-    """Write JSON to a temporary file in the same folder, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _umask() -> int:
+    """This process's umask (read without changing it where /proc allows)."""
     try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
+
+
+def share_mode(path: str | Path | int, directory: bool = False) -> None:
+    """Give a file (or folder) made by ``mkstemp``/``mkdtemp`` (0600/0700) the mode the user's umask gives."""
+    mode = (0o777 if directory else 0o666) & ~_umask()
+    if isinstance(path, int):
+        os.fchmod(path, mode)
+    else:
+        os.chmod(path, mode)
+
+
+def write_json_atomic(obj: Any, path: str | Path) -> Path:
+    """Write JSON to a temporary file in the same folder, then rename it into place.
+
+    The file gets the mode the user's umask gives (0644 under the usual 022), like any
+    file the user writes. An ``OSError`` (disk full, no permission) names ``path``.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(exc.filename or path.parent)) from None
+    try:
+        share_mode(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(to_jsonable(obj), fh, indent=1, allow_nan=False)
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -273,7 +308,11 @@ def write_json_atomic(obj: Any, path: str | Path) -> Path:
 
 
 def load_result(path: str | Path) -> Result:
-    """Read ``result.json`` (or the folder holding it); :class:`ResultFileError` if unusable."""
+    """Read ``result.json`` (or the folder holding it); :class:`ResultFileError` if unusable.
+
+    Unusable: missing, unreadable, not UTF-8, not JSON, nested too deep to parse, or
+    JSON that is not an actlab result (missing fields, fields of the wrong type).
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "result.json"
@@ -282,17 +321,24 @@ def load_result(path: str | Path) -> Result:
     except FileNotFoundError as exc:
         raise ResultFileError(f"{path}: no such file") from exc
     except OSError as exc:
-        raise ResultFileError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise ResultFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ResultFileError(f"{path}: not a text file (not UTF-8 at byte {exc.start})") from None
     try:
         d = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultFileError(f"{path}: not valid JSON, truncated or corrupt ({exc})") from exc
+    except RecursionError:
+        raise ResultFileError(f"{path}: not an actlab result (JSON nested too deep to read)") from None
     if not isinstance(d, dict):
         raise ResultFileError(f"{path}: not an actlab result (top level is not an object)")
     try:
-        return Result.from_dict(d)
+        result = Result.from_dict(d)
     except ResultFileError as exc:
         raise ResultFileError(f"{path}: {exc}") from exc
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:  # e.g. elapsed_s: "abc"
+        raise ResultFileError(f"{path}: not an actlab result ({type(exc).__name__}: {exc})") from None
+    return result
 
 
 def config_dict(config: Any) -> dict[str, Any]:

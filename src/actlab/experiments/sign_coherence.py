@@ -187,7 +187,7 @@ class Config:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        check_int("seed", self.seed)
+        check_int("seed", self.seed, min_value=0)
         check_fields(self, "device", "activations", "depth", "width")
         check_int("in_features", self.in_features, min_value=1, max_value=MAX_WIDTH)
         check_choice("loss", self.loss, LOSSES)

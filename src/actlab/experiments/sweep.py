@@ -31,21 +31,19 @@ many runs share the machine (timings in the ``cost`` claim excepted).
 
 The same function (:func:`execute_run`) runs every task on both backends; the driver (this
 process) writes every file, so on a Ray cluster the results land on the machine that
-started the sweep and the workers need no shared folder.
+started the sweep and the workers need no shared folder. The backends live in
+:mod:`.sweep_backends`, the aggregate in :mod:`.sweep_aggregate`; both are re-exported here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import itertools
 import json
-import math
 import os
-import threading
+import re
 import time
-import traceback
 import typing
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -56,9 +54,21 @@ from typing import Any
 
 from .._version import __version__
 from ..data.errors import DataError
-from .base import Progress, no_progress, parse_value
+from .base import MAX_WORKERS, Progress, no_progress, parse_value
+from .folders import MARKER as RUN_MARKER
 from .result import ResultFileError, load_result, to_jsonable, write_json_atomic
-from .stats import mean_ci95
+from .sweep_aggregate import (
+    AGGREGATE,
+    ERROR,
+    LOCK,
+    MANIFEST,
+    RESULT,
+    RUNS,
+    aggregate_sweep,
+    flatten_metrics,
+    read_manifest,
+)
+from .sweep_backends import BACKENDS, SweepError, WorkerLost, execute_run, start_backend
 
 __all__ = [
     "BACKENDS",
@@ -75,14 +85,6 @@ __all__ = [
     "parse_grid_values",
 ]
 
-BACKENDS = ("local", "ray")
-
-MANIFEST, AGGREGATE, RUNS, RESULT, ERROR, LOCK = (
-    "sweep.json", "aggregate.json", "runs", "result.json", "error.json", ".lock")
-
-
-class SweepError(ValueError):
-    """A sweep that cannot start or go on: the message says why and what to do."""
 
 
 # --- the plan -------------------------------------------------------------------------
@@ -229,199 +231,6 @@ def _point_text(point: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={_show(v)}" for k, v in point.items()) or "(no grid)"
 
 
-# --- one run (in a worker) ------------------------------------------------------------
-
-
-def execute_run(module_name: str, config: Any) -> dict[str, Any]:
-    """Run one config of a claim here; the task both backends run.
-
-    Returns ``{"status": "ok", "result": Result.to_dict()}`` or, if the claim raised,
-    ``{"status": "error", "type", "message", "traceback", "data_error"}``: an exception
-    is an outcome of the run, not of the worker.
-    """
-    import torch
-
-    torch.set_num_threads(1)  # one thread per run, whatever the backend and the worker count
-    try:
-        module = importlib.import_module(module_name)
-        return {"status": "ok", "result": module.run(config).to_dict()}
-    except Exception as exc:  # reported to the driver, traceback and all
-        return {"status": "error", "type": type(exc).__name__, "message": str(exc),
-                "traceback": traceback.format_exc(), "data_error": isinstance(exc, DataError)}
-
-
-def _init_local_worker(driver_alive: Any) -> None:
-    """A local worker ignores Ctrl-C (the driver's to handle) and ends when the driver does.
-
-    ``driver_alive`` is the read end of a pipe whose only write end the driver holds: it
-    reads end-of-file the moment the driver dies, however (SIGKILL leaves no one to stop
-    the workers, and a fork server's workers are not the driver's children).
-    """
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        try:
-            driver_alive.recv()  # blocks: the driver never sends
-        except (EOFError, OSError):
-            pass
-        os._exit(1)
-
-    threading.Thread(target=watch, name="actlab-driver-watch", daemon=True).start()
-
-
-# --- backends -------------------------------------------------------------------------
-
-
-class WorkerLost(Exception):
-    """The process running a task died (killed, out of memory, crashed in C code)."""
-
-
-def _worker_context():
-    """``forkserver`` where there is one (POSIX), else ``spawn``; never plain ``fork``.
-
-    Both start workers from a clean process, safe with PyTorch's thread pools. The fork
-    server imports torch and actlab once; each worker (and each pool restarted after a
-    crash) is then a fork of it, ready in milliseconds instead of seconds.
-    """
-    import multiprocessing
-
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])  # no effect once the server runs
-    return context
-
-
-class _LocalBackend:
-    """``concurrent.futures.ProcessPoolExecutor``: worker processes on this machine."""
-
-    name = "local"
-    # A dead worker breaks the whole pool: every task in flight fails with it.
-    crash_takes_all = True
-
-    def __init__(self, workers: int) -> None:
-        self.slots = workers
-        self._context = _worker_context()
-        self._alive_r, self._alive_w = self._context.Pipe(duplex=False)
-        self._pool = self._new_pool()
-
-    def _new_pool(self):
-        from concurrent.futures import ProcessPoolExecutor
-
-        return ProcessPoolExecutor(max_workers=self.slots, mp_context=self._context,
-                                   initializer=_init_local_worker, initargs=(self._alive_r,))
-
-    def submit(self, module_name: str, config: Any):
-        from concurrent.futures.process import BrokenProcessPool
-
-        try:
-            return self._pool.submit(execute_run, module_name, config)
-        except BrokenProcessPool as exc:
-            raise WorkerLost(f"a worker process died ({exc})") from None
-
-    def wait(self, handles: Sequence[Any]) -> list[Any]:
-        from concurrent.futures import FIRST_COMPLETED, wait
-
-        done, _ = wait(handles, return_when=FIRST_COMPLETED)
-        return list(done)
-
-    def outcome(self, handle: Any) -> dict[str, Any]:
-        from concurrent.futures.process import BrokenProcessPool
-
-        try:
-            return handle.result()
-        except BrokenProcessPool as exc:
-            raise WorkerLost(f"a worker process died ({exc})") from None
-
-    def restart(self) -> None:
-        self._pool.shutdown(wait=False)
-        self._pool = self._new_pool()
-
-    def close(self, cancel: bool = False, handles: Sequence[Any] = ()) -> None:
-        if cancel:
-            # No public way to stop a running task: kill the workers (private but stable
-            # attribute; Python 3.14 adds ProcessPoolExecutor.kill_workers()).
-            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
-                proc.kill()
-        # Not waiting: workers finish exiting in the background (the pool joins them at exit).
-        self._pool.shutdown(wait=False, cancel_futures=cancel)
-        self._alive_w.close()  # idle workers see end-of-file and exit
-        self._alive_r.close()
-
-
-class _RayBackend:
-    """Ray tasks (``num_cpus=1``, no retries: the driver retries a lost run itself)."""
-
-    name = "ray"
-    crash_takes_all = False
-
-    def __init__(self, workers: int, address: str | None) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise SweepError("--backend ray needs Ray, which is not installed here: "
-                             "pip install 'actlab[ray]'") from None
-        import logging
-
-        self._ray = ray
-        self._owner = False
-        if not ray.is_initialized():
-            address = address or os.environ.get("RAY_ADDRESS") or None
-            try:
-                if address:
-                    ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
-                else:  # a local Ray instance for this sweep
-                    ray.init(num_cpus=workers or None, include_dashboard=False,
-                             logging_level=logging.ERROR, log_to_driver=False)
-            except Exception as exc:  # ConnectionError, RuntimeError, ValueError...
-                where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-                raise SweepError(f"cannot start or reach {where}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-            self._owner = True
-        self.slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self._task = ray.remote(num_cpus=1, max_retries=0)(execute_run)
-
-    def submit(self, module_name: str, config: Any):
-        if str(getattr(config, "device", "cpu")).startswith("cuda"):
-            # A GPU run goes to a node with a free GPU (Ray sets CUDA_VISIBLE_DEVICES to it).
-            return self._task.options(num_gpus=1).remote(module_name, config)
-        return self._task.remote(module_name, config)
-
-    def wait(self, handles: Sequence[Any]) -> list[Any]:
-        ready, _ = self._ray.wait(list(handles), num_returns=1)
-        return ready
-
-    def outcome(self, handle: Any) -> dict[str, Any]:
-        try:
-            return self._ray.get(handle)
-        except self._ray.exceptions.RayError as exc:  # worker or node died, out of memory, ...
-            raise WorkerLost(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
-
-    def restart(self) -> None:
-        pass
-
-    def close(self, cancel: bool = False, handles: Sequence[Any] = ()) -> None:
-        if cancel:
-            for handle in handles:  # force: a claim's run does not look for cancellation
-                try:
-                    self._ray.cancel(handle, force=True)
-                except Exception:  # best effort while stopping
-                    pass
-        if self._owner:
-            self._ray.shutdown()
-
-
-def _start_backend(backend: str, workers: int, n_tasks: int, ray_address: str | None):
-    if backend == "local":
-        from .parallel import default_workers
-
-        return _LocalBackend(workers or default_workers(n_tasks))
-    if backend == "ray":
-        return _RayBackend(workers, ray_address)
-    raise SweepError(f"backend {backend!r} must be one of {', '.join(BACKENDS)}")
-
-
 # --- the folder -----------------------------------------------------------------------
 
 
@@ -452,18 +261,6 @@ def _locked(folder: Path) -> Iterator[None]:
         fh.close()  # releases the lock; a killed process releases it too
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SweepError(f"{path}: unreadable or corrupt sweep manifest ({exc}); delete it to start this "
-                         "sweep over (finished runs with the same config are kept)") from None
-    if not isinstance(data, dict) or not isinstance(data.get("runs"), list) or not all(
-            isinstance(r, dict) and isinstance(r.get("id"), str) for r in data["runs"]):
-        raise SweepError(f"{path}: not an actlab sweep manifest; delete it to start this sweep over")
-    return data
-
-
 def _check_same_sweep(path: Path, old: Mapping[str, Any], plan: SweepPlan) -> None:
     ids = [r.run_id for r in plan.runs]
     old_ids = [r["id"] for r in old["runs"]]
@@ -489,22 +286,37 @@ def _describe(value: Any) -> str:
     return str(value)
 
 
-def _clean_temporaries(folder: Path) -> None:
-    """Delete the ``.*.tmp`` files a killed write left behind (the lock is held: none is live)."""
+#: The temporary files :func:`write_json_atomic` makes in a sweep's folder (``.NAME.XXXXXXXX.tmp``).
+_TEMPORARY = re.compile(r"\.(result|error|sweep|aggregate)\.json\.[a-z0-9_]{8}\.tmp")
+
+
+def _clean_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files a killed write left behind (the lock is held: none is live).
+
+    Only files named as actlab names them; a user's own ``.*.tmp`` files stay.
+    """
+    removed = []
     for tmp in itertools.chain(folder.glob(".*.tmp"), folder.glob(f"{RUNS}/*/.*.tmp")):
-        tmp.unlink(missing_ok=True)
+        if _TEMPORARY.fullmatch(tmp.name) and tmp.is_file() and not tmp.is_symlink():
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
 
 
 def _finished(folder: Path, run: SweepRun, claim: str) -> tuple[bool, str | None]:
     """(is the run's result.json a finished run of this config, why not if it exists)."""
     path = folder / RUNS / run.run_id / RESULT
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return False, None
     try:
         result = load_result(path)
+        same = result.experiment == claim and to_jsonable(result.config) == to_jsonable(
+            dataclasses.asdict(run.config))
     except ResultFileError as exc:
         return False, str(exc)
-    if result.experiment != claim or to_jsonable(result.config) != to_jsonable(dataclasses.asdict(run.config)):
+    except (TypeError, ValueError, RecursionError) as exc:  # a config no actlab run writes
+        return False, f"{path}: not an actlab result ({type(exc).__name__})"
+    if not same:
         return False, f"{path}: holds another run (experiment or config differ)"
     if not isinstance(result.metrics, Mapping):
         return False, f"{path}: not an actlab result (metrics is not an object)"
@@ -520,6 +332,8 @@ class SweepReport:
 
     ``reused``: runs finished before this call; ``done``: runs finished by it;
     ``failed``: run id -> one line (the claim raised, or its worker died twice);
+    ``retried``: run id -> why it ran again (its worker process died while it ran beside
+    others: killed, out of memory, crashed);
     ``notes``: files found damaged or stale and redone, named; ``aggregate``: what
     ``aggregate.json`` holds.
     """
@@ -529,6 +343,7 @@ class SweepReport:
     reused: int = 0
     done: int = 0
     failed: dict[str, str] = dataclasses.field(default_factory=dict)
+    retried: dict[str, str] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)
     aggregate: dict[str, Any] = dataclasses.field(default_factory=dict)
     backend: str = "local"
@@ -559,12 +374,15 @@ def run_sweep(plan: SweepPlan, out: str | Path, *, backend: str = "local", worke
     """
     if backend not in BACKENDS:
         raise SweepError(f"backend {backend!r} must be one of {', '.join(BACKENDS)}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise SweepError(f"workers={workers!r} must be an integer >= 0 (0: one per core)")
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 0 <= workers <= MAX_WORKERS:
+        raise SweepError(f"workers={workers!r} must be an integer from 0 to {MAX_WORKERS} (0: one per core)")
     clock = time.perf_counter()
     folder = Path(out) / plan.claim
     report = SweepReport(folder=folder, total=len(plan.runs), backend=backend)
     tell = note or (lambda line: None)
+    if not (folder / MANIFEST).exists() and ((folder / RUN_MARKER).exists() or (folder / RESULT).exists()):
+        raise SweepError(f"{folder} holds the result of `actlab run {plan.claim}`, not a sweep; give the sweep "
+                         "another --out")
     try:
         (folder / RUNS).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -572,7 +390,7 @@ def run_sweep(plan: SweepPlan, out: str | Path, *, backend: str = "local", worke
     with _locked(folder):
         manifest = folder / MANIFEST
         if manifest.exists():
-            _check_same_sweep(manifest, _read_manifest(manifest), plan)
+            _check_same_sweep(manifest, read_manifest(manifest), plan)
         else:
             _write(plan.manifest(), manifest, report)
         _clean_temporaries(folder)
@@ -605,7 +423,7 @@ def _write(obj: Any, path: Path, report: SweepReport) -> None:
 
 def _execute(plan: SweepPlan, todo: list[SweepRun], folder: Path, report: SweepReport, backend_name: str,
              workers: int, ray_address: str | None, progress: Progress) -> None:
-    backend = _start_backend(backend_name, workers, len(todo), ray_address)
+    backend = start_backend(backend_name, workers, len(todo), ray_address)
     report.workers = backend.slots
     progress(report.reused, report.total, f"{report.reused}/{report.total} runs ({report.reused} reused)")
     queue: deque[SweepRun] = deque(todo)
@@ -656,6 +474,7 @@ def _collect(handle: Any, in_flight: dict[Any, SweepRun], backend: Any, folder: 
             _write({"type": "WorkerLost", "message": message, "config": dataclasses.asdict(run.config)},
                    run_dir / ERROR, report)
         else:
+            report.retried[run.run_id] = f"a worker process died while it ran ({exc})"
             suspects.append(run)
         return True
     if outcome["status"] == "ok":
@@ -672,117 +491,3 @@ def _collect(handle: Any, in_flight: dict[Any, SweepRun], backend: Any, folder: 
         raise DataError(outcome["message"])
     report.failed[run.run_id] = f"{outcome['type']}: {outcome['message']}".splitlines()[0]
     return False
-
-
-# --- aggregate ---------------------------------------------------------------------------
-
-
-def _numeric(value: Any) -> float | None:
-    """A metric leaf as a float (NaN/inf included, stored as strings in JSON); None if not a number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
-        return float(value)
-    return None
-
-
-def flatten_metrics(metrics: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested metrics -> ``{"a.b[2]": leaf}``: dict keys joined by ``.``, list items as ``[i]``.
-
-    Every leaf is kept (numbers, ``None``, strings, booleans); :func:`aggregate_sweep`
-    averages the numeric ones. A key that itself holds a ``.`` stays as it is.
-    """
-    out: dict[str, Any] = {}
-    if isinstance(metrics, Mapping):
-        for key, value in metrics.items():
-            out.update(flatten_metrics(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(metrics, (list, tuple)):
-        for i, value in enumerate(metrics):
-            out.update(flatten_metrics(value, f"{prefix}[{i}]"))
-    else:
-        out[prefix] = metrics
-    return out
-
-
-def aggregate_sweep(folder: str | Path) -> dict[str, Any]:
-    """Per grid point, over its seeds, every numeric metric: mean, 95% CI, counts.
-
-    Reads ``folder/sweep.json`` and the runs' ``result.json`` files, nothing else. For each
-    grid point (in the manifest's order, seeds in order):
-
-    * ``metrics[key]``: ``{mean, ci95_low, ci95_high, n, n_nonfinite, n_missing}`` for every
-      numeric leaf of the runs' ``metrics`` (:func:`flatten_metrics`: nested dicts as dotted
-      keys, list items elementwise as ``key[i]``; booleans and strings other than
-      ``"nan"``/``"inf"`` are not numbers and are left out). ``mean`` and the CI (Student t,
-      :func:`~actlab.experiments.stats.mean_ci95`) are over the finite values only; a NaN or
-      inf (a diverged run) is counted in ``n_nonfinite`` and named in ``nonfinite``, never
-      averaged; ``n_missing`` counts runs without a number there (None, absent, unfinished).
-    * ``verdicts``: how many runs gave each status; ``runs``/``seeds``: the finished runs;
-      ``missing``: runs without a valid result file; ``invalid``: run id -> why its file
-      was not read.
-
-    Raises:
-        SweepError: no readable ``sweep.json`` in ``folder``.
-    """
-    folder = Path(folder)
-    manifest = _read_manifest(folder / MANIFEST)
-    points: dict[str, dict[str, Any]] = {}
-    found = 0
-    for entry in manifest["runs"]:
-        point = entry.get("point", {})
-        key = json.dumps(point, sort_keys=True)
-        slot = points.setdefault(key, {"point": point, "runs": [], "seeds": [], "missing": [], "invalid": {},
-                                       "values": []})
-        path = folder / RUNS / entry["id"] / RESULT
-        try:
-            result = load_result(path)
-            if to_jsonable(result.config) != entry.get("config", to_jsonable(result.config)):
-                raise ResultFileError(f"{path}: holds another run (config differs from sweep.json)")
-        except ResultFileError as exc:
-            slot["missing"].append(entry["id"])
-            if path.exists():
-                slot["invalid"][entry["id"]] = str(exc)
-            continue
-        found += 1
-        slot["runs"].append(entry["id"])
-        slot["seeds"].append(entry.get("seed"))
-        slot["values"].append((entry["id"], flatten_metrics(result.metrics), result.verdict.status))
-    out_points = []
-    for slot in points.values():
-        values = slot.pop("values")
-        n_runs = len(values) + len(slot["missing"])
-        keys: dict[str, None] = {}
-        for _, flat, _ in values:
-            for k, v in flat.items():
-                if _numeric(v) is not None:
-                    keys.setdefault(k)
-        metrics: dict[str, Any] = {}
-        nonfinite: dict[str, list[str]] = {}
-        for k in keys:
-            numbers = []
-            for rid, flat, _ in values:
-                x = _numeric(flat.get(k))
-                if x is None:
-                    continue
-                numbers.append(x)
-                if not math.isfinite(x):
-                    nonfinite.setdefault(rid, []).append(k)
-            stats = mean_ci95(numbers)
-            metrics[k] = {"mean": stats["mean"], "ci95_low": stats["ci95_low"], "ci95_high": stats["ci95_high"],
-                          "n": stats["n"], "n_nonfinite": stats["n_excluded"], "n_missing": n_runs - len(numbers)}
-        verdicts: dict[str, int] = {}
-        for _, _, status in values:
-            verdicts[status] = verdicts.get(status, 0) + 1
-        out_points.append({**slot, "verdicts": verdicts, "nonfinite": nonfinite, "metrics": metrics})
-    return {
-        "experiment": manifest.get("experiment"),
-        "actlab_version": __version__,
-        "grid": manifest.get("grid", {}),
-        "seeds": manifest.get("seeds"),
-        "runs_expected": len(manifest["runs"]),
-        "runs_found": found,
-        "complete": found == len(manifest["runs"]),
-        "points": out_points,
-    }

@@ -26,7 +26,11 @@ __all__ = [
     "ResultsFolder",
     "scan_results",
     "MONITOR_FILES",
+    "MAX_FIGURE_BYTES",
 ]
+
+#: A figure larger than this is not embedded (actlab's figures are well under 1 MB).
+MAX_FIGURE_BYTES = 20 * 1024 * 1024
 
 #: Where a monitor log may sit, relative to the results folder, in order of preference:
 #: saved findings first (what the user kept), else the JSONL log, diagnosed here.
@@ -85,6 +89,8 @@ class ResultsFolder:
         unreadable: claim folders whose ``result.json`` is corrupt, truncated or absent.
         missing: claims of ``CLAIMS`` with no folder here.
         monitor: the monitor findings, if a log is present (see ``MONITOR_FILES``).
+        skipped: one line per file or folder left out because it is not a regular file
+            inside the folder (a link out of it), or a figure too large to embed.
     """
 
     root: Path
@@ -92,6 +98,7 @@ class ResultsFolder:
     unreadable: tuple[Unreadable, ...]
     missing: tuple[str, ...]
     monitor: MonitorLog | None
+    skipped: tuple[str, ...] = ()
 
     def run_command(self, name: str, quick: bool) -> str:
         """The command that produces claim ``name`` into this folder."""
@@ -114,26 +121,44 @@ def scan_results(results_dir: str | Path) -> ResultsFolder:
                           f"give the results folder above it: actlab report {parent}")
     found: dict[str, ClaimResult] = {}
     unreadable: list[Unreadable] = []
+    skipped: list[str] = []
     try:
         children = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     except OSError as exc:
         raise ReportError(f"{root}: cannot read the folder ({exc.strerror or exc})") from None
+    inside = root.resolve()
     for folder in children:
         path = folder / "result.json"
-        if not path.exists():
+        if folder.is_symlink():  # only what is in the results folder is shown
+            skipped.append(f"{folder}: a link to {_target(folder)}, not followed")
+            continue
+        if not path.exists() and not path.is_symlink():
             if folder.name in CLAIMS:  # a claim's folder without its result: say so
                 unreadable.append(Unreadable(folder.name, path, f"{path}: no such file"))
+            continue
+        why = _not_regular(path, inside)
+        if why:
+            unreadable.append(Unreadable(folder.name, path, f"{path}: {why}"))
             continue
         try:
             result = load_result(path)
         except ResultFileError as exc:
             unreadable.append(Unreadable(folder.name, path, str(exc)))
             continue
-        except (ValueError, TypeError, AttributeError) as exc:  # parseable JSON with odd types in it
-            unreadable.append(Unreadable(folder.name, path, f"{path}: not an actlab result ({exc})"))
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:  # parseable JSON with odd types in it
+            unreadable.append(Unreadable(folder.name, path, f"{path}: not an actlab result ({type(exc).__name__})"))
             continue
-        figures = tuple(sorted(p for p in folder.glob("*.png") if p.is_file() and not p.name.startswith(".")))
-        found[folder.name] = ClaimResult(folder.name, folder, result, figures)
+        figures = []
+        for figure in sorted(folder.glob("*.png")):
+            if figure.name.startswith("."):
+                continue
+            # a small regular file that is not a PNG stays: the report names it as "not a PNG image"
+            why = _not_regular(figure, inside) or _too_large(figure)
+            if why:
+                skipped.append(f"{figure}: {why}; not embedded")
+            else:
+                figures.append(figure)
+        found[folder.name] = ClaimResult(folder.name, folder, result, tuple(figures))
     if not found:
         claims = ", ".join(CLAIMS)
         if unreadable:
@@ -149,14 +174,50 @@ def scan_results(results_dir: str | Path) -> ResultsFolder:
         results=tuple(ranked),
         unreadable=tuple(sorted(unreadable, key=lambda u: (order.get(u.name, len(order)), u.name))),
         missing=tuple(n for n in CLAIMS if n not in present),
-        monitor=_read_monitor(root),
+        monitor=_read_monitor(root, inside),
+        skipped=tuple(skipped),
     )
 
 
-def _read_monitor(root: Path) -> MonitorLog | None:
+def _target(path: Path) -> str:
+    try:
+        return str(path.readlink())
+    except OSError:
+        return "somewhere else"
+
+
+def _not_regular(path: Path, inside: Path) -> str | None:
+    """Why ``path`` is not a regular file inside the results folder ``inside`` (resolved), or None."""
+    if path.is_symlink():
+        return f"a link to {_target(path)}, not followed"
+    if not path.is_file():
+        return "not a regular file"
+    try:
+        path.resolve().relative_to(inside)
+    except ValueError:
+        return "outside the results folder"
+    return None
+
+
+def _too_large(path: Path) -> str | None:
+    """Why ``path`` is not embedded (too large to read whole, unreadable), from its size alone; or None."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    if size > MAX_FIGURE_BYTES:
+        return f"{size / 2**20:.0f} MB, more than the {MAX_FIGURE_BYTES // 2**20} MB a figure may have"
+    return None
+
+
+def _read_monitor(root: Path, inside: Path | None = None) -> MonitorLog | None:
+    inside = inside or root.resolve()
     for rel in MONITOR_FILES:
         path = root / rel
-        if path.is_file():
+        if path.is_file() or path.is_symlink():
+            why = _not_regular(path, inside)
+            if why:
+                return MonitorLog(path, None, error=f"{path}: {why}")
             return _read_findings(path) if path.suffix == ".json" else _diagnose_jsonl(path)
     return None
 
@@ -183,6 +244,8 @@ def _read_findings(path: Path) -> MonitorLog:
         return MonitorLog(path, _finding_dicts(data))
     except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         return MonitorLog(path, None, error=f"{path}: {exc}")
+    except RecursionError:
+        return MonitorLog(path, None, error=f"{path}: JSON nested too deep to read")
 
 
 def _diagnose_jsonl(path: Path) -> MonitorLog:
