@@ -472,7 +472,8 @@ def _meaning(status: str, where: str, scale: str, used: list, top_from: list, to
         return " ".join(s)
     s.append(f"In this {where}, more than half of the top layer's outputs fell below {NEAR} "
              + (f"by step {top_from[len(top_from) // 2]} (median over seeds) and stayed there, {_pct(top_for)} of the "
-                f"run, while no lower layer did for more than {_pct(lower_for)} of it."
+                f"run (its mean output ended at {top_end:.3f}), while no lower layer did for more than "
+                f"{_pct(lower_for)} of it."
                 if top_from else f"in no seed by the end of the run; the lower layers did for at most {_pct(lower_for)} "
                                  "of it."))
     s.append("Near 0 the sigmoid is saturated: its slope, at most 0.25 at the middle, is almost 0 there, so almost no "
@@ -482,7 +483,6 @@ def _meaning(status: str, where: str, scale: str, used: list, top_from: list, to
              f"{_pct(chance)})" + (f", against {ctrl} for the same network with the other activations." if ctrl else "."))
     verdict_word = {"holds": "So the claim holds here.", "does_not_hold": "So the claim does not hold here.",
                     "inconclusive": f"This is not enough for a verdict: {reason}."}[status]
-    s.append(verdict_word + (f" The top layer's mean output ended at {top_end:.3f}." if top_end is not None else "")
-             + (f" This was a {scale} run; `actlab run saturation` is the full-scale one (1000 units)."
+    s.append(verdict_word + (f" This was a {scale} run; `actlab run saturation` is the full-scale one (1000 units)."
                 if scale != "full-scale" else ""))
     return " ".join(s)

@@ -63,6 +63,10 @@ def plot(result: Result, out_dir: Path) -> list[Path]:
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xlim(0, steps[-1])
         ax.set_xlabel("SGD step (linear to 10, then log)")
+        if act != "sigmoid" and np.nanmax(np.abs(mean)) <= 0.02:  # every layer's mean on 0: say so, not hide it
+            ax.annotate(f"all {mean.shape[1]} layer means within +-{max(np.nanmax(np.abs(mean)), 0.005):.2f} of 0 "
+                        "(lines overlap);\nthe bands show the spread growing", xy=(0.02, 0.97), xycoords="axes fraction",
+                        va="top", fontsize=8.5, color="0.25")
         err = m["summary"][act]["train_error"]
         ax.set_title(f"{act}: training error at the end {_pct(err)}", color=color_for(act))
     axes[0][0].set_ylabel("activation value: mean over 300 test images\n(band: +-1 std across units and images)")
