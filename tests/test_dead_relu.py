@@ -159,6 +159,13 @@ def test_inconclusive_when_the_deadliest_rate_is_the_top_of_its_grid():
     assert v.status == "inconclusive" and "top of its grid" in v.evidence and "--set lrs=" in v.evidence
 
 
+def test_a_single_rate_cannot_bracket_the_band():
+    runs = [fake(lr=0.1, seed=s, dead=0.05) for s in range(5)]
+    v, chosen = decide(runs, lrs=(0.1,), adam_lrs=())
+    assert chosen["lr"] == 0.1 and v.status == "inconclusive" and "top of its grid" in v.evidence
+    assert "no larger rate was tried" in v.meaning
+
+
 def test_does_not_hold_is_withheld_when_a_thinly_trained_setting_reaches_40_percent():
     runs = grid(**BREAKS, **{"sgd_0.7": {"dead": [0.1, 0.12, 0.08, 0.11, 0.13]},
                              "adam_0.03": {"dead": 0.7, "err": [0.05, 0.3, 0.3, 0.3, 0.3]}})

@@ -395,7 +395,8 @@ def decide_claim(runs: list[dict[str, Any]], settings: list[dict[str, Any]], *,
     iv = Interval(chosen["dead_mean"], chosen["dead_ci95_low"], chosen["dead_ci95_high"], chosen["n_trained"], "t")
     status, reason = decide(iv, rule)
     grid = config["lrs"] if chosen["optimizer"] == "sgd" else config["adam_lrs"]
-    edge = grid_edge(grid, chosen["lr"]) if len(grid) > 1 else "low"
+    # a one-rate grid has no interior: it cannot show where training breaks either
+    edge = grid_edge(grid, chosen["lr"]) if len(grid) > 1 else "high"
     if edge == "high":
         status = "inconclusive"
         reason = (f"the deadliest trained rate, {_name(chosen)}, is the top of its grid: the band between 'trains' "
@@ -419,7 +420,8 @@ def decide_claim(runs: list[dict[str, Any]], settings: list[dict[str, Any]], *,
                 + f"; {reason}"
                 + (f". Broken relu settings, left out: {broken_text}" if broken_text else "")
                 + _named_breaks(settings) + ".")
-    meaning = _meaning(status, where, scale, chosen, low, bias_arm[0] if bias_arm else None, others, reason)
+    meaning = _meaning(status, where, scale, chosen, low, bias_arm[0] if bias_arm else None, others, reason,
+                       bracketed=edge != "high")
     return verdict(status, evidence, chosen, meaning), {k: chosen[k] for k in ("optimizer", "bias_init", "lr")}
 
 
@@ -437,7 +439,7 @@ def _named_breaks(settings: list[dict[str, Any]]) -> str:
 
 
 def _meaning(status: str, where: str, scale: str, chosen: dict | None, low: dict | None, bias_arm: dict | None,
-             others: list, reason: str) -> str:
+             others: list, reason: str, bracketed: bool = False) -> str:
     s = ["A ReLU unit is dead when its input is negative for every training image: it then outputs 0 and passes "
          "back no gradient, so it never recovers. CS231n warns that with a learning rate set too high as much as 40% "
          "of a network can die."]
@@ -447,7 +449,8 @@ def _meaning(status: str, where: str, scale: str, chosen: dict | None, low: dict
         return " ".join(s)
     s.append(f"In this {where}, the deadliest rate that still trains was {_name(chosen)}: {_pct(chosen['dead_mean'])} "
              f"of the units were dead while the network still reached {_pct(chosen['trained_error_mean'], 1)} training "
-             f"error, against {_pct(low['dead_mean'])} dead at {_name(low)}; larger rates broke training.")
+             f"error, against {_pct(low['dead_mean'])} dead at {_name(low)}"
+             + ("; larger rates broke training." if bracketed else "; no larger rate was tried."))
     extra = []
     if bias_arm is not None:
         extra.append(f"starting the biases at {bias_arm['bias_init']:g} instead gave {_pct(bias_arm['dead_mean'])}")
