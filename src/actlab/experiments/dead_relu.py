@@ -78,7 +78,7 @@ class Config:
 
     activations: tuple[str, ...] = ("relu", "leaky_relu", "elu")
     lrs: tuple[float, ...] = (0.1, 0.5, 0.7, 1.0)            # plain SGD
-    adam_lrs: tuple[float, ...] = (0.001, 0.01, 0.03, 0.1)    # Adam; empty: SGD only
+    adam_lrs: tuple[float, ...] = (0.001, 0.01, 0.02, 0.03, 0.1)  # Adam; empty: SGD only
     bias_inits: tuple[float, ...] = (0.0, 0.01)               # relu; the others use the first
     dataset: str = "mnist"
     depth: int = 3
@@ -120,7 +120,7 @@ class Config:
 #: one in the band, and one that breaks, for each optimizer.
 QUICK: dict[str, Any] = {
     "lrs": (0.1, 0.7, 1.0),
-    "adam_lrs": (0.01, 0.03, 0.1),
+    "adam_lrs": (0.01, 0.02, 0.03, 0.1),
     "steps": 400,
     "width": 128,
     "train_examples": 10_000,
