@@ -30,6 +30,16 @@ def _series(settings: list[dict[str, Any]]) -> list[tuple[str, float]]:
     return sorted(seen, key=lambda k: (k[0] != "relu", k[0], k[1]))
 
 
+def _broken(s: dict[str, Any]) -> str | None:
+    """How a setting is marked in the broken-runs rows: "diverged" (some seed's loss became NaN),
+    "untrained" (no seed trained: stuck at chance or above the error limit), or None."""
+    if s["n_diverged"]:
+        return "diverged"
+    if not s["n_trained"] and (s["n_stuck"] or s["n_untrained"]):
+        return "untrained"
+    return None
+
+
 def _where(cfg: dict[str, Any]) -> str:
     return (f"MLP {cfg['depth']}x{cfg['width']} ({cfg['init']} init) on {cfg['dataset']}, {cfg['steps']} steps of "
             f"batch {cfg['batch_size']}, {cfg['seeds']} seeds per relu point" + (f" ({cfg['other_seeds']} for the others)" if cfg.get('other_seeds') else ""))
@@ -72,9 +82,9 @@ def plot(result: Result, out_dir: Path) -> list[Path]:
             # broken runs in their own row per series, above the plot: never under another series' marker
             row = 106 + 5 * k
             for s, x in zip(pts, xs):
-                if s["n_diverged"]:
+                if _broken(s) == "diverged":
                     ax.plot([x], [row], "x", color=color_for(act), ms=8, mew=2, clip_on=False)
-                elif s["n_stuck"] or (s["n_untrained"] and not s["n_trained"]):
+                elif _broken(s) == "untrained":
                     ax.plot([x], [row], "s", mfc="none", color=color_for(act), ms=7, mew=1.5, clip_on=False)
         ax.axhline(40, color="0.25", ls=":", lw=1.2)
         ax.axhline(103, color="0.6", lw=0.6)
@@ -97,9 +107,9 @@ def plot(result: Result, out_dir: Path) -> list[Path]:
                       label=f"{a}, bias init {b:g}") for a, b in series]
     handles += [Line2D([], [], color="0.25", ls=":", label='40% dead ("as much as 40%", CS231n)\n'
                                                           f"/ training-error limit {_pct(m.get('trained_error_limit'))}"),
-                Line2D([], [], color="0.3", marker="x", ls="none", ms=8, mew=2, label="diverged (NaN loss)"),
+                Line2D([], [], color="0.3", marker="x", ls="none", ms=8, mew=2, label="diverged (NaN loss) in 1+ seeds"),
                 Line2D([], [], color="0.3", marker="s", mfc="none", ls="none", ms=7,
-                       label="stuck at chance / above the error limit")]
+                       label="no seed trained: stuck at chance\nor above the error limit")]
     legend_outside(axes[0][-1], handles=handles)
     fig.suptitle(f"Dead relu units against learning rate, with training error beside them\n{_where(cfg)}",
                  fontsize=10, y=1.01)
@@ -115,20 +125,24 @@ def plot(result: Result, out_dir: Path) -> list[Path]:
             for c, opt in enumerate(opts):
                 ax = axes[r][c]
                 pts = sorted((s for s in relu if s["optimizer"] == opt and s["bias_init"] == bias), key=lambda s: s["lr"])
+                rates = sorted({s["lr"] for s in relu if s["optimizer"] == opt})  # one colour per rate in every panel
                 layers = cfg["depth"]
                 width = 0.8 / max(len(pts), 1)
                 for i, s in enumerate(pts):
                     xs = np.arange(layers) + (i - (len(pts) - 1) / 2) * width
-                    ax.bar(xs, 100 * np.array(s["dead_per_layer"]), width=width, color=cmap(0.9 * i / max(len(pts) - 1, 1)),
-                           label=f"lr {s['lr']:g} ({_pct(s['trained_error_mean'], 1)} error)")
+                    shade = cmap(0.9 * rates.index(s["lr"]) / max(len(rates) - 1, 1))
+                    ax.bar(xs, 100 * np.array(s["dead_per_layer"]), width=width, color=shade,
+                           label=f"lr {s['lr']:g} ({_pct(s['trained_error_mean'], 1)} error"
+                                 + (f", {s['n_trained']}/{s['seeds']} seeds" if s["n_trained"] < s["seeds"] else "") + ")")
                 ax.set_xticks(np.arange(layers), [f"hidden {k + 1}" for k in range(layers)])
                 ax.axhline(40, color="0.25", ls=":", lw=1)
-                ax.set_ylim(0, 100)
+                ax.set_ylim(0, 135)  # room above 100% for the legend: it never covers a bar
+                ax.set_yticks([0, 20, 40, 60, 80, 100])
                 ax.set_title(f"relu, {OPT_NAME[opt]}, bias init {bias:g}", fontsize=10)
                 if c == 0:
                     ax.set_ylabel("dead units (%)")
                 if pts:
-                    ax.legend(fontsize=7, loc="upper left", frameon=False)
+                    ax.legend(fontsize=7, loc="upper center", ncol=2, frameon=False)
                 else:
                     ax.text(0.5, 0.5, "no rate trained", ha="center", transform=ax.transAxes)
         fig.suptitle(f"Dead relu units per hidden layer, trained runs only (mean over seeds)\n{_where(cfg)}",
@@ -152,16 +166,16 @@ def captions(result: Result) -> dict[str, str]:
         parts.append(f"Follow the green (relu) line up with the learning rate: at {OPT_NAME[pick['optimizer']]} lr "
                      f"{pick['lr']:g} it reaches {_pct(pick['dead_mean'])} dead units while training error (lower panel) "
                      f"is {_pct(pick['trained_error_mean'], 1)}.")
-    broken = [s for s in settings if s["n_diverged"]]
+    broken = [s for s in settings if _broken(s) == "diverged"]
     if broken:
         names = dict.fromkeys(s["activation"] for s in broken)
-        parts.append("Crosses in the rows above each panel mark rates where runs diverged ("
+        parts.append("Crosses in the rows above each panel mark rates where at least one seed diverged ("
                      + "; ".join(f"{a} at " + ", ".join(dict.fromkeys(f"{OPT_NAME[s['optimizer']]} {s['lr']:g}"
                                                                       for s in broken if s["activation"] == a))
                                  for a in names) + ").")
-    stuck = [s for s in settings if s["n_stuck"]]
+    stuck = [s for s in settings if _broken(s) == "untrained"]
     if stuck:
-        parts.append("Open squares mark rates where runs never left chance level ("
+        parts.append("Open squares mark rates where no seed trained: stuck at chance level or above the error limit ("
                      + ", ".join(dict.fromkeys(f"{s['activation']} {OPT_NAME[s['optimizer']]} {s['lr']:g}"
                                                for s in stuck))
                      + "); their dead units do not count.")
