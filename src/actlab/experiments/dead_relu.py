@@ -329,8 +329,8 @@ def _state(s: dict[str, Any] | None) -> str:
     if s["n_untrained"]:
         parts.append(f"above the error limit in {s['n_untrained']} of {s['seeds']}")
     if (s["n_stuck"] or s["n_untrained"]) and s.get("untrained_dead_mean") is not None:
-        parts[-1] += (f" (those: {_pct(s['untrained_dead_mean'])} dead at {_pct(s['untrained_error_mean'], 1)} "
-                      "training error, not counted)")
+        parts[-1] += (f", those at {_pct(s['untrained_dead_mean'])} dead and {_pct(s['untrained_error_mean'], 1)} "
+                      "training error, not counted")
     return ", ".join(parts)
 
 
@@ -386,7 +386,7 @@ def decide_claim(runs: list[dict[str, Any]], settings: list[dict[str, Any]], *,
     pool = enough or measured
     chosen = max(pool, key=lambda s: s["dead_mean"]) if pool else None
     broken = [s for s in relu if s["n_diverged"] or s["n_stuck"] or s["n_untrained"]]
-    broken_text = "; ".join(f"{_name(s)} bias {s['bias_init']:g}: {_state(s)}" for s in broken)
+    broken_text = "; ".join(f"{_name(s)} bias {s['bias_init']:g}: {_state(s)}" for s in broken if s is not chosen)
     if chosen is None:
         evidence = (f"{where}: no relu run trained (each diverged, stayed at chance level or ended above "
                     f"{_pct(limit, 1)} training error), so no dead share counts" + (f"; {broken_text}" if broken_text else "")
@@ -457,7 +457,7 @@ def _meaning(status: str, where: str, scale: str, chosen: dict | None, low: dict
         extra.append(f"starting the biases at {bias_arm['bias_init']:g} instead gave {_pct(bias_arm['dead_mean'])}")
     for o in others:
         extra.append(f"{o['activation']} at the same rate had {_pct(o['dead_mean'])} dead" if o["n_trained"]
-                     else f"{o['activation']} at the same rate did not train ({_state(o)})")
+                     else f"{o['activation']} at the same rate did not train: {_state(o)}")
     if extra:
         s.append("At that rate, " + "; ".join(extra) + ".")
     s.append({"holds": "So the claim holds here: a high learning rate killed 40% or more of a network that still works.",
