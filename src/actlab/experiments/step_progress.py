@@ -7,7 +7,8 @@ done: a task's :class:`Reporter` writes its count into a small file of a tempora
 folder (atomically, at most twice a second; no extra process, nothing to set up in the
 workers), and a thread in the parent adds the counts up and calls the claim's
 ``progress`` at least every ``interval`` seconds, so the line moves and its time-left
-estimate follows the work actually done.
+estimate follows the work actually done (the start-up before the first step is not
+mistaken for training: see :meth:`StepProgress.fraction`).
 
     with StepProgress(progress, [steps_of_task_0, steps_of_task_1, ...]) as ticks:
         results = run_tasks(fn, [(..., ticks.reporter(i)) for i ...], workers, on_done=ticks.done)
@@ -76,8 +77,11 @@ class StepProgress:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._start = time.monotonic()
+        self._first: float | None = None  # when the first step was reported
 
     def __enter__(self) -> StepProgress:
+        self._start = time.monotonic()
         self.folder = tempfile.mkdtemp(prefix="actlab-progress-")
         self._thread = threading.Thread(target=self._loop, name="actlab-step-progress", daemon=True)
         self._thread.start()
@@ -112,9 +116,32 @@ class StepProgress:
                 pass
         return done
 
+    def fraction(self, now: float | None = None) -> float:
+        """The share of the run's *time* that is done, from the steps done since the first report.
+
+        The progress line estimates the time left as elapsed x (1 - f) / f. Fed the share of
+        steps, it would count the workers' start-up (seconds of imports, before any step) as
+        if it were training and overestimate the rest several times over early on; so f is
+        elapsed / (elapsed + left), with left = (time since the first step) x (steps left) /
+        (steps done).
+        """
+        now = time.monotonic() if now is None else now
+        done = min(self.steps_done(), self.total)
+        if done <= 0:
+            return 0.0
+        if self._first is None:
+            self._first = now
+        if done >= self.total:
+            return 1.0
+        elapsed, training = now - self._start, now - self._first
+        if training < 2.0:  # too soon to know the rate: the share of steps (it errs on the slow side)
+            return done / self.total
+        left = training * (self.total - done) / done
+        return elapsed / (elapsed + left) if elapsed + left > 0 else done / self.total
+
     def _draw(self) -> None:
         with self._lock:
-            self.progress(min(self.steps_done(), self.total), self.total, self.message)
+            self.progress(self.total * self.fraction(), self.total, self.message)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
