@@ -22,9 +22,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .base import MAX_BATCH, MAX_THREADS, check_float, check_int, torch_threads
+from .base import MAX_BATCH, MAX_THREADS, check_choice, check_float, check_int, torch_threads
 
-__all__ = ["TrainConfig", "TrainHistory", "Tensors", "train", "evaluate_error", "steps_to_target", "load_tensors", "DATASETS"]
+__all__ = ["TrainConfig", "TrainHistory", "Tensors", "train", "evaluate_error", "steps_to_target", "load_tensors", "DATASETS",
+           "OPTIMIZERS"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class TrainConfig:
         batch_size: examples per step.
         lr: learning rate.
         momentum: SGD momentum (0 = plain SGD).
+        optimizer: "sgd" (default) or "adam" (Adam's default betas; ``momentum`` must stay 0).
         seed: seeds the batch order.
         eval_every: measure training error (on ``eval_examples`` fixed training
             examples) every this many steps, and at step 0 and the end.
@@ -72,6 +74,7 @@ class TrainConfig:
     stop_at_error: float | None = None
     threads: int = 1
     track_test: bool = False
+    optimizer: str = "sgd"
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, min_value=1)
@@ -81,6 +84,9 @@ class TrainConfig:
         check_int("eval_every", self.eval_every, min_value=1)
         check_int("eval_examples", self.eval_examples, min_value=1)
         check_int("threads", self.threads, min_value=1, max_value=MAX_THREADS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.optimizer == "adam" and self.momentum:
+            raise ValueError(f"momentum={self.momentum} applies to sgd; adam keeps its own moments (set momentum=0)")
         if self.stop_at_error is not None:
             check_float("stop_at_error", self.stop_at_error, min_value=0.0, max_value=1.0)
 
@@ -114,6 +120,9 @@ class TrainHistory:
             "steps_run": self.steps_run,
         }
 
+
+#: The optimizers ``train`` knows (``TrainConfig.optimizer``).
+OPTIMIZERS = ("sgd", "adam")
 
 #: The datasets the training claims accept (``load_tensors`` loads them).
 DATASETS = ("mnist", "fashion-mnist", "mnist1d")
@@ -164,7 +173,7 @@ def train(
     on_step: Callable[[int, nn.Module], None] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> TrainHistory:
-    """Train ``model`` with (momentum) SGD and cross-entropy; returns the curves.
+    """Train ``model`` with (momentum) SGD or Adam and cross-entropy; returns the curves.
 
     Args:
         model: maps x (N, ...) to logits (N, C). Trained in place.
@@ -181,7 +190,8 @@ def train(
     generator = torch.Generator().manual_seed(config.seed)
     eval_n = min(config.eval_examples, len(data.x_train))
     x_eval, y_eval = data.x_train[:eval_n], data.y_train[:eval_n]
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    optimizer: torch.optim.Optimizer = (torch.optim.Adam(model.parameters(), lr=config.lr) if config.optimizer == "adam"
+                                        else torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum))
     loss_fn = nn.CrossEntropyLoss()
     loss_sum = torch.zeros((), device=device)
     since = 0
