@@ -135,7 +135,7 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
         scale = run_scale(module, name, r.config if isinstance(r.config, Mapping) else {})
         rows.append((number, name, r.verdict.status, _verdict_word(r.verdict.status), value,
                      user_text(label), f"{SCALE_WORD[scale.kind]}, {duration(r.elapsed_s)}"))
-    wrapped = [textwrap.wrap(row[5], 58) or [""] for row in rows]
+    wrapped = [textwrap.wrap(row[5], 50) or [""] for row in rows]
     heights = [0.2 + 0.16 * max(len(w), 1) for w in wrapped]
     total = sum(heights) + 1.15
     with plt.rc_context({"font.size": 10, "font.family": "DejaVu Sans", "figure.dpi": 110, "savefig.dpi": 110}):
@@ -149,7 +149,7 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
                 fontweight="bold", va="center")
         ax.text(0.2, 0.62, ", ".join(f"{n} {STATUS_LABEL[s]}" for s, n in counts.items()), fontsize=10,
                 color="#59636e", va="center")
-        cols = (0.2, 0.5, 2.35, 4.05, 5.2, 9.55)
+        cols = (0.2, 0.5, 2.35, 4.05, 5.8, 9.75)  # the key number may be 1.7 in wide
         y = 1.1
         for head, x in zip(("#", "claim", "verdict", "key number", "what it is", "scale, time"), cols):
             ax.text(x, y - 0.12, head.upper(), fontsize=8, color="#59636e", va="center")
