@@ -194,7 +194,7 @@ def test_run_claim_help_lists_its_settings_with_meanings(capsys):
     assert main(["run", "saturation", "--set", "help"]) == 0
     out = capsys.readouterr().out
     (line,) = [ln for ln in out.splitlines() if ln.strip().startswith("probes ")]
-    assert "40 (--quick: 25)" in line and "activations are measured" in line
+    assert "30 (--quick: 24)" in line and "activations are measured" in line
 
 
 def test_every_setting_of_every_claim_has_a_meaning():

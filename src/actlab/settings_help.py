@@ -1,7 +1,8 @@
 """What each setting of a claim means, for ``actlab run CLAIM --help`` and ``--set help``.
 
 A meaning comes from the claim's ``Config`` docstring (its ``Args:`` entries, first
-sentence) where it has one, else from :data:`COMMON`, the settings several claims share.
+sentence) where it has one, else from :data:`COMMON`, the settings several claims share,
+else from the comment at the end of the field's line in the ``Config`` source.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ COMMON: dict[str, str] = {
     "batch_size": "examples per SGD step",
     "lr": "SGD learning rate",
     "lrs": "learning rates tried (comma-separated)",
+    "adam_lrs": "Adam learning rates tried beside plain SGD's (comma-separated; empty: SGD only)",
+    "other_seeds": "seeds for the comparison activations (leaky_relu, elu); 0: as many as relu",
     "lr_grid": "learning rates tried per activation; the best is kept, as in the paper",
     "momentum": "SGD momentum (0: plain SGD)",
     "bias_inits": "initial bias values compared (comma-separated; CS231n: 0 versus 0.01)",
@@ -37,13 +40,26 @@ COMMON: dict[str, str] = {
     "eval_every": "measure the training error every this many steps",
     "eval_examples": "training examples the error is measured on",
     "target": "training error that counts as reached (Krizhevsky et al.: 0.25)",
-    "model": "mlp or cnn",
+    "model": "network: auto (the CNN for image datasets, an MLP for mnist1d), cnn or mlp",
+    "targets": "training errors at which the tanh/relu step ratio is measured (the curve; comma-separated)",
+    "channels": "output channels of the CNN's convolution layers (comma-separated)",
+    "hidden": "units of the CNN's fully connected hidden layer",
     "probes": "times during training the activations are measured",
     "probe_examples": "fixed test examples the activations are measured on",
     "workers": "worker processes for the training runs (0: one per core; 1: in-process)",
 }
 
 _ENTRY = re.compile(r"^(\s+)([a-z_][a-z0-9_]*)(?: \([^)]*\))?:\s+(.*)$")
+_FIELD_COMMENT = re.compile(r"^\s+([a-z_][a-z0-9_]*)\s*:[^#]*#\s*(.+)$")
+
+
+def _field_comments(config_cls: type) -> dict[str, str]:
+    """``name: type = default  # meaning`` lines of a Config's source -> {name: meaning}."""
+    try:
+        source = inspect.getsource(config_cls)
+    except (OSError, TypeError):  # no source (a frozen app, an interactive definition)
+        return {}
+    return {m.group(1): m.group(2).strip() for m in map(_FIELD_COMMENT.match, source.splitlines()) if m}
 
 
 def _first_sentence(text: str, limit: int = 110) -> str:
@@ -70,7 +86,9 @@ def field_help(module: ModuleType) -> dict[str, str]:
             documented[current] += " " + line.strip()
         else:
             current = None
-    return {n: _first_sentence(documented[n]) if n in documented else COMMON.get(n, "") for n in names}
+    comments = _field_comments(module.Config)
+    return {n: _first_sentence(documented[n] if n in documented else COMMON.get(n) or comments.get(n, ""))
+            for n in names}
 
 
 def _default(field: dataclasses.Field) -> object:

@@ -11,7 +11,7 @@ the name, from ``metrics["cuda"]``):
   threshold, each activation's cost as a multiple of relu's (forward and
   forward+backward: the geometric mean of one ratio per interleaved round, with its 95%
   interval over the rounds), and at the
-  largest size its forward as a multiple of a copy, with DESIGN.md's 1.2x budget.
+  largest size its forward as a multiple of a copy, with actlab's 1.2x budget.
 * ``cost_train_step.png``: one MLP training step per activation, in milliseconds
   (IQR as error bars), with its multiple of relu's.
 """
@@ -201,7 +201,7 @@ def _ratio_figure(result: Result, device: str, m: Mapping[str, Any], path: Path)
     budget = m.get("relu_class_vs_copy", {}).get("budget", 1.2)
     ax_copy.axvline(1.0, color="0.2", lw=1)
     budget_line = ax_copy.axvline(float(budget), color="#d62728", lw=1.5, ls="--",
-                                  label=f"DESIGN.md budget: ReLU class within {budget:g}x of a copy")
+                                  label=f"actlab's budget: ReLU class within {budget:g}x of a copy")
     ax_copy.set_xscale("log")
     ax_copy.set_xlabel("multiple of a same-size copy (clone), forward (log scale)")
     ax_copy.set_title(f"forward vs a copy, {int(largest):,} elements", fontsize=10)
