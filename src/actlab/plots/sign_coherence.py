@@ -284,7 +284,7 @@ def _plot_vs_batch(result: Result, path: Path) -> Path:
     panels = [
         ("coherence", "row coherence\n(one-signed / non-zero rows)", "strict: every entry one sign"),
         ("sign_agreement", "sign agreement\nmean of max(P, N) / (P + N)", "share of a row's entries with its majority sign"),
-        ("weighted_coherence", "weighted coherence\nmean of |sum g| / sum |g|", "share of a row's mass with one sign"),
+        ("weighted_coherence", "weighted coherence\nmean of |sum g| / sum |g|", "net sign of a row's mass: |P - N| / (P + N)"),
     ]
     fig, axes = new_figure(1, len(panels), width=14.5, height=4.1)
     for ax, (key, ylabel, subtitle) in zip(axes[0], panels, strict=True):
@@ -305,7 +305,8 @@ def _plot_vs_batch(result: Result, path: Path) -> Path:
         ax.set_title(subtitle, fontsize=10)
     legend_outside(axes[0, -1], title="activation")
     fig.suptitle(f"Layers 2..{config['depth'] + 1} (fed by the activation), mean over layers; "
-                 f"{config['trials']} trials pooled. Random signs give coherence ~0, agreement ~0.5",
+                 f"{config['trials']} trials pooled. Random signs give strict coherence ~0 and "
+                 f"mass-weighted ~1/sqrt({config['width']}) = {config['width'] ** -0.5:.2f}, agreement ~0.5",
                  fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
@@ -445,7 +446,7 @@ def captions(result: Result) -> dict[str, str]:
             f"Row coherence (share of neurons whose gradient row has one sign) per layer and batch size. At batch "
             f"{small} the {', '.join(pos)} lines stay at 1.0 from layer 2 on (an identity of algebra), "
             f"{', '.join(neg)} sit near 0; layer 1 sees the zero-mean input and is near 0 for all. Larger batches "
-            f"pull every line down."),
+            f"mostly pull the lines down (averages in the next figure)."),
         "sign_coherence_vs_batch.png": (
             f"How a batch mixes signs, averaged over the activation-fed layers. Strict coherence (left) falls fast "
             f"because one entry of the other sign breaks a row; the mass-weighted measure (right) shows how much "

@@ -115,7 +115,7 @@ def plot_grad_norm(result: Result, path: Path) -> Path:
             ax.set_ylabel("||dL/dW|| (Frobenius, log scale)")
     legend_outside(axes[min(ncols, len(inits)) - 1], title="activation")
     fig.suptitle("Weight-gradient norm per layer at initialisation\n"
-                 f"{_subtitle(cfg)}\nband: min to max over seeds; the factor per layer is in vanishing_decay.png",
+                 f"{_subtitle(cfg)}\nband: min to max over seeds; the factor per layer is in the change-per-layer heatmap",
                  fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
