@@ -62,7 +62,10 @@ def expected_metrics(config: Config) -> dict:
 
 def run(config: Config, progress=no_progress) -> Result:
     if config.seed == config.crash_seed and multiprocessing.parent_process() is not None:
-        os._exit(3)  # only ever in a worker process, never in the test runner; at once, beside sleeping runs
+        # Only ever in a worker process, never in the test runner; halfway through the sleeping runs'
+        # sleep, so that a sibling is in flight beside it even when a loaded machine starts workers late.
+        time.sleep(config.sleep / 2)
+        os._exit(3)
     if config.sleep:
         time.sleep(config.sleep)
     if config.seed == config.raise_seed:

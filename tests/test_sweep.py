@@ -515,7 +515,7 @@ def test_dead_workers_are_counted_in_the_summary(tmp_path, monkeypatch, capsys):
     real = experiments.load_claim
     monkeypatch.setattr(experiments, "load_claim", lambda name: fake if name == fake.NAME else real(name))
     code = main(["sweep", fake.NAME, "--seeds", "4", "--workers", "2", "--out", str(tmp_path), "--no-progress",
-                 "--set", "crash_seed=0", "--set", "sleep=1"])
+                 "--set", "crash_seed=0", "--set", "sleep=2"])
     out = capsys.readouterr().out
     assert code == 1, out
     (line,) = [ln for ln in out.splitlines() if "retried because a worker process died" in ln] or [out]

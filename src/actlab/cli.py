@@ -376,176 +376,18 @@ def _run_claim(module, config, label: str, args: argparse.Namespace):
         progress.close()
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from .report import (
-        ReportError,
-        build_report,
-        build_sweep_report,
-        find_sweeps,
-        problems,
-        render_markdown,
-        render_summary_png,
-        scan_results,
-    )
-
-    outputs = [(opt, Path(value)) for opt, value in (("--markdown", args.markdown), ("--summary-png", args.summary_png))
-               if value is not None]
-    for opt, path in outputs:
-        if opt == "--summary-png" and path.suffix.lower() != ".png":
-            raise UsageError(f"--summary-png {path}: the picture is a PNG; give a file name ending in .png")
-        _check_writable(path.parent if str(path.parent) else Path("."))
-    if find_sweeps(args.dir):  # the folder `actlab sweep` writes (DIR/CLAIM/sweep.json) or one sweep's folder
-        if outputs:
-            raise UsageError(f"{args.dir} is a sweep folder; --markdown and --summary-png take a results folder "
-                             "written by `actlab run ... --out DIR`")
-        try:
-            path = build_sweep_report(args.dir)
-        except ReportError as exc:
-            raise UsageError(str(exc)) from None
-        print(f"wrote {path} (sweeps: {', '.join(p.name for p in find_sweeps(args.dir))})")
-        return EXIT_OK
-    try:
-        folder = scan_results(args.dir)
-        path = build_report(folder)
-    except ReportError as exc:
-        raise UsageError(str(exc)) from None
-    for line in problems(folder):
-        print(f"actlab: warning: unreadable (named in the report): {line}", file=sys.stderr)
-    for line in folder.skipped:  # links out of DIR, figures too large to embed
-        print(f"actlab: warning: not in the report: {line}", file=sys.stderr)
-    missing = f"; not run: {', '.join(folder.missing)}" if folder.missing else ""
-    print(f"wrote {path} ({len(folder.results)} claim(s){missing})")
-    for opt, out in outputs:
-        if opt == "--markdown":
-            written = _write_markdown(out, render_markdown(folder), Path(args.dir).resolve().name)
-        else:
-            _check_own_png(out)
-            written = render_summary_png(folder, out)
-        print(f"wrote {written}")
-    return EXIT_OK
-
-
-def _write_markdown(path: Path, block: str, key: str) -> Path:
-    """The results block into ``path``: a new file, or between the markers of an existing one."""
-    from .report.markdown import splice_markdown
-
-    try:
-        existing = path.read_text(encoding="utf-8") if path.exists() else None
-        text = splice_markdown(existing, block, key)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"--markdown {path}: {exc}") from None
-    return _write_text(path, text)
-
-
-def _check_own_png(path: Path) -> None:
-    """--summary-png replaces only a picture it drew itself (its Software chunk says so)."""
-    from .report.markdown import SUMMARY_PNG_SOFTWARE
-
-    if not path.exists() and not path.is_symlink():
-        return
-    try:
-        head = path.read_bytes()[:4096] if path.is_file() else b""
-    except OSError:
-        head = b""
-    if SUMMARY_PNG_SOFTWARE.encode() not in head:
-        raise UsageError(f"--summary-png {path}: the file exists and was not drawn by actlab; "
-                         "name a new file or move that one away")
-
-
-def _write_text(path: Path, text: str) -> Path:
-    """``text`` into ``path`` atomically (temp file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-# --- sweep -------------------------------------------------------------------------
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    """Runs of one claim over --grid x --seeds, in parallel, resumable (experiments/sweep.py)."""
-    from .experiments import load_claim
-    from .experiments.base import MAX_WORKERS, resolve_device
-    from .experiments.sweep import SweepError, plan_sweep, run_sweep
-
-    if args.claim.strip().lower() == "all":
-        raise UsageError("a sweep is of one claim; name it (actlab sweep vanishing --seeds 5)")
-    try:
-        module = load_claim(args.claim)
-        if args.device is not None:
-            resolve_device(args.device)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if any(item.partition("=")[0].strip().replace("-", "_") == "workers" for item in args.set or []):
-        raise UsageError("--set workers: a sweep runs each run in one process; use --workers for runs at a time")
-    if not 1 <= args.sweep_seeds <= 100_000:
-        raise UsageError(f"--seeds {args.sweep_seeds} must be from 1 to 100000 (runs per grid point)")
-    if not 0 <= args.workers <= MAX_WORKERS:
-        raise UsageError(f"--workers {args.workers} must be from 0 to {MAX_WORKERS} (0: one per core)")
-    if args.ray_address is not None and args.backend != "ray":
-        raise UsageError("--ray-address goes with --backend ray")
-    base = _claim_config(module, args, strict=True)
-    grid: dict[str, str] = {}
-    for item in args.grid or []:
-        key, eq, values = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not eq or not key:
-            raise UsageError(f"--grid {item!r} must look like KEY=V1,V2,... (e.g. --grid depth=10,20)")
-        if key in grid:
-            raise UsageError(f"--grid {key} is given twice; list all its values in one --grid")
-        grid[key] = values
-    try:
-        plan = plan_sweep(module, base, seeds=args.sweep_seeds, grid=grid)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"{module.NAME}: {exc}") from None
-    out_root = Path(args.out)
-    _check_writable(out_root)
-    progress = ProgressLine(f"sweep {module.NAME}", enabled=not args.no_progress)
-    try:
-        report = run_sweep(plan, out_root, backend=args.backend, workers=args.workers,
-                           ray_address=args.ray_address, progress=progress,
-                           note=lambda line: print(f"note: {line}"))
-    except SweepError as exc:
-        raise UsageError(str(exc)) from None
-    except KeyboardInterrupt:
-        print(f"actlab: sweep stopped; finished runs are kept in {out_root / module.NAME}: "
-              "rerun the same command to go on", file=sys.stderr)
-        raise
-    finally:
-        progress.close()
-    agg = report.aggregate
-    print(f"sweep {module.NAME}: {agg['runs_found']} of {report.total} runs finished ({report.done} now, "
-          f"{report.reused} reused; {report.backend}, {report.workers or 'no'} worker{'' if report.workers == 1 else 's'}, "
-          f"{report.elapsed_s:.1f}s) "
-          f"-> {report.folder / 'aggregate.json'}")
-    for point in agg["points"]:
-        where = ", ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
-                          for k, v in point["point"].items()) or "all runs"
-        verdicts = ", ".join(f"{k} {v}" for k, v in point["verdicts"].items()) or "none finished"
-        diverged = f"; non-finite metrics in {len(point['nonfinite'])} run(s)" if point["nonfinite"] else ""
-        print(f"    {where}: {verdicts}{diverged}")
-    if report.retried:
-        # a worker died (killed, out of memory) with these runs in flight: each ran again, alone
-        again = sum(1 for rid in report.retried if rid not in report.failed)
-        print(f"    {len(report.retried)} run(s) retried because a worker process died while they ran "
-              f"(killed or out of memory?); {again} finished on the retry")
-    for rid, why in report.failed.items():
-        print(f"    failed {rid}: {why}")
-    if report.failed:
-        print(f"actlab: {len(report.failed)} of {report.total} runs failed (see {report.folder}/runs/<id>/error.json); "
-              "the aggregate holds the others; rerun the same command to retry them", file=sys.stderr)
-        return EXIT_FAILURE
-    return EXIT_OK
-
-
 # --- entry point ---------------------------------------------------------------------
+
+
+def _command(module: str, name: str):
+    """A command that lives in its own module (cli_report, cli_sweep), imported when it runs."""
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(args)
+
+    run.__name__ = name
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -602,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="FILE", help="also write the results as Markdown: a new FILE, or between the `<!-- actlab results NAME: begin/end -->` lines of an existing one (NAME: the results folder's name), e.g. README.md")
     p.add_argument("--summary-png", dest="summary_png", metavar="FILE",
                    help="also draw the summary table into a PNG (deterministic; no browser needed)")
-    p.set_defaults(func=cmd_report)
+    p.set_defaults(func=_command("cli_report", "cmd_report"))
 
     p = sub.add_parser("sweep", help="runs of one claim over a grid x seeds, in parallel; rerun to resume",
                        description="Independent runs of CLAIM over the cartesian product of the --grid values "
@@ -628,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
                    help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray instance)")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
-    p.set_defaults(func=cmd_sweep)
+    p.set_defaults(func=_command("cli_sweep", "cmd_sweep"))
     return parser
 
 
