@@ -97,3 +97,13 @@ def test_run_set_help_lists_settings_with_defaults(capsys, tmp_path):
     lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("    ")}
     assert "1000 (--quick: 250)" in lines["width"] and "300" in lines["probe_examples"]
     assert not (tmp_path / "o").exists()  # listing settings runs nothing
+
+
+@pytest.mark.parametrize("args", [["report", "{tmp}"], ["sweep", "vanishing", "--seeds", "0", "--out", "{tmp}"]])
+def test_commands_in_their_own_modules_give_one_line_errors_under_python_m(tmp_path, args):
+    # `python -m actlab.cli` runs cli.py as __main__; report and sweep live in cli_report / cli_sweep,
+    # and their UsageError must still be caught (one line, exit 2, no traceback).
+    proc = subprocess.run([sys.executable, "-m", "actlab.cli", *[a.format(tmp=tmp_path) for a in args]],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("actlab: error:") and "Traceback" not in proc.stderr

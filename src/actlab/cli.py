@@ -530,4 +530,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported actlab.cli, not this __main__ copy: cli_report and cli_sweep import
+    # actlab.cli, and its UsageError must be the one main() catches.
+    from actlab.cli import main as _main
+
+    sys.exit(_main())
