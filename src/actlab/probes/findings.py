@@ -137,6 +137,10 @@ def _finite(values: Iterable[Any]) -> list[float]:
     return [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
 
 
+def _last(recent: list[Any]) -> str:
+    return "the last sampled step" if len(recent) == 1 else f"the last {len(recent)} sampled steps"
+
+
 def _median(values: Iterable[Any]) -> float | None:
     vals = _finite(values)
     return statistics.median(vals) if vals else None
@@ -219,19 +223,20 @@ def _activation_findings(recent: Sequence[Mapping[str, Any]], th: Thresholds, st
             target = feeds[0].split(" (")[0]
             coherence = _median(_series(recent, "parameters", f"{target}.weight", "sign_coherence"))
         if coherence is None or coherence >= _COHERENT:
-            measured = (f" in {_pct(coherence)} of its rows (measured row sign coherence {coherence:.2f})"
-                        if coherence is not None else "")
+            measured = (f" in {_pct(coherence)} of its rows (measured row sign coherence {coherence:.2f}, "
+                        f"median over {_last(recent)})" if coherence is not None else "")
             consequence = (f"nearly all of one sign, so {target}'s weight gradients share a sign row by row{measured} "
                            "and updates zig-zag.")
             severity = "warning"
         else:
             consequence = (f"nearly all of one sign, so {target}'s weight gradients can share a sign row by row, but "
-                           f"they do not here (measured row sign coherence {coherence:.2f}: the batch mixes the "
-                           "signs), so the zig-zag is weak.")
+                           f"they do not here (measured row sign coherence {coherence:.2f}, median over {_last(recent)}: "
+                           "the batch mixes the signs), so the zig-zag is weak.")
             severity = "info"
         out.append(Finding(
             severity, "not_zero_centred", where,
-            f"its outputs, {target}'s inputs, have |mean|/std = {centring:.2f} (mean {mean:.3g}, std {std:.3g}): "
+            f"its outputs, {target}'s inputs, have |mean|/std = {centring:.2f} (median over {_last(recent)}; "
+            f"now mean {mean:.3g}, std {std:.3g}): "
             + consequence,
             "use a zero-centred activation (tanh, or the centred variant) or normalise the layer's inputs "
             "(BatchNorm / LayerNorm).",
