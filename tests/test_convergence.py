@@ -331,3 +331,22 @@ def test_cifar10_without_a_folder_is_one_line_exit_2(tmp_path, capsys, data_dir)
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "cifar-10-batches-bin" in err[0], err
     assert not (tmp_path / "o" / "convergence").exists()
+
+
+def test_a_cell_where_some_seed_never_reached_the_target_is_censored_not_estimated():
+    """Ratios from only the seeds that got there would be biased towards the fast ones."""
+    from actlab.experiments.convergence_curve import ratio_cells
+
+    def steps(reached, trained=5):
+        return {"reached": reached, "trained": trained}
+
+    def ratio(estimate):
+        return {"estimate": estimate, "ci95_low": estimate * 0.8, "ci95_high": estimate * 1.25, "n": 5}
+
+    metrics = {"targets": [0.2, 0.1],
+               "ratio_vs_tanh": {"mlp": {"relu": {"0.2": ratio(0.7), "0.1": {**ratio(1.4), "n": 2}}}},
+               "steps_to_target": {"mlp": {"relu": {"0.2": steps(5), "0.1": steps(2)},
+                                           "tanh": {"0.2": steps(5), "0.1": steps(5)}}}}
+    whole, partial = ratio_cells(metrics)
+    assert whole["side"] == "tanh" and whole["estimate"] == 0.7
+    assert partial["side"] == "censored" and partial["estimate"] is None and partial["low"] is None

@@ -154,7 +154,9 @@ def ratio_cells(metrics: Mapping[str, Any], act: str = "relu") -> list[dict[str,
 
     ``side``: "act" (interval wholly above 1: ``act`` faster), "tanh" (wholly below), "neither",
     "act only" (``act`` reached the target on every trained seed, at least 2, and tanh on none),
-    "tanh only", or "none" (anything else: too few seed pairs reached it to tell).
+    "tanh only", "censored" (some trained seed of either activation never reached the target: the
+    seeds that did are the fast ones, so their ratio would be biased; no estimate), or "none"
+    (anything else: too few seed pairs reached it to tell).
     """
     cells = []
     for s, per_act in metrics.get("ratio_vs_tanh", {}).items():
@@ -165,16 +167,20 @@ def ratio_cells(metrics: Mapping[str, Any], act: str = "relu") -> list[dict[str,
             r = cell_act[tkey(t)]
             st_a = metrics["steps_to_target"][s][act][tkey(t)]
             st_t = metrics["steps_to_target"][s]["tanh"][tkey(t)]
-            if r["n"] >= 2 and r["ci95_low"] is not None:
-                side = "act" if r["ci95_low"] > 1 else "tanh" if r["ci95_high"] < 1 else "neither"
+            estimate, low, high = r["estimate"], r["ci95_low"], r["ci95_high"]
+            every = st_a["reached"] == st_a["trained"] and st_t["reached"] == st_t["trained"]
+            if r["n"] >= 2 and low is not None and not every:
+                side, estimate, low, high = "censored", None, None, None
+            elif r["n"] >= 2 and low is not None:
+                side = "act" if low > 1 else "tanh" if high < 1 else "neither"
             elif st_a["trained"] >= 2 and st_a["reached"] == st_a["trained"] and not st_t["reached"]:
                 side = "act only"
             elif st_t["trained"] >= 2 and st_t["reached"] == st_t["trained"] and not st_a["reached"]:
                 side = "tanh only"
             else:
                 side = "none"
-            cells.append({"setup": s, "target": float(t), "side": side, "estimate": r["estimate"],
-                          "low": r["ci95_low"], "high": r["ci95_high"], "n": r["n"]})
+            cells.append({"setup": s, "target": float(t), "side": side, "estimate": estimate,
+                          "low": low, "high": high, "n": r["n"]})
     return cells
 
 

@@ -139,6 +139,7 @@ def _ratio(result: Result, out_dir: Path) -> Path:
     fig, ax = new_figure(1, 1, width=8.5, height=4.6)
     targets = [float(t) for t in m["targets"]]
     xs = np.arange(len(targets))
+    cells = {(c["setup"], c["target"]): c for c in _cells(m)}
     offset = 0.08
     highs = [1.0]
     for i, s in enumerate(setups):
@@ -146,10 +147,10 @@ def _ratio(result: Result, out_dir: Path) -> Path:
         x = xs + (i - (len(setups) - 1) / 2) * offset
         est, lo, hi = [], [], []
         for t in targets:
-            c = ratios[s]["relu"][_tk(t)]
-            est.append(_num(c["estimate"]))
-            lo.append(_num(c["ci95_low"]))
-            hi.append(_num(c["ci95_high"]))
+            c = cells.get((s, t), {})  # a censored cell (not every seed reached it) has no estimate
+            est.append(_num(c.get("estimate")))
+            lo.append(_num(c.get("low")))
+            hi.append(_num(c.get("high")))
         est, lo, hi = np.array(est), np.array(lo), np.array(hi)
         ok = ~np.isnan(lo)
         ax.plot(x, est, marker=marker, color=colour, lw=1.5, ms=7, label=m["setups"][s])
@@ -180,7 +181,7 @@ def _ratio(result: Result, out_dir: Path) -> Path:
     ax.set_xlim(-0.4, len(targets) - 0.4 + 0.9)
     ax.set_xlabel("target training error (harder to the right)")
     ax.set_ylabel("tanh steps / relu steps (log)\n> 1: relu faster")
-    ax.set_title(f"How much faster relu reaches each target: geometric mean over seeds, 95% interval\n{_where(result)}",
+    ax.set_title(f"tanh steps / relu steps at each target (above 1: relu faster; below: tanh faster), geometric mean, 95% interval\n{_where(result)}",
                  fontsize=10)
     legend_outside(ax)
     return save_figure(fig, out_dir / "ratio.png")
@@ -300,14 +301,11 @@ def tables(result: Result) -> list[dict[str, Any]]:
         "seeds that reached it / trained"], "rows": rows,
         "note": "Geometric mean over seeds; the interval is a t interval of log(steps), so it stays positive."})
     rows = []
-    for s, per_act in m["ratio_vs_tanh"].items():
-        if "relu" not in per_act:
-            continue
-        for tt in m["targets"]:
-            c = per_act["relu"][_tk(tt)]
-            rows.append([m["setups"][s], f"{100 * tt:g}",
-                         f"{c['estimate']:.2f}" if c["estimate"] is not None else "not measured",
-                         _ci(c["ci95_low"], c["ci95_high"], "{:.2f}"), c["n"]])
+    for c in _cells(m):
+        text = (f"{c['estimate']:.2f}" if c["estimate"] is not None else
+                "left out: not every seed reached it" if c["side"] == "censored" else "not measured")
+        rows.append([m["setups"][c["setup"]], f"{100 * c['target']:g}", text,
+                     _ci(c["low"], c["high"], "{:.2f}"), c["n"]])
     if rows:
         out.append({"title": "tanh/relu ratio of steps, by target error", "columns": [
             "network", "target training error (%)", "tanh steps / relu steps (x)", "95% interval (x)",
