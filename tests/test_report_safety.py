@@ -125,3 +125,21 @@ def test_a_report_html_that_is_a_folder_is_named(folder):
     proc = actlab("run", "vanishing", *TINY[:-1], "--no-plots", "--out", str(folder))
     assert proc.returncode == 2 and f"{folder / 'report.html'} is a folder, not actlab's report" in proc.stderr
     assert not any(p.name.startswith(".report.html.") for p in folder.iterdir())
+
+
+def test_report_html_follows_the_users_umask(tmp_path):
+    """report.html is shared like result.json: the mode the user's umask gives, not a fixed 0644."""
+    import os
+    import shutil
+
+    from actlab.report import build_report
+
+    committed = Path(__file__).resolve().parents[1] / "docs" / "results" / "quick" / "vanishing" / "result.json"
+    (tmp_path / "vanishing").mkdir()
+    shutil.copy(committed, tmp_path / "vanishing" / "result.json")
+    old = os.umask(0o027)
+    try:
+        path = build_report(tmp_path)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640

@@ -6,12 +6,11 @@ Split from :mod:`actlab.cli` (which parses the arguments and maps errors to exit
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from .cli import EXIT_OK, UsageError, _check_writable
+from .experiments.result import write_text_atomic
 
 __all__ = ["cmd_report"]
 
@@ -74,7 +73,7 @@ def _write_markdown(path: Path, block: str, key: str) -> Path:
         text = splice_markdown(existing, block, key)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"--markdown {path}: {exc}") from None
-    return _write_text(path, text)
+    return write_text_atomic(text, path)
 
 
 def _check_own_png(path: Path) -> None:
@@ -92,15 +91,3 @@ def _check_own_png(path: Path) -> None:
                          "name a new file or move that one away")
 
 
-def _write_text(path: Path, text: str) -> Path:
-    """``text`` into ``path`` atomically (temp file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

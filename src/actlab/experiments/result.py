@@ -48,6 +48,7 @@ __all__ = [
     "environment",
     "to_jsonable",
     "write_json_atomic",
+    "write_text_atomic",
     "share_mode",
     "load_result",
 ]
@@ -278,11 +279,12 @@ def share_mode(path: str | Path | int, directory: bool = False) -> None:
         os.chmod(path, mode)
 
 
-def write_json_atomic(obj: Any, path: str | Path) -> Path:
-    """Write JSON to a temporary file in the same folder, then rename it into place.
+def write_text_atomic(text: str, path: str | Path) -> Path:
+    """Write ``text`` to a temporary file in the same folder, then rename it into place.
 
-    The file gets the mode the user's umask gives (0644 under the usual 022), like any
-    file the user writes. An ``OSError`` (disk full, no permission) names ``path``.
+    A reader never sees half a file. The file gets the mode the user's umask gives (0644
+    under the usual 022), like any file the user writes. An ``OSError`` (disk full, no
+    permission) names ``path``, or its folder when the temporary file cannot be made there.
     """
     path = Path(path)
     try:
@@ -293,8 +295,7 @@ def write_json_atomic(obj: Any, path: str | Path) -> Path:
     try:
         share_mode(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(to_jsonable(obj), fh, indent=1, allow_nan=False)
-            fh.write("\n")
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -305,6 +306,11 @@ def write_json_atomic(obj: Any, path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json_atomic(obj: Any, path: str | Path) -> Path:
+    """:func:`write_text_atomic` of ``obj`` as JSON (NaN and inf as strings, see :func:`to_jsonable`)."""
+    return write_text_atomic(json.dumps(to_jsonable(obj), indent=1, allow_nan=False) + "\n", path)
 
 
 def load_result(path: str | Path) -> Result:

@@ -34,9 +34,9 @@ A sweep folder (what ``actlab sweep`` writes) gets a report of its own
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from ..experiments.result import write_text_atomic
 from .folder import (
     MONITOR_FILES,
     ClaimResult,
@@ -86,16 +86,4 @@ def build_report(results: str | os.PathLike[str] | ResultsFolder) -> Path:
     text = render_html(folder)
     path = folder.root / REPORT_NAME
     # Temp file in the same folder, then rename: a reader never sees half a report.
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{REPORT_NAME}.", suffix=".tmp", dir=folder.root)
-    except OSError as exc:
-        raise ReportError(f"cannot write to {folder.root}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(text, path)

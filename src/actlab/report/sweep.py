@@ -18,13 +18,12 @@ import base64
 import io
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..experiments.result import ResultFileError, load_result
+from ..experiments.result import ResultFileError, load_result, write_text_atomic
 from ..experiments.stats import mean_ci95
 from .claims import claim_module
 from .folder import ReportError
@@ -320,15 +319,6 @@ def build_sweep_report(root: str | os.PathLike[str], name: str = "report.html") 
     root = Path(root)
     text = render_sweep_html(root)
     path = root / name
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=root)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(text, path)
 
 
