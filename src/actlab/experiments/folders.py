@@ -153,33 +153,53 @@ def check_report_file(out_root: str | os.PathLike[str]) -> None:
 
 
 @contextmanager
-def claim_lock(out_root: str | os.PathLike[str], name: str) -> Iterator[None]:
-    """Hold ``DIR/.NAME.lock`` while writing ``DIR/NAME``; FolderError with the holder's pid if taken."""
+def pid_lock(path: Path, busy: Callable[[str], Exception],
+             unopenable: Callable[[OSError], Exception] | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file at ``path``, which holds this process's pid.
+
+    Raises ``busy(pid)`` (the holder's pid, "?" if unknown) at once when another process
+    holds it, and ``unopenable(error)`` (else the ``OSError``) if the file cannot be opened.
+    No lock where there is no ``fcntl`` (not POSIX). The lock goes with the process: a
+    killed run never leaves a stale one.
+    """
     try:
         import fcntl
     except ImportError:  # not POSIX: no lock
         yield
         return
-    path = Path(out_root) / f".{name}.lock"
     try:
-        fh = open(path, "a+", encoding="utf-8")
+        fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held, and locked, until the block ends)
     except OSError as exc:
-        raise FolderError(f"cannot write to {out_root}: {exc.strerror or exc}") from None
+        if unopenable is None:
+            raise
+        raise unopenable(exc) from None
     try:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             fh.seek(0)
-            pid = fh.read().strip() or "?"
-            raise FolderError(f"another actlab run (pid {pid}) is writing {Path(out_root) / name}; wait for it to "
-                              "finish, or give this one another --out") from None
+            raise busy(fh.read().strip() or "?") from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"{os.getpid()}\n")
         fh.flush()
         yield
     finally:
-        fh.close()  # releases the lock; a killed process releases it too
+        fh.close()  # releases the lock
+
+
+@contextmanager
+def claim_lock(out_root: str | os.PathLike[str], name: str) -> Iterator[None]:
+    """Hold ``DIR/.NAME.lock`` while writing ``DIR/NAME``; FolderError with the holder's pid if taken."""
+    def busy(pid: str) -> FolderError:
+        return FolderError(f"another actlab run (pid {pid}) is writing {Path(out_root) / name}; wait for it to "
+                           "finish, or give this one another --out")
+
+    def unopenable(exc: OSError) -> FolderError:
+        return FolderError(f"cannot write to {out_root}: {exc.strerror or exc}")
+
+    with pid_lock(Path(out_root) / f".{name}.lock", busy, unopenable):
+        yield
 
 
 def _temp_pattern(name: str) -> re.Pattern[str]:

@@ -41,7 +41,6 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import os
 import re
 import time
 import typing
@@ -56,6 +55,7 @@ from .._version import __version__
 from ..data.errors import DataError
 from .base import MAX_WORKERS, Progress, no_progress, parse_value
 from .folders import MARKER as RUN_MARKER
+from .folders import pid_lock
 from .result import ResultFileError, load_result, to_jsonable, write_json_atomic
 from .sweep_aggregate import (
     AGGREGATE,
@@ -237,28 +237,12 @@ def _point_text(point: Mapping[str, Any]) -> str:
 @contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     """Hold ``folder/.lock`` (flock) so that two sweeps never work in one folder."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
+    def busy(pid: str) -> SweepError:
+        return SweepError(f"another actlab sweep (pid {pid}) is running in {folder}; wait for it, "
+                          "or give this one another --out")
+
+    with pid_lock(folder / LOCK, busy):  # held for the whole sweep
         yield
-        return
-    path = folder / LOCK
-    fh = open(path, "a+", encoding="utf-8")  # held (and locked) for the whole sweep
-    try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.seek(0)
-            pid = fh.read().strip() or "?"
-            raise SweepError(f"another actlab sweep (pid {pid}) is running in {folder}; wait for it, "
-                             "or give this one another --out") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
-        yield
-    finally:
-        fh.close()  # releases the lock; a killed process releases it too
 
 
 def _check_same_sweep(path: Path, old: Mapping[str, Any], plan: SweepPlan) -> None:
