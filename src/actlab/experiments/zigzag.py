@@ -112,10 +112,10 @@ __all__ = [
 
 NAME = "zigzag"
 CLAIM = (
-    "Sigmoid outputs are not zero-centred. A layer whose inputs are all positive gets, for one "
-    "example, weight gradients dL/dw_i = (dL/df) * x_i that all share the sign of dL/df: its "
-    "weights can only all increase or all decrease together, so the path to the optimum "
-    "zig-zags. A batch only partly helps."
+    "Because sigmoid outputs are not zero-centred, the path to the optimum zig-zags and training "
+    "is slower. A layer whose inputs are all positive gets, for one example, weight gradients "
+    "dL/dw_i = (dL/df) * x_i that all share the sign of dL/df: its weights can only all increase "
+    "or all decrease together. A batch only partly helps."
 )
 SOURCE = (
     "CS231n lecture 6 and notes 'Neural Networks Part 1' (sigmoid: not zero-centred); "
