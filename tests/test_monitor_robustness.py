@@ -11,10 +11,10 @@ import warnings
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from actlab.probes import Monitor, stats
+from test_monitor import train  # the same seeded training loop
 
 
 def mlp() -> nn.Sequential:
@@ -22,15 +22,6 @@ def mlp() -> nn.Sequential:
     return nn.Sequential(nn.Linear(6, 8), nn.Sigmoid(), nn.Linear(8, 3))
 
 
-def train(model, monitor, steps=3):
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    gen = torch.Generator().manual_seed(1)
-    for _ in range(steps):
-        x, y = torch.randn(5, 6, generator=gen), torch.randint(0, 3, (5,), generator=gen)
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-        monitor.step()
 
 
 class FullDiskSink:

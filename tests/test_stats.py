@@ -128,3 +128,15 @@ def test_verdict_round_trips_through_result_json():
     assert again.verdict == v
     old = Result.from_dict({**r.to_dict(), "verdict": {"status": "holds", "evidence": "e"}})
     assert old.verdict.rule is None and old.verdict.meaning == ""
+
+
+def test_decide_each_needs_every_arm():
+    from actlab.experiments.stats import decide_each
+
+    up, down, wide = (Interval(3.0, 2.5, 3.5, 5, "log-t"), Interval(1.0, 0.8, 1.2, 5, "log-t"),
+                      Interval(2.0, 1.5, 2.5, 5, "log-t"))
+    assert decide_each({"a": up, "b": up}, RULE)[0] == "holds"
+    assert decide_each({"a": up, "b": down, "c": wide}, RULE)[0] == "does_not_hold"
+    assert decide_each({"a": up, "b": wide}, RULE)[0] == "inconclusive"
+    status, per = decide_each({}, RULE)
+    assert status == "inconclusive" and per == {}

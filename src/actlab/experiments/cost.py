@@ -137,7 +137,7 @@ from .cost_timing import CLOCKS, Copy, CopyInto, Timing, choose_clock, measure
 from .fields import check_fields
 from .models import build_mlp
 from .result import KeyNumber, Result, Rule, Source, Verdict, environment
-from .stats import Interval, decide, positive_ci95
+from .stats import Interval, decide_each, positive_ci95
 
 __all__ = [
     "NAME",
@@ -519,15 +519,8 @@ def cost_rule(config: Config, exp_act: str) -> Rule:
         f"regime, otherwise inconclusive. The training-step ratio is reported as the practical answer, not decided."))
 
 
-def cost_verdict(intervals: Mapping[str, Interval], rule: Rule) -> tuple[str, dict[str, tuple[str, str]]]:
-    """(overall status, {regime: (status, reason)}) from the ratio interval in each regime."""
-    per = {regime: decide(iv, rule) for regime, iv in intervals.items()}
-    statuses = [st for st, _ in per.values()]
-    if statuses and "does_not_hold" in statuses:
-        return "does_not_hold", per
-    if statuses and all(st == "holds" for st in statuses):
-        return "holds", per
-    return "inconclusive", per
+# One verdict per regime, combined: the claim must hold in every regime measured.
+cost_verdict = decide_each
 
 
 SOURCE_CITATION = "CS231n lecture 6 (2017) and notes, 'Activation functions'"

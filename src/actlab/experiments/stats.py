@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .result import Rule
 
 __all__ = ["t_quantile_975", "mean_ci95", "geometric_mean", "Interval", "interval95", "positive_ci95",
-           "bootstrap_ci95", "decide", "grid_edge"]
+           "bootstrap_ci95", "decide", "decide_each", "grid_edge"]
 
 # Two-sided 95% Student-t critical values t_{0.975, df} for df = 1..30 (standard tables;
 # tests/test_stats.py checks them against scipy.stats.t.ppf).
@@ -162,6 +162,21 @@ def decide(interval: Interval, rule: Rule) -> tuple[str, str]:
     status = "holds" if side == rule.holds_if else "does_not_hold"
     return status, (f"the 95% interval {interval.low:.3g}-{interval.high:.3g} of the {rule.statistic} "
                     f"lies wholly {side} {t:g}")
+
+
+def decide_each(intervals: Mapping[str, Interval], rule: Rule) -> tuple[str, dict[str, tuple[str, str]]]:
+    """``(overall status, {arm: (status, reason)})`` for a claim that must hold in every arm measured.
+
+    Each arm (an init, a size regime) is decided by :func:`decide`; overall ``does_not_hold``
+    if some arm does not hold, ``holds`` if every arm holds, else (or with no arm) ``inconclusive``.
+    """
+    per = {arm: decide(iv, rule) for arm, iv in intervals.items()}
+    statuses = [st for st, _ in per.values()]
+    if "does_not_hold" in statuses:
+        return "does_not_hold", per
+    if statuses and all(st == "holds" for st in statuses):
+        return "holds", per
+    return "inconclusive", per
 
 
 def grid_edge(grid: Sequence[float], chosen: float) -> str | None:

@@ -94,7 +94,7 @@ from .base import (
 from .fields import check_fields
 from .models import INITS, build_mlp
 from .result import KeyNumber, Result, Rule, Source, Verdict, environment
-from .stats import Interval, decide, positive_ci95
+from .stats import Interval, decide_each, positive_ci95
 
 __all__ = [
     "NAME",
@@ -480,17 +480,8 @@ def gain_rule(config: Config) -> Rule:
         f"otherwise inconclusive."))
 
 
-def gain_verdict(intervals: Mapping[str, Interval], rule: Rule) -> tuple[str, dict[str, tuple[str, str]]]:
-    """(overall status, {arm: (status, reason)}) from sigmoid's gain interval per init arm."""
-    per = {arm: decide(iv, rule) for arm, iv in intervals.items()}
-    statuses = [st for st, _ in per.values()]
-    if not statuses:
-        return "inconclusive", per
-    if "does_not_hold" in statuses:
-        return "does_not_hold", per
-    if all(st == "holds" for st in statuses):
-        return "holds", per
-    return "inconclusive", per
+# One verdict per init arm, combined: the claim must hold in every init arm measured.
+gain_verdict = decide_each
 
 
 def _scale_words(config: Config) -> str:
