@@ -5,7 +5,7 @@ same-size copy in the ``cost`` claim. For each piecewise-linear activation and a
 tensor sizes, this times the forward pass (the activation's ``nn.Module``, out of
 place) and the baseline, an out-of-place copy (``x.clone()`` in an ``nn.Module``,
 so that both sides pay the same allocation and call overhead), with the ``cost``
-claim's own timing code (``actlab.experiments.cost.measure``: warm-up, interleaved
+claim's own timing code (``actlab.claims.cost.measure``: warm-up, interleaved
 rounds, medians over blocks; the thread's CPU time with one thread). It prints the
 ratio of medians with its quartile range and marks each one against the budget.
 
@@ -29,8 +29,7 @@ from collections.abc import Sequence
 
 import torch
 
-from actlab.experiments.base import check_activations, resolve_device
-from actlab.experiments.cost import (
+from actlab.claims.cost import (
     COPY,
     COPY_INTO,
     DTYPES,
@@ -39,6 +38,7 @@ from actlab.experiments.cost import (
     elementwise_tasks,
     measure,
 )
+from actlab.training.settings import check_activations, resolve_device
 
 BUDGET = 1.2
 

@@ -17,8 +17,8 @@ import time
 import torch
 from torch import nn
 
-from actlab.experiments.models import build_mlp
-from actlab.experiments.trainer import Tensors, TrainConfig, train
+from actlab.training.models import build_mlp
+from actlab.training.trainer import Tensors, TrainConfig, train
 
 
 def make_data(n: int = 10_000) -> Tensors:
@@ -69,7 +69,7 @@ def main() -> None:
                 times[which].append(time.perf_counter() - t0)
     # the trainer also evaluates at step 0 and at the end (2 x 2000 examples); time that separately
     model = build_mlp(784, 256, 2, 10, "relu", seed=0)
-    from actlab.experiments.trainer import evaluate_error
+    from actlab.training.trainer import evaluate_error
 
     t0 = time.perf_counter()
     for _ in range(2):

@@ -18,10 +18,10 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from actlab.experiments import load_claim, load_result
-from actlab.experiments.result import to_jsonable
+from actlab.claims import load_claim
 from actlab.report import render_markdown, render_summary_png
 from actlab.report.markdown import markdown_block
+from actlab.verdicts.result import load_result, to_jsonable
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "results"

@@ -2,7 +2,7 @@
 
 * ``actlab.activations``: the zoo (functions, derivatives, modules, properties).
 * ``actlab.probes``: the training :class:`Monitor` and its statistics.
-* ``actlab.experiments``: one module per textbook claim, ``run(config) -> Result``.
+* ``actlab.claims``: one module (or package) per textbook claim, ``run(config) -> Result``.
 * the ``actlab`` command: ``actlab list``, ``show``, ``verify``, ``run``, ``report``, ``sweep``.
 """
 

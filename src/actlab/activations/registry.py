@@ -239,7 +239,7 @@ class Registry:
 
     actlab keeps one instance, ``actlab.activations.REGISTRY``: the one shared,
     mutable object of the package, because users' own activations must be found
-    by name everywhere (CLI, experiments, monitor). Tests that register entries
+    by name everywhere (CLI, claims, monitor). Tests that register entries
     remove them again with :meth:`unregister` or :meth:`temporarily`.
     """
 

@@ -10,7 +10,8 @@ import importlib
 import importlib.util
 from pathlib import Path
 
-from ..experiments import CLAIMS, Result
+from ..claims import CLAIMS
+from ..verdicts.result import Result
 from .activations import plot_activations
 
 __all__ = ["plot_activations", "plot_result"]

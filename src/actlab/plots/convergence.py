@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from ..experiments.result import Result
+from ..verdicts.result import Result
 from .style import color_for, legend_outside, new_figure, plt, save_figure, styled
 
 __all__ = ["plot", "captions", "tables"]
@@ -232,7 +232,7 @@ def _lr_search(result: Result, out_dir: Path) -> Path:
 
 
 def _cells(m: dict[str, Any]) -> list[dict[str, Any]]:
-    from ..experiments.convergence_curve import ratio_cells
+    from ..claims.convergence.curve import ratio_cells
 
     return ratio_cells(m)
 

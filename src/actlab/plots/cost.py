@@ -27,8 +27,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from ..experiments import Result
-from ..experiments.cost import EXP_BASED, PASSES, RELU_CLASS
+from ..claims.cost import EXP_BASED, PASSES, RELU_CLASS
+from ..verdicts.result import Result
 from .style import color_for, new_figure, save_figure, styled
 
 __all__ = ["plot", "captions", "tables", "PASS_LABELS"]

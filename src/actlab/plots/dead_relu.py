@@ -10,7 +10,7 @@ import matplotlib
 import numpy as np
 from matplotlib.lines import Line2D
 
-from ..experiments.result import Result
+from ..verdicts.result import Result
 from .style import color_for, legend_outside, new_figure, save_figure, styled
 
 __all__ = ["plot", "captions", "tables"]

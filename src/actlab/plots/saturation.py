@@ -9,7 +9,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 
-from ..experiments.result import Result
+from ..verdicts.result import Result
 from .style import color_for, legend_outside, new_figure, save_figure, styled
 
 __all__ = ["plot", "captions", "tables"]
@@ -206,7 +206,7 @@ def tables(result: Result) -> list[dict[str, Any]]:
                  "the lower end of the output range (sigmoid: below 0.05; tanh, softsign: below -0.95), from that step "
                  f"to the end. Chance level: {_pct(m.get('chance_error'))} training error. Diverged runs are left out."),
     }]
-    from ..experiments.saturation import PAPER_TEST_ERROR
+    from ..claims.saturation import PAPER_TEST_ERROR
 
     paper_rows = [[act, f"{PAPER_TEST_ERROR[act]:.2f}",
                    "n/a" if s[act]["test_error"] is None else f"{100 * s[act]['test_error']:.1f}"]

@@ -31,7 +31,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
-from ..experiments import Result
+from ..verdicts.result import Result
 from .style import color_for, legend_outside, new_figure, plt, save_figure, styled
 
 __all__ = ["plot", "captions", "tables", "callout", "SIGN_COLORS", "ROW_COLORS", "SEED_FIGURE"]

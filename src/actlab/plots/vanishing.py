@@ -27,7 +27,7 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.ticker import MaxNLocator
 
-from ..experiments.result import Result
+from ..verdicts.result import Result
 from .style import color_for, legend_outside, new_figure, save_figure, styled
 
 __all__ = ["plot", "plot_grad_norm", "plot_bound", "plot_decay", "plot_gain_vs_scale", "captions", "tables"]

@@ -30,7 +30,7 @@ from matplotlib.colors import Normalize
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator
 
-from ..experiments import Result
+from ..verdicts.result import Result
 from .style import color_for, legend_outside, new_figure, save_figure, styled
 
 __all__ = ["plot", "captions", "tables", "plot_contours", "plot_loss", "plot_summary", "plot_factorial_curves", "plot_factorial",

@@ -2,7 +2,7 @@
 
 ``build_report(DIR)`` reads what ``actlab run ... --out DIR`` wrote
 (``DIR/<claim>/result.json`` and ``DIR/<claim>/*.png``, see
-:mod:`actlab.experiments.result`) and writes ``DIR/report.html``: a summary table
+:mod:`actlab.verdicts.result`) and writes ``DIR/report.html``: a summary table
 (claim, source, verdict, key number), then one section per claim in DESIGN.md order
 with the claim as the course states it, the command that reruns it, its config,
 figures, metrics, verdict, environment and time, and the monitor's findings when a
@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..experiments.result import write_text_atomic
+from ..verdicts.result import write_text_atomic
 from .folder import (
     MONITOR_FILES,
     ClaimResult,

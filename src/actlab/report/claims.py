@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from types import ModuleType
 from typing import Any
 
-from ..experiments import CLAIMS
+from ..claims import CLAIMS
 from .values import config_text
 
 __all__ = ["claim_module", "plot_module", "rerun_command", "run_scale", "Scale", "call_hook", "captions_of",
@@ -47,8 +47,8 @@ def _import(package: str, name: str) -> tuple[ModuleType | None, str | None]:
 
 
 def claim_module(name: str) -> tuple[ModuleType | None, str | None]:
-    """``actlab.experiments.<claim_module>``, or (None, why not)."""
-    return _import("experiments", name)
+    """``actlab.claims.<claim_module>``, or (None, why not)."""
+    return _import("claims", name)
 
 
 def plot_module(name: str) -> ModuleType | None:
@@ -57,7 +57,7 @@ def plot_module(name: str) -> ModuleType | None:
 
 
 def _jsonable(v: Any) -> Any:
-    from ..experiments.result import to_jsonable
+    from ..verdicts.result import to_jsonable
 
     return to_jsonable(v)
 
@@ -74,7 +74,7 @@ def _baselines(module: ModuleType | None) -> dict[bool, dict[str, Any]]:
     out: dict[bool, dict[str, Any]] = {}
     if module is None or not hasattr(module, "Config"):
         return out
-    from ..experiments.base import make_config
+    from ..training.settings import make_config
 
     quick = getattr(module, "QUICK", None)
     if quick is not None:

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..experiments import CLAIMS
+from ..claims import CLAIMS
 from .values import esc
 
 __all__ = ["png_info", "figure_caption", "render_figures", "PNG_SIGNATURE", "KNOWN_CAPTIONS"]

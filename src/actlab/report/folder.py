@@ -2,7 +2,7 @@
 unreadable, and a monitor log if there is one.
 
 A results folder is what ``actlab run NAME --out DIR`` writes: ``DIR/NAME/result.json``
-beside ``DIR/NAME/*.png`` (see :mod:`actlab.experiments.result`). Reading it never
+beside ``DIR/NAME/*.png`` (see :mod:`actlab.verdicts.result`). Reading it never
 raises for one bad claim: a corrupt ``result.json`` becomes an :class:`Unreadable`
 entry. Only a folder with no readable result at all is a :class:`ReportError`.
 """
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..experiments import CLAIMS, Result, ResultFileError, load_result
+from ..claims import CLAIMS
+from ..verdicts.result import Result, ResultFileError, load_result
 
 __all__ = [
     "ReportError",
@@ -84,7 +85,7 @@ class ResultsFolder:
 
     Attributes:
         root: the folder, as given.
-        results: readable claims, in DESIGN.md order (``experiments.CLAIMS``), then any
+        results: readable claims, in DESIGN.md order (``claims.CLAIMS``), then any
             other result folders by name.
         unreadable: claim folders whose ``result.json`` is corrupt, truncated or absent.
         missing: claims of ``CLAIMS`` with no folder here.

@@ -21,7 +21,7 @@ import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..experiments import CLAIMS
+from ..claims import CLAIMS
 from .claims import claim_module, run_scale
 from .folder import ResultsFolder, scan_results
 from .section import STATUS_LABEL, STATUS_MARK, claim_number, meaning_text

@@ -16,7 +16,7 @@ import datetime as _dt
 from collections.abc import Mapping
 
 from .._version import __version__
-from ..experiments import CLAIMS
+from ..claims import CLAIMS
 from .claims import claim_module, run_scale
 from .folder import ResultsFolder
 from .section import claim_section

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-from ..experiments import CLAIMS
+from ..claims import CLAIMS
 from .claims import callout_of, captions_of, plot_module, rerun_command, run_scale, tables_of
 from .figures import render_figures
 from .folder import ClaimResult

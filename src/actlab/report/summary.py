@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Mapping
 from types import ModuleType
 
-from ..experiments import CLAIMS
+from ..claims import CLAIMS
 from .claims import headline, run_scale
 from .folder import MonitorLog, ResultsFolder
 from .section import STATUS_LABEL, anchor, badge, claim_number

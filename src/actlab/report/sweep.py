@@ -8,7 +8,7 @@ recomputed from the run files), and two figures: the verdict counts and the key 
 against the grid.
 
 Sweeps are read, never written: the aggregate comes from
-:func:`actlab.experiments.sweep.aggregate_sweep`, or from ``aggregate.json`` when that
+:func:`actlab.runs.sweep.aggregate_sweep`, or from ``aggregate.json`` when that
 cannot run.
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..experiments.result import ResultFileError, load_result, write_text_atomic
-from ..experiments.stats import mean_ci95
+from ..verdicts.result import ResultFileError, load_result, write_text_atomic
+from ..verdicts.stats import mean_ci95
 from .claims import claim_module
 from .folder import ReportError
 from .section import STATUS_LABEL, STATUS_MARK
@@ -56,7 +56,7 @@ def is_sweep_folder(root: str | os.PathLike[str]) -> bool:
 
 def _aggregate(folder: Path) -> dict[str, Any]:
     try:
-        from ..experiments.sweep import aggregate_sweep
+        from ..runs.sweep import aggregate_sweep
 
         return aggregate_sweep(folder)
     except Exception as exc:  # sweep.py mid-change, or a damaged manifest: the saved aggregate, if any

@@ -1,0 +1,531 @@
+"""Claim 6, `convergence`: ReLU reaches a training-error target ~6x faster than tanh.
+
+Krizhevsky, Sutskever & Hinton (2012), Fig. 1: a four-layer CNN with ReLUs reached
+25% training error on CIFAR-10 six times faster than the same network with tanh,
+each with its learning rate chosen to make training as fast as possible, without
+regularisation. CS231n lecture 6 repeats it: ReLU "converges much faster than
+sigmoid/tanh in practice (e.g. 6x)".
+
+What is measured, in two parts (one run does both):
+
+(a) The paper's question, as close as the data allow: a four-layer CNN (two 3x3
+    conv layers with max-pooling, then two fully connected layers; no normalisation,
+    no dropout, no weight decay) on Fashion-MNIST (CIFAR-10 is not available offline;
+    ``--dataset cifar10`` reads a ``cifar-10-batches-bin`` folder when you have one),
+    SGD with momentum, learning rate chosen per activation from a grid that is grown
+    until the chosen rate is interior. The decision statistic: the tanh/relu ratio
+    of steps to ``target`` training error (geometric mean over seeds, log-scale 95%
+    interval), compared with half the claimed 6x.
+(b) The curve behind the slogan: the same ratio at every error in ``targets``
+    (30% down to 8%) for the CNN and for MLPs of ``depths`` hidden layers, with
+    intervals over seeds: where, if anywhere, ReLU's advantage appears.
+
+Procedure per (network, activation): every rate of the grid trains on the first seed
+until the lowest target (or ``max_steps``); the rate that reaches ``target`` in the
+fewest steps without diverging is chosen; if it is the grid's smallest or largest,
+the grid grows by one step in that direction (at most ``lr_grid_extensions`` times);
+then the other seeds train at the chosen rate. Runs that diverged or never left
+chance level are excluded from every comparison and named in the evidence.
+
+Metrics:
+    setups: {setup: description}; headline_setup
+    steps_to_target[setup][act][target]: {per_seed, reached, geo_mean, ci95_low, ci95_high, n}
+    ratio_vs_tanh[setup][act][target]: tanh/act steps, {estimate, ci95_low, ci95_high, n, per_seed}
+    speedup_vs_tanh[act]: the headline setup's ratio at ``target``
+    test_error[setup][act]: {mean, ci95_low, ci95_high, per_seed}
+    lr_chosen[setup][act], lr_grid_used[setup][act], lr_at_grid_edge[setup][act] ("low"/"high"/None),
+    lr_search[setup][act][lr]: steps to ``target`` on the first seed (None: not reached),
+    lr_search_final_error[setup][act][lr]: its last training error (NaN: it diverged),
+    degenerate: [{setup, activation, seed, lr, why}]
+
+    actlab run convergence            # full scale, about 10 minutes on 2 cores
+    actlab run convergence --quick    # about a minute
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import queue as queue_module
+import threading
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from typing import Any
+
+import torch
+from torch import nn
+
+from ...training.fields import check_fields
+from ...training.models import INITS, build_cnn, build_mlp
+from ...training.settings import (
+    Progress,
+    Stopwatch,
+    check_choice,
+    check_float,
+    check_int,
+    no_progress,
+)
+from ...training.trainer import DATASETS as TRAIN_DATASETS
+from ...training.trainer import Tensors, TrainConfig, load_tensors, train
+from ...training.workers import default_workers, run_tasks, worker_pool
+from ...verdicts.result import Result, environment
+from .curve import analyse, is_degenerate, verdict
+
+__all__ = ["NAME", "CLAIM", "SOURCE", "COMMAND", "Config", "QUICK", "run", "DATASETS", "init_for"]
+
+NAME = "convergence"
+CLAIM = ("ReLU does not saturate for x > 0, is cheap, and converges about 6x faster than tanh "
+         "(25% training error on CIFAR-10).")
+SOURCE = "Krizhevsky, Sutskever & Hinton 2012, Fig. 1; CS231n lecture 6"
+COMMAND = "actlab run convergence"
+
+MODELS = ("auto", "mlp", "cnn")
+#: The training datasets plus CIFAR-10 (a cifar-10-batches-bin folder the user supplies).
+DATASETS = (*TRAIN_DATASETS, "cifar10")
+#: "auto": He init for non-saturating activations (relu...), LeCun for saturating ones (tanh, sigmoid).
+CONVERGENCE_INITS = ("auto", *INITS)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the convergence claim (defaults: full scale, about 10 minutes on 2 cores)."""
+
+    dataset: str = "fashion-mnist"
+    model: str = "auto"                # part (a), the headline: "cnn", "mlp" (``depth`` hidden layers), or
+    #                                    "auto": the CNN on image datasets, the MLP on MNIST-1D
+    depth: int = 4
+    depths: tuple[int, ...] = (2, 4, 8)  # part (b): MLPs of these many hidden layers (empty: none)
+    activations: tuple[str, ...] = ("relu", "tanh")
+    seeds: int = 5
+    seed: int = 0
+    lr_grid: tuple[float, ...] = (0.01, 0.03, 0.1)
+    lr_grid_extensions: int = 2        # grid steps added at most, per direction, while the best rate is at an edge
+    momentum: float = 0.9
+    batch_size: int = 64
+    max_steps: int = 4000
+    target: float = 0.12               # the headline target (chooses the lr and decides the verdict)
+    targets: tuple[float, ...] = (0.30, 0.25, 0.20, 0.15, 0.12, 0.10, 0.08)
+    min_steps: int = 100               # a target reached sooner is the first transient: no verdict
+    threshold: float = 3.0             # holds if the ratio's interval is wholly above (half the claimed 6x)
+    chance_error: float = 0.8          # a run whose training error never went below this never left chance
+    eval_every: int = 25
+    eval_examples: int = 1000
+    train_examples: int = 0
+    test_examples: int = 0
+    width: int = 128
+    channels: tuple[int, ...] = (8, 16)
+    hidden: int = 32
+    init: str = "auto"
+    workers: int = 0
+    device: str = "cpu"
+    data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("model", self.model, MODELS)
+        if self.dataset == "mnist1d" and (self.model == "cnn"):
+            raise ValueError("model=cnn needs an image dataset (mnist, fashion-mnist or cifar10); "
+                             "mnist1d takes model=mlp")
+        check_fields(self, "activations")
+        if headline_setup(self) == "cnn" and "maxout" in self.activations:
+            raise ValueError("maxout is a layer activation; use model=mlp for it")
+        check_fields(self, "depth", "seeds", "seed")
+        for d in self.depths:
+            check_int("depths entry", d, min_value=1, max_value=64)
+        if not self.lr_grid:
+            raise ValueError("lr_grid is empty")
+        for lr in self.lr_grid:
+            check_float("lr_grid entry", lr, positive=True)
+        check_int("lr_grid_extensions", self.lr_grid_extensions, min_value=0, max_value=10)
+        check_fields(self, "momentum", "batch_size")
+        check_int("max_steps", self.max_steps, min_value=1)
+        check_float("target", self.target, min_value=0.0, max_value=1.0)
+        if not self.targets:
+            raise ValueError("targets is empty")
+        for t in self.targets:
+            check_float("targets entry", t, min_value=0.0, max_value=1.0)
+        # the headline target is always on the curve
+        object.__setattr__(self, "targets", tuple(sorted({*map(float, self.targets), float(self.target)},
+                                                         reverse=True)))
+        check_int("min_steps", self.min_steps, min_value=0)
+        check_float("threshold", self.threshold, positive=True)
+        check_float("chance_error", self.chance_error, min_value=0.0, max_value=1.0)
+        check_int("eval_every", self.eval_every, min_value=1)
+        check_int("eval_examples", self.eval_examples, min_value=1)
+        for c in self.channels:
+            check_int("channels entry", c, min_value=1, max_value=4096)
+        if not 1 <= len(self.channels) <= 4:
+            raise ValueError(f"channels={self.channels!r} must list 1 to 4 conv layers (each halves the image: "
+                             "28 -> 14 -> 7 -> 3 -> 1)")
+        check_int("hidden", self.hidden, min_value=1, max_value=1 << 16)
+        check_choice("init", self.init, CONVERGENCE_INITS)
+        check_fields(self, "train_examples", "test_examples", "width", "workers", "device")
+
+
+QUICK: dict[str, Any] = {
+    "depths": (2, 4, 8),
+    "seeds": 5,
+    "lr_grid": (0.01, 0.03, 0.1),
+    "lr_grid_extensions": 1,
+    "max_steps": 500,
+    "target": 0.15,
+    "targets": (0.30, 0.25, 0.20, 0.15),
+    "eval_every": 20,
+    "eval_examples": 500,
+    "train_examples": 20_000,
+    "test_examples": 2_000,
+    "width": 64,
+}
+
+
+def init_for(activation: str, init: str) -> str:
+    """The init scheme of ``activation``: ``init`` itself, or for "auto" He (non-saturating) / LeCun (saturating)."""
+    if init != "auto":
+        return init
+    from ...activations import get
+
+    return "lecun" if get(activation).properties.saturates_right else "he"
+
+
+def headline_setup(config: Config) -> str:
+    """The setup key of part (a): "cnn" or "mlp<depth>"."""
+    cnn = config.model == "cnn" or (config.model == "auto" and config.dataset != "mnist1d")
+    return "cnn" if cnn else f"mlp{config.depth}"
+
+
+def setups_of(config: Config) -> list[str]:
+    """Part (a)'s setup first, then the MLPs of part (b), without repeats."""
+    keys = [headline_setup(config)] + [f"mlp{d}" for d in config.depths]
+    return list(dict.fromkeys(keys))
+
+
+@functools.lru_cache(maxsize=2)
+def _load(config: Config) -> Tensors:
+    """Flat rows for the MLPs; the CNN reshapes them to images (one copy of the data per process)."""
+    if config.dataset == "cifar10":
+        from ...data import load_dataset
+
+        ds = load_dataset("cifar10", data_dir=config.data_dir, max_train=config.train_examples or None,
+                          max_test=config.test_examples or None)
+        return Tensors(ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+    return load_tensors(config.dataset, config.data_dir, config.train_examples, config.test_examples)
+
+
+def _image_shape(config: Config, n_features: int) -> tuple[int, int]:
+    """(channels, side) of the dataset's images."""
+    if config.dataset == "cifar10":
+        return 3, 32
+    side = int(round(math.sqrt(n_features)))
+    return 1, side
+
+
+def _build(config: Config, setup: str, activation: str, seed: int, n_features: int, n_classes: int) -> nn.Module:
+    init = init_for(activation, config.init)
+    if setup == "cnn":
+        c, side = _image_shape(config, n_features)
+        cnn = build_cnn(c, side, n_classes, activation, channels=config.channels, hidden=config.hidden,
+                        init=init, seed=seed)
+        return nn.Sequential(nn.Unflatten(1, (c, side, side)), *cnn)
+    depth = int(setup[3:])
+    return build_mlp(n_features, config.width, depth, n_classes, activation, init=init, seed=seed)
+
+
+def _train_one(config: Config, setup: str, activation: str, lr: float, seed: int, task_id: int = 0,
+               report: Any = None) -> dict[str, Any]:
+    """One training run until the lowest target (or max_steps); top level so workers can run it.
+
+    ``report``: a queue (``put((task_id, steps_done))`` at each evaluation) for the progress line.
+    """
+    device = torch.device(config.device)
+    data = _load(config).to(device)
+    model = _build(config, setup, activation, seed, data.x_train[0].numel(), data.num_classes).to(device)
+    tc = TrainConfig(steps=config.max_steps, batch_size=config.batch_size, lr=lr, momentum=config.momentum,
+                     seed=seed, eval_every=config.eval_every, eval_examples=config.eval_examples,
+                     stop_at_error=min(config.targets))
+    hist = train(model, data, tc, progress=(lambda s: report.put((task_id, s))) if report is not None else None)
+    out = hist.as_dict()
+    del out["test_error"], out["train_loss"]  # not tracked; keeps result.json small
+    return out
+
+
+# ----------------------------------------------------------------------- progress
+
+
+def _step_cost_ms(config: Config, setup: str, n_features: int, n_classes: int) -> float:
+    """A rough cost of one training step (ms on one core), to weight the progress line's work.
+
+    Calibrated on the 2-core VM: ~0.25 ms per layer, 0.011 ms per 1000 multiply-adds per
+    example in a Linear layer, 0.056 in a conv layer (batch 64), plus the evaluations.
+    """
+    model = _build(config, setup, "relu", 0, n_features, n_classes)
+    macs = {"lin": 0.0, "conv": 0.0}
+    layers = 0
+
+    def hook(m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
+        nonlocal layers
+        layers += 1
+        if isinstance(m, nn.Linear):
+            macs["lin"] += m.in_features * m.out_features
+        else:
+            macs["conv"] += out[0].numel() * m.in_channels * m.kernel_size[0] * m.kernel_size[1] / m.groups
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    with torch.no_grad():
+        model(torch.zeros(1, n_features))
+    for h in handles:
+        h.remove()
+    per_example = (0.011 * macs["lin"] + 0.056 * macs["conv"]) / 1000  # ms per step at batch 64
+    train_ms = 0.25 * layers + per_example * config.batch_size / 64
+    eval_ms = per_example / 64 / 3 * config.eval_examples / config.eval_every  # forward only, per step
+    return train_ms + eval_ms
+
+
+class _Work:
+    """The progress line's bookkeeping: work = steps x cost per step, summed over runs.
+
+    Runs stop at the lowest target, so a run not yet finished is expected to take the
+    steps given when it was submitted (a seed at a chosen rate: as many as that rate's
+    search run took), else the mean share of max_steps that finished runs took (0.6
+    before any has finished). A thread redraws the line every second.
+    """
+
+    def __init__(self, progress: Progress, max_steps: int) -> None:
+        self.progress, self.max_steps = progress, max_steps
+        self.cost: dict[int, float] = {}
+        self.steps: dict[int, int] = {}
+        self.finished: dict[int, int] = {}
+        self.expected: dict[int, float] = {}
+        self.planned: list[float] = []  # costs of runs not yet submitted
+        self.message = ""
+        self.lock = threading.Lock()
+        self.next_id = 0
+
+    def plan(self, costs: list[float]) -> None:
+        with self.lock:
+            self.planned.extend(costs)
+
+    def submit(self, costs: list[float], message: str, expected: list[float] | None = None) -> list[int]:
+        with self.lock:
+            ids = list(range(self.next_id, self.next_id + len(costs)))
+            self.next_id += len(costs)
+            for k, (i, c) in enumerate(zip(ids, costs)):
+                self.cost[i], self.steps[i] = c, 0
+                if expected is not None:
+                    self.expected[i] = expected[k]
+                if c in self.planned:
+                    self.planned.remove(c)
+            self.message = message
+            return ids
+
+    def step(self, task_id: int, steps: int) -> None:
+        with self.lock:
+            self.steps[task_id] = max(self.steps.get(task_id, 0), steps)
+            if -1 in self.cost:
+                self.steps[-1] = 1  # a worker reported: the start-up is done
+
+    def finish(self, task_id: int, steps_run: int) -> None:
+        with self.lock:
+            self.finished[task_id] = steps_run
+            self.steps[task_id] = steps_run
+
+    def fraction(self) -> float:
+        with self.lock:
+            shares = [s / self.max_steps for i, s in self.finished.items() if i >= 0]
+            expect = (sum(shares) / len(shares) if shares else 0.6) * self.max_steps
+            done = sum(self.cost[i] * s for i, s in self.steps.items())
+            total = sum(self.cost[i] * (self.finished[i] if i in self.finished else
+                                        max(self.expected.get(i, expect), s))
+                        for i, s in self.steps.items())
+            total += sum(c * expect for c in self.planned)
+            return done / total if total > 0 else 0.0
+
+    def startup(self, work_ms: float) -> None:
+        """Count starting the worker processes (imports, data) as work, done at the first report."""
+        with self.lock:
+            self.cost[-1], self.steps[-1], self.finished[-1] = work_ms, 0, 1
+
+    def draw(self) -> None:
+        self.progress(1000 * self.fraction(), 1000, self.message)
+
+
+#: Seconds a worker process takes to start (python, torch, torch.optim's imports, the data) on the VM.
+_STARTUP_S = 6.0
+
+
+class _Runner:
+    """Runs rounds of training tasks in one worker pool (spawned once: each process pays its
+    imports, ~5 s with torch.optim, only once), with a progress line that moves during long
+    runs: workers report their steps through a queue, a thread redraws every second."""
+
+    def __init__(self, workers: int, work: _Work) -> None:
+        self.work = work
+        self.in_process = workers == 1
+        self.pool: Any = None
+        self.manager: Any = None
+        self.queue: Any = queue_module.Queue()
+        self.workers = workers
+
+    def __enter__(self) -> _Runner:
+        if not self.in_process:
+            self.work.startup(_STARTUP_S * 1000 * self.workers)
+            self.manager = get_context("spawn").Manager()
+            self.queue = self.manager.Queue()
+            self.pool = worker_pool(self.workers)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        self.thread.join()
+        if self.pool is not None:
+            self.pool.shutdown()
+        if self.manager is not None:
+            self.manager.shutdown()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                while True:
+                    task_id, steps = self.queue.get_nowait()
+                    self.work.step(task_id, steps)
+            except (queue_module.Empty, EOFError, OSError):
+                pass
+            self.work.draw()
+            if self.stop.wait(1.0):
+                return
+
+    def run(self, tasks: list[tuple[Any, ...]], costs: list[float], message: str,
+            expected: list[float] | None = None) -> list[dict[str, Any]]:
+        ids = self.work.submit(costs, message, expected)
+        full = [(*t, task_id, self.queue) for t, task_id in zip(tasks, ids)]
+        out = run_tasks(_train_one, full, 1 if self.in_process else self.workers, pool=self.pool)
+        for task_id, r in zip(ids, out):
+            self.work.finish(task_id, r["steps_run"])
+        self.work.draw()
+        return out
+
+
+# ----------------------------------------------------------------------- learning rates
+
+
+def _first_reach(r: dict[str, Any], target: float) -> int | None:
+    for s, e in zip(r["steps"], r["train_error"]):
+        if isinstance(e, float) and e <= target:
+            return int(s)
+    return None
+
+
+def pick_lr(results: dict[float, dict[str, Any]], target: float, targets: tuple[float, ...],
+            chance_error: float) -> float:
+    """The rate that reaches ``target`` first among runs that trained (not degenerate).
+
+    Ties (the same evaluation step) go to the rate that reached more of ``targets``, then
+    reached them sooner in total; runs that never reached ``target`` rank after, by their
+    lowest training error; degenerate runs last.
+    """
+
+    def key(lr: float) -> tuple[Any, ...]:
+        r = results[lr]
+        bad = is_degenerate(r, chance_error) is not None
+        reach = _first_reach(r, target)
+        reached = [s for t in targets if (s := _first_reach(r, t)) is not None]
+        errs = [e for e in r["train_error"] if isinstance(e, float) and math.isfinite(e)]
+        return (bad, reach is None, reach if reach is not None else 0, -len(reached), sum(reached),
+                min(errs) if errs else math.inf, lr)
+
+    return min(results, key=key)
+
+
+def _grow(grid: list[float], side: str, base: tuple[float, ...]) -> float:
+    """The next rate outside ``grid`` on ``side``, one grid step (the base grid's ratio, else 3x) away."""
+    values = sorted(base)
+    step = (values[-1] / values[0]) ** (1 / (len(values) - 1)) if len(values) > 1 else 3.0
+    new = min(grid) / step if side == "low" else max(grid) * step
+    return float(f"{new:.3g}")
+
+
+# ----------------------------------------------------------------------- run
+
+
+def run(config: Config, progress: Progress = no_progress) -> Result:
+    """Measure the claim; see the module docstring."""
+    clock = Stopwatch()
+    data = _load(config)  # a missing or damaged data file fails now, with its DataError, not in a worker
+    if config.batch_size > len(data.x_train):
+        raise ValueError(f"batch_size={config.batch_size} is larger than the {len(data.x_train)} training examples")
+    n_features, n_classes = data.x_train[0].numel(), data.num_classes
+    setups, acts = setups_of(config), config.activations
+    pairs = [(s, a) for s in setups for a in acts]
+    cost = {s: _step_cost_ms(config, s, n_features, n_classes) for s in setups}
+    work = _Work(progress, config.max_steps)
+    work.plan([cost[s] for s, _ in pairs for _ in range(len(config.lr_grid) + config.seeds - 1)])
+
+    workers = config.workers or default_workers(len(pairs) * max(len(config.lr_grid), config.seeds))
+    with _Runner(workers, work) as runner:
+        per_seed, search, chosen, edge, grids = _search_and_train(config, pairs, cost, work, runner)
+    metrics, data_out = analyse(config, setups, acts, per_seed, search, chosen, edge, grids)
+    return Result(
+        experiment=NAME,
+        config=asdict(config),
+        metrics=metrics,
+        verdict=verdict(config, metrics, scale_of(config)),
+        env=environment(config.device),
+        elapsed_s=clock.elapsed(),
+        data=data_out,
+    )
+
+
+def _search_and_train(config: Config, pairs: list[tuple[str, str]], cost: dict[str, float], work: _Work,
+                      runner: _Runner) -> tuple[Any, ...]:
+    """(runs per seed, search runs, chosen lr, grid edge, grid) per (setup, activation)."""
+    from ...verdicts.stats import grid_edge
+
+    # Phase 1: the learning-rate grid on the first seed, grown while the best rate is at an edge.
+    grids = {p: sorted(float(lr) for lr in config.lr_grid) for p in pairs}
+    search: dict[tuple[str, str], dict[float, dict[str, Any]]] = {p: {} for p in pairs}
+    grown = {p: {"low": 0, "high": 0} for p in pairs}
+    chosen: dict[tuple[str, str], float] = {}
+    edge: dict[tuple[str, str], str | None] = {}
+    round_no = 0
+    while True:
+        todo = [(p, lr) for p in pairs for lr in grids[p] if lr not in search[p]]
+        if not todo:
+            break
+        tasks = [(config, s, a, lr, config.seed) for (s, a), lr in todo]
+        message = "choosing learning rates" if round_no == 0 else f"growing the lr grid (round {round_no})"
+        out = runner.run(tasks, [cost[s] for (s, _), _ in todo], message)
+        for (p, lr), r in zip(todo, out):
+            search[p][lr] = r
+        round_no += 1
+        for p in pairs:
+            chosen[p] = pick_lr(search[p], config.target, config.targets, config.chance_error)
+            edge[p] = grid_edge(grids[p], chosen[p]) if len(grids[p]) > 1 else "low"
+            sides = ("low", "high") if len(grids[p]) == 1 else (edge[p],) if edge[p] else ()
+            for side in sides:
+                if grown[p][side] < config.lr_grid_extensions:
+                    grids[p].append(_grow(grids[p], side, config.lr_grid))
+                    grids[p].sort()
+                    grown[p][side] += 1
+                    work.plan([cost[p[0]]])
+
+    # Phase 2: the other seeds at the chosen rates (the first seed's run is the search's own).
+    tasks = [(config, s, a, chosen[(s, a)], config.seed + i) for s, a in pairs for i in range(1, config.seeds)]
+    expected = [float(search[(t[1], t[2])][t[3]]["steps_run"]) for t in tasks]
+    runs = runner.run(tasks, [cost[t[1]] for t in tasks], "training every seed", expected)
+    per_seed: dict[tuple[str, str], list[dict[str, Any]]] = {p: [search[p][chosen[p]]] for p in pairs}
+    for t, r in zip(tasks, runs):
+        per_seed[(t[1], t[2])].append(r)
+
+    return per_seed, search, chosen, edge, grids
+
+
+def scale_of(config: Config) -> str:
+    """"quick" (every --quick size setting as QUICK has it), "full" (every one at its default) or "custom"."""
+    quick, full = Config(**QUICK), Config()
+    if all(getattr(config, k) == getattr(quick, k) for k in QUICK):
+        return "quick"
+    if all(getattr(config, k) == getattr(full, k) for k in QUICK):
+        return "full"
+    return "custom"

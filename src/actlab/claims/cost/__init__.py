@@ -1,0 +1,670 @@
+"""Claim 7, ``cost``: exp() is more expensive than max(0, x).
+
+The claim (CS231n lecture 6, "Activation functions"): sigmoid's "exp() is a bit
+compute expensive", while ReLU is "computationally efficient"; and DESIGN.md's
+performance budget: ReLU-class activations within 1.2x of a same-size copy.
+
+The measurement, per activation (each one's ``nn.Module``, as a model calls it),
+per tensor size N (1-D, N elements of ``dtype``, drawn from N(0, 1)):
+
+* ``forward``: ``y = act(x)``, out of place, no autograd graph (the module's
+  parameters, PReLU's slope, are frozen for this pass);
+* ``forward_backward``: ``y = act(x)`` then ``torch.autograd.grad(y, [x, *params], g)``
+  with a fixed upstream gradient ``g``: everything a training step does with the
+  activation (PReLU's slope gradient included).
+
+Baseline, "a plain copy of the same bytes": the out-of-place clone (``Copy``), not
+``copy_`` into a preallocated buffer. An activation's forward allocates its output
+and then reads N and writes N elements; ``x.clone()`` does exactly that and no
+arithmetic, so ``ratio_vs_copy`` isolates the arithmetic. ``copy_`` into an
+existing buffer skips the allocation, which on the CPU can cost more than the
+copy itself (on Linux, above glibc's 32 MB mmap threshold every out-of-place op
+gets fresh pages from the kernel: at 10M float32 elements a clone costs ~7x a
+``copy_``), so against it even relu would look slow for a reason that has nothing
+to do with its arithmetic. ``copy_`` is still measured (``copy_into_ns_per_element``,
+forward only) to show what the allocation costs at each size. The default sizes
+reach 16M float32 elements (64 MB), on both sides of that threshold
+(``ALLOC_THRESHOLD_BYTES``): below it the arithmetic shows; above it every op pays for
+fresh pages and the ratios shrink towards 1 (``regime[size]`` says which side). For ``forward_backward``
+the baseline clones in the forward and clones the gradient in the backward (a
+custom autograd Function): N read and N written each way. An elementwise
+activation's backward also reads its saved tensor, so a bandwidth-bound relu costs
+about 5/4 of that baseline: the 1.2x budget applies to the forward pass only.
+Both baselines are ``nn.Module`` calls like the activations, so the Python
+per-call overhead (~1-4 us) is on both sides of every ratio.
+
+And one whole training step per activation: an MLP ``784-256-256-10`` (``train_widths``),
+batch 128 of synthetic Gaussian inputs and random labels, cross-entropy, SGD step
+(``zero_grad``, forward, backward, ``step``). There the matrix products dominate and
+the activation's share is small.
+
+Timing (``measure``): every callable gets ``warmup`` untimed calls, then a block size
+(calls per timed block) is chosen so that one block lasts about ``block_time``.
+The measurement then makes ``rounds`` interleaved passes over all callables
+(alternating order), each spending ``min_run_time / rounds`` seconds (at least two
+blocks) on each callable, so that load from other processes on a shared machine
+lands on every activation alike instead of on whichever ran at that moment. The
+statistics are over blocks: median, first and third quartile (IQR) of the seconds
+per call. The clock (``choose_clock``): on the CPU with one thread (the default),
+the thread's CPU time, ``time.thread_time``, so that time spent descheduled while
+other processes run is not counted (on a loaded 2-core machine this cuts the IQRs
+several-fold; cache and memory-bandwidth contention still show); with more threads
+or on CUDA, wall-clock ``time.perf_counter``. On CUDA the device is synchronised at
+the start and end of every block (``torch.cuda.synchronize``), never inside one. Why not
+``torch.utils.benchmark.Timer.blocked_autorange``: it measures one callable at a
+time (no interleaving) and grows its blocks by 10x up to ``min_run_time``, which
+leaves few blocks and a poor IQR.
+
+Metrics (``result.metrics``; sizes are string keys, as JSON has them):
+
+* ``ns_per_element[activation][pass][size]``: ``{"median", "q1", "q3", "iqr", "blocks"}``,
+  nanoseconds per element (seconds per call / N * 1e9); pass is ``forward`` or
+  ``forward_backward``;
+* ``copy_ns_per_element[pass][size]``: the same for the clone baseline;
+  ``copy_into_ns_per_element[size]``: ``copy_`` into a preallocated buffer (forward);
+* ``ratio_vs_relu[activation][pass][size]`` and ``ratio_vs_copy[activation][pass][size]``:
+  quotients of the medians, at every size (the figures and the verdict use the
+  largest size, ``largest_size``);
+* ``train_step_ms[activation]``: ``{"median", "q1", "q3", "iqr", "blocks"}`` in
+  milliseconds; ``train_step_ratio_vs_relu[activation]``: quotient of the medians;
+* ``relu_class_vs_copy``: the budget check, forward at the largest size, for the
+  piecewise-linear activations measured (``RELU_CLASS``): ``budget``, ``size``,
+  ``ratio[activation]``, ``within_budget[activation]``;
+* ``clock``: ``thread_time`` or ``perf_counter``, as above;
+* ``sizes``, ``largest_size``, ``dtype``, ``bytes_per_element``, ``devices``.
+
+All of the above is for the CPU, always measured. With ``device="cuda"``, the same
+keys are measured on the GPU too and stored under ``metrics["cuda"]``.
+
+relu is the reference of every ratio, so it is always measured: if the
+activations given do not include it, it is put first. maxout is left out: it is
+not an elementwise op (it takes k inputs per output and needs a k times wider
+Linear before it), so its cost is that of the wider matrix product, which this
+claim does not measure; asking for it is an error that says so.
+
+Timings are measurements of the machine, not functions of the seed: the same
+config and seed give the same inputs, models and data, but not the same numbers.
+This is the one exception to the results contract's "identical metrics" rule.
+``env`` records the threads, the CPU, PyTorch's CPU kernel capability (AVX2,
+AVX512, ...) and the load average before and after, so that a noisy run can be
+recognised; on a shared machine, expect run-to-run
+differences of 10-30% in individual medians.
+
+Also: ``ratio_vs_relu_rounds[activation][pass][size]``, one ratio per interleaved round
+(the activation's median in that round over relu's median in the same round), and
+``ratio_vs_relu_ci`` (``{estimate, ci95_low, ci95_high, n}``, log-t over rounds,
+``stats.positive_ci95``); ``train_step_ratio_rounds`` / ``train_step_ratio_ci`` the same
+for the training step; ``regime[size]``: ``cached_heap`` below ``ALLOC_THRESHOLD_BYTES``,
+``fresh_pages`` at or above it.
+
+Verdict (:func:`cost_rule`), on the CPU, forward+backward (what training does with an
+activation), at the largest size on each side of the allocation threshold: the
+exp-based activation measured (sigmoid if present, else the first of ``EXP_BASED``)
+against relu, rounds as replicates (>= 5). In a regime it is "more expensive" if the
+95% interval lies wholly above ``1 + margin``, not if wholly below. The claim holds if
+it holds in every regime measured, does not hold if it fails in one, else inconclusive.
+The whole training step's ratio is the practical answer, reported beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ...activations import get
+from ...training.fields import check_fields
+from ...training.models import build_mlp
+from ...training.settings import (
+    MAX_BATCH,
+    MAX_SECONDS,
+    MAX_THREADS,
+    Progress,
+    Stopwatch,
+    check_activations,
+    check_choice,
+    check_float,
+    check_int,
+    no_progress,
+    resolve_device,
+    torch_threads,
+)
+from ...verdicts.result import KeyNumber, Result, Rule, Source, Verdict, environment
+from ...verdicts.stats import Interval, decide_each, positive_ci95
+from .timing import CLOCKS, Copy, CopyInto, Timing, choose_clock, measure
+
+__all__ = [
+    "NAME",
+    "CLAIM",
+    "SOURCE",
+    "COMMAND",
+    "Config",
+    "QUICK",
+    "ELEMENTWISE_ZOO",
+    "RELU_CLASS",
+    "EXP_BASED",
+    "PASSES",
+    "ALLOC_THRESHOLD_BYTES",
+    "regime_of",
+    "cost_rule",
+    "cost_verdict",
+    "DTYPES",
+    "Timing",
+    "CLOCKS",
+    "choose_clock",
+    "Copy",
+    "CopyInto",
+    "COPY",
+    "COPY_INTO",
+    "measure",
+    "elementwise_tasks",
+    "train_step_task",
+    "run",
+]
+
+NAME = "cost"
+CLAIM = "exp() is more expensive than max(0, x)"
+# The source's words only; actlab's own 1.2x-of-a-copy budget for the ReLU class is a separate
+# check (relu_class_vs_copy), not part of the claim.
+SOURCE = ("CS231n lecture 6 (2017), 'Activation functions': sigmoid's exp() is a bit compute "
+          "expensive, ReLU is computationally efficient")
+COMMAND = "actlab run cost"
+
+#: Every elementwise entry of the built-in zoo (maxout, a layer, is left out: see above).
+ELEMENTWISE_ZOO: tuple[str, ...] = (
+    "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "gelu_tanh",
+    "silu", "mish", "softplus", "softsign", "hard_sigmoid", "hard_tanh", "lecun_tanh",
+    "sigmoid_centered", "tanh_shifted",
+)
+#: Piecewise-linear activations: a compare and a multiply-add per element at most.
+RELU_CLASS: tuple[str, ...] = ("relu", "leaky_relu", "prelu", "hard_tanh", "hard_sigmoid")
+#: Activations that compute an exponential (or tanh) per element; sigmoid first.
+EXP_BASED: tuple[str, ...] = (
+    "sigmoid", "tanh", "elu", "selu", "silu", "mish", "softplus", "gelu_tanh", "lecun_tanh",
+    "sigmoid_centered", "tanh_shifted",
+)
+PASSES: tuple[str, ...] = ("forward", "forward_backward")
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+
+#: glibc's largest mmap threshold (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit Linux): an allocation
+#: this large or larger always gets fresh pages from the kernel, which every out-of-place op
+#: then pays for (page faults, zeroing), whatever its arithmetic.
+ALLOC_THRESHOLD_BYTES = 32 * 1024 * 1024
+_MAX_SIZE = 1 << 30  # elements; a forward+backward holds ~5 tensors of this size
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of the ``cost`` claim (see the module docstring for what each measures).
+
+    Args:
+        seed: seeds the inputs, the MLP weights and its synthetic batch.
+        device: ``cpu``, or ``cuda``/``cuda:N`` to measure the GPU as well as the CPU.
+        activations: elementwise activations; relu is added first if missing.
+        sizes: tensor sizes in elements (sorted, duplicates dropped).
+        dtype: ``float32`` or ``float64``.
+        threads: ``torch.set_num_threads`` during the run (restored after). One
+            thread by default: the per-element cost of the function itself, less
+            disturbed by other processes, and no kink where PyTorch's intra-op
+            parallelism starts (32768 elements).
+        min_run_time: seconds of timed blocks per (activation, pass, size), over all rounds.
+        rounds: interleaved passes over all measurements.
+        block_time: target seconds per timed block (the clock is read once per block).
+        warmup: untimed calls of each callable before its timing.
+        train_widths: hidden widths of the training-step MLP (784 inputs, 10 outputs).
+        train_batch: its batch size.
+        train_lr: its SGD learning rate.
+        train_min_run_time: seconds of timed training steps per activation.
+        margin: the verdict's threshold: "more expensive" means > 1 + margin times relu.
+        copy_budget: DESIGN.md's budget for ReLU-class forward vs a copy.
+    """
+
+    seed: int = 0
+    device: str = "cpu"
+    activations: tuple[str, ...] = ELEMENTWISE_ZOO
+    sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000, 4_000_000, 16_000_000)
+    dtype: str = "float32"
+    threads: int = 1
+    min_run_time: float = 0.2
+    rounds: int = 7
+    block_time: float = 0.002
+    warmup: int = 3
+    train_widths: tuple[int, ...] = (256, 256)
+    train_batch: int = 128
+    train_lr: float = 0.01
+    train_min_run_time: float = 0.5
+    margin: float = 0.1
+    copy_budget: float = 1.2
+
+    def __post_init__(self) -> None:
+        check_fields(self, "seed", "device")
+        acts = check_activations(self.activations)
+        for name in acts:
+            if get(name).kind != "elementwise":
+                raise ValueError(
+                    f"activations: {name} is a layer (k inputs per output unit), not an elementwise op; "
+                    "its cost is that of the k times wider Linear before it, which this claim does not "
+                    "measure. Leave it out.")
+        if "relu" not in acts:
+            acts = ("relu", *acts)  # the reference of every ratio
+        object.__setattr__(self, "activations", acts)
+        object.__setattr__(self, "sizes", _positive_ints("sizes", self.sizes, max_value=_MAX_SIZE, sort=True))
+        check_choice("dtype", self.dtype, DTYPES)
+        check_int("threads", self.threads, min_value=1, max_value=MAX_THREADS)
+        check_float("min_run_time", self.min_run_time, positive=True, max_value=MAX_SECONDS)
+        check_int("rounds", self.rounds, min_value=1)
+        check_float("block_time", self.block_time, positive=True, max_value=MAX_SECONDS)
+        check_int("warmup", self.warmup, min_value=0)
+        object.__setattr__(self, "train_widths", _positive_ints("train_widths", self.train_widths, max_value=1 << 16))
+        check_int("train_batch", self.train_batch, min_value=1, max_value=MAX_BATCH)
+        check_float("train_lr", self.train_lr, positive=True)
+        check_float("train_min_run_time", self.train_min_run_time, positive=True, max_value=MAX_SECONDS)
+        check_float("margin", self.margin, min_value=0.0)
+        check_float("copy_budget", self.copy_budget, min_value=1.0)
+
+
+def _positive_ints(name: str, values: Any, *, max_value: int, sort: bool = False) -> tuple[int, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ValueError(f"{name}={values!r} must be a list of positive integers, e.g. 1000,10000")
+    if not values:
+        raise ValueError(f"{name}: the list is empty")
+    for v in values:
+        check_int(f"{name} entry", v, min_value=1, max_value=max_value)
+    return tuple(sorted(set(values))) if sort else tuple(values)
+
+
+#: ``--quick``: the activations the figures and the verdict need, one size on each side of the
+#: allocation threshold (4 MB and 40 MB of float32), and 5 interleaved rounds (the fewest a
+#: verdict takes: one ratio per round).
+QUICK: dict[str, Any] = {
+    "activations": ("relu", "leaky_relu", "sigmoid", "tanh", "gelu"),
+    "sizes": (1_000_000, 10_000_000),
+    "min_run_time": 0.1,
+    "rounds": 5,
+    "warmup": 2,
+    "train_min_run_time": 0.08,
+}
+
+
+# --- what is timed -----------------------------------------------------------------
+
+# Task keys: (subject, pass, size); subject is an activation name, or one of these.
+COPY, COPY_INTO = "<copy>", "<copy_into>"
+
+
+def elementwise_tasks(
+    activations: Sequence[str],
+    sizes: Sequence[int],
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+    passes: Sequence[str] = PASSES,
+    baselines: bool = True,
+) -> dict[tuple[str, str, int], Callable[[], object]]:
+    """Callables to time: ``(subject, pass, size) -> fn``, per activation, pass and size.
+
+    Subjects are the activation names, plus (with ``baselines``) ``COPY`` for every
+    pass and ``COPY_INTO`` for the forward. Each size has one input ``x`` ~ N(0, 1)
+    (and a fixed upstream gradient ``g``), shared by every subject, drawn from
+    ``seed``. Forward callables run without an autograd graph; forward-backward ones
+    return the gradients of ``x`` and of the module's parameters.
+    """
+    for p in passes:
+        check_choice("pass", p, PASSES)
+    dev = torch.device(device)
+    gen = torch.Generator().manual_seed(seed)
+    tasks: dict[tuple[str, str, int], Callable[[], object]] = {}
+    inputs = {}
+    for n in sizes:
+        x = torch.randn(n, generator=gen, dtype=dtype).to(dev)  # (N,)
+        g = torch.randn(n, generator=gen, dtype=dtype).to(dev)  # (N,) dL/dy
+        inputs[n] = (x, x.detach().clone().requires_grad_(True), g)
+    modules: dict[str, tuple[nn.Module, nn.Module]] = {}
+    subjects = list(activations) + ([COPY] if baselines else [])
+    for name in subjects:
+        if name == COPY:
+            modules[name] = (Copy(), Copy())
+        else:
+            act = get(name)
+            if act.kind != "elementwise":
+                raise ValueError(f"{name} is not an elementwise activation")
+            frozen = act.module().to(device=dev, dtype=dtype).requires_grad_(False)
+            modules[name] = (frozen, act.module().to(device=dev, dtype=dtype))
+    for name in subjects:
+        forward_module, trained_module = modules[name]
+        params = [p for p in trained_module.parameters() if p.requires_grad]
+        for p in passes:
+            for n in sizes:
+                x, x_grad, g = inputs[n]
+                if p == "forward":
+                    tasks[(name, p, n)] = _forward(forward_module, x)
+                else:
+                    tasks[(name, p, n)] = _forward_backward(trained_module, x_grad, g, params)
+    if baselines and "forward" in passes:
+        for n in sizes:
+            x = inputs[n][0]
+            tasks[(COPY_INTO, "forward", n)] = _forward(CopyInto(torch.empty_like(x)), x)
+    return tasks
+
+
+def _forward(module: nn.Module, x: Tensor) -> Callable[[], object]:
+    def forward() -> object:
+        return module(x)
+
+    return forward
+
+
+def _forward_backward(module: nn.Module, x: Tensor, g: Tensor, params: list[Tensor]) -> Callable[[], object]:
+    wrt = [x, *params]
+
+    def forward_backward() -> object:
+        return torch.autograd.grad(module(x), wrt, g)
+
+    return forward_backward
+
+
+def train_step_task(
+    activation: str,
+    *,
+    widths: Sequence[int] = (256, 256),
+    batch: int = 128,
+    lr: float = 0.01,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+) -> Callable[[], object]:
+    """One SGD training step of an MLP ``784-widths-10`` on a fixed synthetic batch.
+
+    The batch (``batch`` x 784, N(0, 1), uniform labels) and the weights are drawn
+    from ``seed``. Each call trains the model one more step (zero_grad, forward,
+    cross-entropy, backward, step); it returns the loss tensor, without a host sync.
+    """
+    dev = torch.device(device)
+    model = build_mlp(784, tuple(widths), len(widths), 10, activation, seed=seed).to(device=dev, dtype=dtype)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 784, generator=gen, dtype=dtype).to(dev)  # (B, 784)
+    y = torch.randint(0, 10, (batch,), generator=gen).to(dev)  # (B,)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+
+    def step() -> Tensor:
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    return step
+
+
+# --- the claim -----------------------------------------------------------------------
+
+
+def _stats(t: Timing, scale: float) -> dict[str, float | int]:
+    """A Timing in other units: seconds per call x scale."""
+    return {"median": t.median * scale, "q1": t.q1 * scale, "q3": t.q3 * scale,
+            "iqr": t.iqr * scale, "blocks": t.blocks}
+
+
+def _measure_device(config: Config, device: torch.device, progress: Progress) -> dict[str, Any]:
+    """Every metric of one device (see the module docstring); progress goes from 0 to 1."""
+    dtype = DTYPES[config.dtype]
+    acts, sizes = config.activations, config.sizes
+    tasks = elementwise_tasks(acts, sizes, device=device, dtype=dtype, seed=config.seed)
+    # Progress: each phase weighted by the seconds it will take: the timed seconds it asks for, or
+    # at large sizes the two blocks per round that each call needs at least (~5 ns per element
+    # and pass on a CPU: a rough guess, good to a factor of 2).
+    per_call = {key: 5e-9 * key[2] * (2 if key[1] == "forward_backward" else 1) for key in tasks}
+    elementwise_s = sum(max(config.min_run_time, config.rounds * 2 * c) for c in per_call.values())
+    share = elementwise_s / (elementwise_s + len(acts) * config.train_min_run_time)
+    timings = measure(tasks, device=device, min_run_time=config.min_run_time, rounds=config.rounds,
+                      block_time=config.block_time, warmup=config.warmup,
+                      progress=lambda d, t, m="": progress(share * d / t, 1, f"{device.type} {m}"))
+    del tasks  # frees the inputs of every size before the training steps
+    steps = {a: train_step_task(a, widths=config.train_widths, batch=config.train_batch, lr=config.train_lr,
+                                device=device, dtype=dtype, seed=config.seed) for a in acts}
+    step_timings = measure(steps, device=device, min_run_time=config.train_min_run_time, rounds=config.rounds,
+                           block_time=config.block_time, warmup=config.warmup,
+                           progress=lambda d, t, m="": progress(share + (1 - share) * d / t, 1,
+                                                                f"{device.type} train step {m}"))
+
+    def ns(subject: str, p: str, n: int) -> dict[str, float | int]:
+        return _stats(timings[(subject, p, n)], 1e9 / n)
+
+    ns_per_element = {a: {p: {str(n): ns(a, p, n) for n in sizes} for p in PASSES} for a in acts}
+    copy_ns = {p: {str(n): ns(COPY, p, n) for n in sizes} for p in PASSES}
+    copy_into_ns = {str(n): ns(COPY_INTO, "forward", n) for n in sizes}
+    ratio_vs_relu = {a: {p: {str(n): ns_per_element[a][p][str(n)]["median"] / ns_per_element["relu"][p][str(n)]["median"]
+                             for n in sizes} for p in PASSES} for a in acts}
+    ratio_vs_copy = {a: {p: {str(n): ns_per_element[a][p][str(n)]["median"] / copy_ns[p][str(n)]["median"]
+                             for n in sizes} for p in PASSES} for a in acts}
+    def round_ratios(a: Timing, b: Timing) -> list[float]:
+        # one ratio per interleaved round: both sides measured side by side in that round
+        return [x / y for x, y in zip(a.round_medians, b.round_medians, strict=True)]
+
+    rounds_vs_relu = {a: {p: {str(n): round_ratios(timings[(a, p, n)], timings[("relu", p, n)]) for n in sizes}
+                          for p in PASSES} for a in acts}
+    ci_vs_relu = {a: {p: {n: _interval_dict(positive_ci95(r)) for n, r in by_size.items()}
+                      for p, by_size in by_pass.items()} for a, by_pass in rounds_vs_relu.items()}
+    train_rounds = {a: round_ratios(step_timings[a], step_timings["relu"]) for a in acts}
+    train_ci = {a: _interval_dict(positive_ci95(r)) for a, r in train_rounds.items()}
+    train_ms = {a: _stats(step_timings[a], 1e3) for a in acts}
+    train_ratio = {a: train_ms[a]["median"] / train_ms["relu"]["median"] for a in acts}
+    largest = str(sizes[-1])
+    relu_class = [a for a in acts if a in RELU_CLASS]
+    budget_ratio = {a: ratio_vs_copy[a]["forward"][largest] for a in relu_class}
+    return {
+        "clock": choose_clock(device),
+        "ns_per_element": ns_per_element,
+        "copy_ns_per_element": copy_ns,
+        "copy_into_ns_per_element": copy_into_ns,
+        "ratio_vs_relu": ratio_vs_relu,
+        "ratio_vs_copy": ratio_vs_copy,
+        "ratio_vs_relu_rounds": rounds_vs_relu,
+        "ratio_vs_relu_ci": ci_vs_relu,
+        "train_step_ms": train_ms,
+        "train_step_ratio_vs_relu": train_ratio,
+        "train_step_ratio_rounds": train_rounds,
+        "train_step_ratio_ci": train_ci,
+        "regime": {str(n): regime_of(n, dtype.itemsize) for n in sizes},
+        "relu_class_vs_copy": {
+            "budget": config.copy_budget, "size": sizes[-1], "pass": "forward",
+            "ratio": budget_ratio,
+            "within_budget": {a: r <= config.copy_budget for a, r in budget_ratio.items()},
+        },
+    }
+
+
+def regime_of(size: int, bytes_per_element: int) -> str:
+    """"cached_heap" below :data:`ALLOC_THRESHOLD_BYTES` (allocations reuse heap memory), "fresh_pages" at or above."""
+    return "fresh_pages" if size * bytes_per_element >= ALLOC_THRESHOLD_BYTES else "cached_heap"
+
+
+_REGIME_WORDS = {"cached_heap": "below the 32 MB allocation threshold (memory reused: the arithmetic shows)",
+                 "fresh_pages": "above the 32 MB allocation threshold (every op gets fresh pages: memory-bound)"}
+
+
+def _interval_dict(iv: Interval) -> dict[str, Any]:
+    return {"estimate": iv.estimate, "ci95_low": iv.low, "ci95_high": iv.high, "n": iv.n}
+
+
+def _interval(d: Mapping[str, Any]) -> Interval:
+    return Interval(d["estimate"], d["ci95_low"], d["ci95_high"], d["n"], "log-t")
+
+
+def decision_sizes(config: Config) -> dict[str, int]:
+    """The size the verdict reads in each regime measured: the largest size on each side of the threshold."""
+    out: dict[str, int] = {}
+    for n in config.sizes:
+        out[regime_of(n, DTYPES[config.dtype].itemsize)] = n  # sizes are sorted: the last one wins
+    return dict(sorted(out.items()))
+
+
+def cost_rule(config: Config, exp_act: str) -> Rule:
+    """The claim as a rule on the forward+backward time ratio exp activation / relu."""
+    threshold = 1 + config.margin
+    return Rule(statistic=f"{exp_act}/relu time ratio of forward+backward (one ratio per interleaved round, "
+                          f"geometric mean and log-t interval over rounds)", threshold=threshold, holds_if="above",
+                seeds=config.rounds, text=(
+        f"In each size regime measured (the largest size below and the largest above the 32 MB allocation "
+        f"threshold), {exp_act} is more expensive than relu if the 95% interval of its forward+backward time ratio "
+        f"lies wholly above {threshold:g}, and not if wholly below; rounds are the replicates (at least 5; this run: "
+        f"{config.rounds}). The claim holds if it holds in every regime measured, does not hold if it fails in some "
+        f"regime, otherwise inconclusive. The training-step ratio is reported as the practical answer, not decided."))
+
+
+# One verdict per regime, combined: the claim must hold in every regime measured.
+cost_verdict = decide_each
+
+
+SOURCE_CITATION = "CS231n lecture 6 (2017) and notes, 'Activation functions'"
+SOURCE_VALUE = ("sigmoid: 'exp() is a bit compute expensive'; ReLU: 'computationally efficient', 'very "
+                "computationally efficient' (no number given); Krizhevsky et al. 2012 motivate ReLU by training "
+                "speed, not per-op cost")
+
+
+def _scale_words(config: Config) -> str:
+    def matches(values: Mapping[str, Any]) -> bool:
+        return all(getattr(config, k) == (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in values.items())
+    if matches({k: v for k, v in QUICK.items() if k != "activations"}):
+        return "quick"
+    return "full-scale" if matches({k: getattr(Config, k) for k in QUICK if k != "activations"}) else "custom-size"
+
+
+def _verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
+    acts = config.activations
+    exp_act = next((a for a in EXP_BASED if a in acts), None)
+    scale = _scale_words(config)
+    sizes = decision_sizes(config)
+    threads = f"{config.threads} thread{'s' if config.threads > 1 else ''}"
+    machine = f"timings are of this machine ({threads}, {config.dtype})"
+    if exp_act is None:
+        largest = str(config.sizes[-1])
+        return Verdict("inconclusive", f"No exp-based activation was measured ({', '.join(acts)}), so the claim "
+                       f"cannot be tested; at {config.sizes[-1]:,} elements relu's forward is "
+                       f"{m['ratio_vs_copy']['relu']['forward'][largest]:.2f}x a same-size copy.",
+                       rule=cost_rule(config, "sigmoid"),
+                       source=Source(SOURCE_CITATION, SOURCE_VALUE, "not measured", "no exp-based activation"),
+                       meaning=f"This {scale} run measured no activation that computes exp(), so it cannot test the "
+                               "claim; rerun with --activations relu,sigmoid,tanh.",
+                       key_number=KeyNumber(None, "n/a", "sigmoid/relu forward+backward time (not measured)"))
+    rule = cost_rule(config, exp_act)
+    ci = m["ratio_vs_relu_ci"][exp_act]
+    intervals = {regime: _interval(ci["forward_backward"][str(n)]) for regime, n in sizes.items()}
+    status, per = cost_verdict(intervals, rule)
+    parts = []
+    for regime, n in sizes.items():
+        k = str(n)
+        fwd = _interval(ci["forward"][k])
+        parts.append(f"at {n:,} elements, {_REGIME_WORDS[regime]}: forward+backward "
+                     f"{intervals[regime].text('{:.2f}', 'x')} ({per[regime][0].replace('_', ' ')}), forward "
+                     f"{fwd.text('{:.2f}', 'x')}")
+    tanh_text = ""
+    if "tanh" in acts and exp_act != "tanh":
+        tanh_text = "; tanh forward+backward " + ", ".join(
+            f"{float(m['ratio_vs_relu']['tanh']['forward_backward'][str(n)]):.2f}x at {n:,}" for n in sizes.values())
+    step = _interval(m["train_step_ratio_ci"][exp_act])
+    shape = "-".join(str(w) for w in (784, *config.train_widths, 10))
+    evidence = (f"{exp_act} against relu on the CPU ({machine}): " + "; ".join(parts) + tanh_text
+                + f". The practical answer: a whole {shape} MLP training step (batch {config.train_batch}) costs "
+                f"{step.text('{:.2f}', 'x')} relu's.").replace(" seeds)", " rounds)")
+    decisive = min(sizes, key=lambda r: intervals[r].estimate if intervals[r].estimate is not None else 0.0)
+    est = intervals[decisive].estimate
+    key = KeyNumber(est, f"{est:.2f}x" if est is not None else "n/a",
+                    f"{exp_act}/relu forward+backward time at {sizes[decisive]:,} elements "
+                    f"({'above' if decisive == 'fresh_pages' else 'below'} the allocation threshold; "
+                    f"training step {step.estimate:.2f}x)" if step.estimate is not None else "")
+    ours = "; ".join(f"{intervals[r].text('{:.2f}', 'x')} forward+backward at {n:,} elements" for r, n in sizes.items())
+    ours += f"; training step {step.text('{:.2f}', 'x')}"
+    ours = ours.replace(" seeds)", " rounds)")
+    differences = (f"PyTorch {torch.__version__} CPU kernels ({threads}, vectorised {torch.backends.cpu.get_cpu_capability()}), "
+                   f"{config.dtype}; the course's remark predates fused vectorised exp kernels; {machine}, and a "
+                   "shared machine adds noise, which the interleaved rounds spread over all activations alike")
+    meaning = _meaning(config, scale, exp_act, sizes, intervals, step, status, m)
+    return Verdict(status, evidence, rule=rule, source=Source(SOURCE_CITATION, SOURCE_VALUE, ours, differences),
+                   meaning=meaning, key_number=key)
+
+
+def _meaning(config: Config, scale: str, exp_act: str, sizes: Mapping[str, int], intervals: Mapping[str, Interval],
+             step: Interval, status: str, m: Mapping[str, Any]) -> str:
+    out = [f"This {scale} run timed each activation on this machine's CPU, forward and backward together as "
+           f"training uses them, with relu timed in the same interleaved rounds so that background load hits both."]
+    for regime, n in sizes.items():
+        iv = intervals[regime]
+        where = ("a size whose memory is reused, so the arithmetic shows" if regime == "cached_heap"
+                 else "a size so large that every operation waits for fresh memory from the operating system")
+        out.append(f"At {n:,} numbers ({where}) {exp_act} took {iv.estimate:.2f} times relu's time.")
+    if "tanh" in config.activations and exp_act != "tanh":
+        n = next(iter(sizes.values()))
+        out.append(f"tanh, whose kernel here is slower, took "
+                   f"{float(m['ratio_vs_relu']['tanh']['forward_backward'][str(n)]):.1f}x at {n:,}.")
+    if step.estimate is not None:
+        out.append(f"In a whole training step of a small network the matrix products dominate, and {exp_act} "
+                   f"costs only {step.estimate:.2f}x relu's step: the practical difference is small.")
+    pct = f"{100 * config.margin:g}%"
+    word = {"holds": f"holds in every regime measured (more than {pct} dearer)",
+            "does_not_hold": (f"does not hold as a general rule: in at least one regime {exp_act} costs less than "
+                              f"{pct} more than relu"),
+            "inconclusive": f"is not settled by this run (an interval spans the {1 + config.margin:g}x threshold)"}[status]
+    out.append(f"So 'exp() is more expensive than max(0, x)' {word}.")
+    return " ".join(out)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def run(config: Config, progress: Progress = no_progress) -> Result:
+    """Measure the claim (see the module docstring); never prints, plots or writes.
+
+    Sets ``torch.set_num_threads(config.threads)`` for the run and restores the
+    previous value afterwards.
+    """
+    watch = Stopwatch()
+    device = resolve_device(config.device)
+    devices = [torch.device("cpu")] + ([device] if device.type == "cuda" else [])
+    load_before = _load_average()
+    with torch_threads(config.threads):
+        per_device = {}
+        for i, dev in enumerate(devices):
+            per_device[dev.type] = _measure_device(
+                config, dev, lambda d, t, m="", i=i: progress(i + d / t, len(devices), m))
+        env = environment(device)
+    env["threads"] = config.threads
+    env["cpu_model"] = _cpu_model()
+    env["cpu_capability"] = torch.backends.cpu.get_cpu_capability()  # which vectorised kernels ran
+    env["load_average_1_5_15min"] = {"before": load_before, "after": _load_average()}
+    env["devices_measured"] = [str(d) for d in devices]
+    metrics: dict[str, Any] = {
+        "sizes": list(config.sizes),
+        "largest_size": config.sizes[-1],
+        "dtype": config.dtype,
+        "bytes_per_element": DTYPES[config.dtype].itemsize,
+        "devices": [str(d) for d in devices],
+        **per_device["cpu"],
+    }
+    if "cuda" in per_device:
+        metrics["cuda"] = per_device["cuda"]
+    return Result(experiment=NAME, config=asdict(config), metrics=metrics, verdict=_verdict(config, metrics),
+                  env=env, elapsed_s=watch.elapsed())
+

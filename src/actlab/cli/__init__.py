@@ -1,0 +1,5 @@
+"""The ``actlab`` command (:mod:`.main`)."""
+
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,291 @@
+"""Where a sweep's runs execute: worker processes here (``local``) or a Ray cluster (``ray``).
+
+Both backends run the same task, :func:`execute_run`, and have the same small interface
+(``submit``, ``wait``, ``outcome``, ``restart``, ``close``, ``slots``); the driver in
+:mod:`actlab.runs.sweep` writes every file. A worker that dies is a
+:class:`WorkerLost` from ``outcome``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from ..data.errors import DataError
+
+__all__ = ["BACKENDS", "SweepError", "WorkerLost", "execute_run", "start_backend", "ray_timeout",
+           "RAY_CONNECT_TIMEOUT_S"]
+
+BACKENDS = ("local", "ray")
+
+#: How long joining a Ray cluster may take before it is "cannot reach the Ray cluster at ADDR"
+#: (seconds; ``$ACTLAB_RAY_TIMEOUT`` changes it).
+RAY_CONNECT_TIMEOUT_S = 30.0
+
+
+class SweepError(ValueError):
+    """A sweep that cannot start or go on: the message says why and what to do."""
+
+
+def execute_run(module_name: str, config: Any) -> dict[str, Any]:
+    """Run one config of a claim here; the task both backends run.
+
+    Returns ``{"status": "ok", "result": Result.to_dict()}`` or, if the claim raised,
+    ``{"status": "error", "type", "message", "traceback", "data_error"}``: an exception
+    is an outcome of the run, not of the worker.
+    """
+    import torch
+
+    torch.set_num_threads(1)  # one thread per run, whatever the backend and the worker count
+    try:
+        module = importlib.import_module(module_name)
+        return {"status": "ok", "result": module.run(config).to_dict()}
+    except Exception as exc:  # reported to the driver, traceback and all
+        return {"status": "error", "type": type(exc).__name__, "message": str(exc),
+                "traceback": traceback.format_exc(), "data_error": isinstance(exc, DataError)}
+
+
+def _init_local_worker(driver_alive: Any) -> None:
+    """A local worker ignores Ctrl-C (the driver's to handle) and ends when the driver does.
+
+    ``driver_alive`` is the read end of a pipe whose only write end the driver holds: it
+    reads end-of-file the moment the driver dies, however (SIGKILL leaves no one to stop
+    the workers, and a fork server's workers are not the driver's children).
+    """
+    import signal
+
+    from ..activations import REGISTRY
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    REGISTRY.load_plugins(report=False)  # a broken plugin: the driver has said so once
+
+    def watch() -> None:
+        try:
+            driver_alive.recv()  # blocks: the driver never sends
+        except (EOFError, OSError):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="actlab-driver-watch", daemon=True).start()
+
+
+# --- backends -------------------------------------------------------------------------
+
+
+class WorkerLost(Exception):
+    """The process running a task died (killed, out of memory, crashed in C code)."""
+
+
+def _worker_context():
+    """``forkserver`` where there is one (POSIX), else ``spawn``; never plain ``fork``.
+
+    Both start workers from a clean process, safe with PyTorch's thread pools. The fork
+    server imports torch and actlab once; each worker (and each pool restarted after a
+    crash) is then a fork of it, ready in milliseconds instead of seconds.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # no effect once the server runs
+    return context
+
+
+class _LocalBackend:
+    """``concurrent.futures.ProcessPoolExecutor``: worker processes on this machine."""
+
+    name = "local"
+    # A dead worker breaks the whole pool: every task in flight fails with it.
+    crash_takes_all = True
+
+    def __init__(self, workers: int) -> None:
+        self.slots = workers
+        self._context = _worker_context()
+        self._alive_r, self._alive_w = self._context.Pipe(duplex=False)
+        self._pool = self._new_pool()
+
+    def _new_pool(self):
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=self.slots, mp_context=self._context,
+                                   initializer=_init_local_worker, initargs=(self._alive_r,))
+
+    def submit(self, module_name: str, config: Any):
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self._pool.submit(execute_run, module_name, config)
+        except BrokenProcessPool as exc:
+            raise WorkerLost(f"a worker process died ({exc})") from None
+
+    def wait(self, handles: Sequence[Any]) -> list[Any]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        done, _ = wait(handles, return_when=FIRST_COMPLETED)
+        return list(done)
+
+    def outcome(self, handle: Any) -> dict[str, Any]:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return handle.result()
+        except BrokenProcessPool as exc:
+            raise WorkerLost(f"a worker process died ({exc})") from None
+
+    def restart(self) -> None:
+        self._pool.shutdown(wait=False)
+        self._pool = self._new_pool()
+
+    def close(self, cancel: bool = False, handles: Sequence[Any] = ()) -> None:
+        if cancel:
+            # No public way to stop a running task: kill the workers (private but stable
+            # attribute; Python 3.14 adds ProcessPoolExecutor.kill_workers()).
+            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                proc.kill()
+        # Not waiting: workers finish exiting in the background (the pool joins them at exit).
+        self._pool.shutdown(wait=False, cancel_futures=cancel)
+        self._alive_w.close()  # idle workers see end-of-file and exit
+        self._alive_r.close()
+
+
+class _RayBackend:
+    """Ray tasks (``num_cpus=1``, no retries: the driver retries a lost run itself)."""
+
+    name = "ray"
+    crash_takes_all = False
+
+    def __init__(self, workers: int, address: str | None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise SweepError("--backend ray needs Ray, which is not installed here: "
+                             "pip install 'actlab[ray]'") from None
+        import logging
+
+        self._ray = ray
+        self._owner = False
+        if not ray.is_initialized():
+            address = address or os.environ.get("RAY_ADDRESS") or None
+            if address and address not in ("auto", "local"):
+                _join_cluster(ray, address, ray_timeout())
+            else:
+                try:  # a local Ray instance for this sweep (or "auto": the one this machine runs)
+                    kwargs = {"address": address} if address else {"num_cpus": workers or None,
+                                                                  "include_dashboard": False}
+                    ray.init(**kwargs, logging_level=logging.ERROR, log_to_driver=False)
+                except Exception as exc:  # ConnectionError, RuntimeError, ValueError...
+                    where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+                    raise SweepError(f"cannot start or reach {where}: {_first_line(exc)}") from None
+            self._owner = True
+        self.slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._task = ray.remote(num_cpus=1, max_retries=0)(execute_run)
+
+    def submit(self, module_name: str, config: Any):
+        if str(getattr(config, "device", "cpu")).startswith("cuda"):
+            # A GPU run goes to a node with a free GPU (Ray sets CUDA_VISIBLE_DEVICES to it).
+            return self._task.options(num_gpus=1).remote(module_name, config)
+        return self._task.remote(module_name, config)
+
+    def wait(self, handles: Sequence[Any]) -> list[Any]:
+        ready, _ = self._ray.wait(list(handles), num_returns=1)
+        return ready
+
+    def outcome(self, handle: Any) -> dict[str, Any]:
+        try:
+            return self._ray.get(handle)
+        except self._ray.exceptions.RayError as exc:  # worker or node died, out of memory, ...
+            raise WorkerLost(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+    def restart(self) -> None:
+        pass
+
+    def close(self, cancel: bool = False, handles: Sequence[Any] = ()) -> None:
+        if cancel:
+            for handle in handles:  # force: a claim's run does not look for cancellation
+                try:
+                    self._ray.cancel(handle, force=True)
+                except Exception:  # best effort while stopping
+                    pass
+        if self._owner:
+            self._ray.shutdown()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def ray_timeout() -> float:
+    """Seconds that joining a Ray cluster may take: ``$ACTLAB_RAY_TIMEOUT``, else :data:`RAY_CONNECT_TIMEOUT_S`."""
+    text = os.environ.get("ACTLAB_RAY_TIMEOUT", "").strip()
+    try:
+        value = float(text) if text else RAY_CONNECT_TIMEOUT_S
+    except ValueError:
+        raise SweepError(f"ACTLAB_RAY_TIMEOUT={text!r} must be a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise SweepError(f"ACTLAB_RAY_TIMEOUT={text!r} must be from 0 to 3600 seconds")
+    return value
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``host:port`` (or ``ray://host:port``) -> (host, port); None if it is not of that form."""
+    rest = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isascii() or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _join_cluster(ray: Any, address: str, timeout: float) -> None:
+    """``ray.init(address=...)``, given up after ``timeout`` seconds with one line (Ray itself retries forever).
+
+    First a plain TCP connection (a refused or unroutable address fails here at once), then
+    ``ray.init`` in a helper thread, waited for ``timeout`` seconds in all.
+    """
+    import logging
+
+    fail = f"cannot reach the Ray cluster at {address}"
+    start = time.monotonic()
+    target = _host_port(address)
+    if target is not None:
+        try:
+            socket.create_connection(target, timeout=min(timeout, 10.0)).close()
+        except OSError as exc:
+            raise SweepError(f"{fail} ({exc.strerror or _first_line(exc)}); check the address (ray status "
+                             "on the head node prints it) or drop --ray-address for a local Ray") from None
+    outcome: dict[str, BaseException | None] = {}
+
+    def join() -> None:
+        try:
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+            outcome["error"] = None
+        except BaseException as exc:  # reported by the waiting thread
+            outcome["error"] = exc
+
+    helper = threading.Thread(target=join, name="actlab-ray-init", daemon=True)
+    helper.start()
+    helper.join(max(0.1, timeout - (time.monotonic() - start)))
+    if "error" not in outcome:
+        raise SweepError(f"{fail}: no answer within {timeout:g}s (ACTLAB_RAY_TIMEOUT sets the limit); is a Ray "
+                         "head running there (ray start --head)?")
+    if outcome["error"] is not None:
+        raise SweepError(f"{fail}: {_first_line(outcome['error'])}")
+
+
+def start_backend(backend: str, workers: int, n_tasks: int, ray_address: str | None):
+    if backend == "local":
+        from ..training.workers import default_workers
+
+        return _LocalBackend(workers or default_workers(n_tasks))
+    if backend == "ray":
+        return _RayBackend(workers, ray_address)
+    raise SweepError(f"backend {backend!r} must be one of {', '.join(BACKENDS)}")
+
+

@@ -1,0 +1,263 @@
+"""`actlab run` never loses what it did not write (issue 14, items 1-6 and 21; issue 11, item 4).
+
+Each data-loss case runs the real command in a subprocess against a folder holding a
+user's file, and checks the file is still there, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from actlab.cli.main import main
+from actlab.runs.folders import MARKER, claim_lock
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+# vanishing at a size that runs in well under a second
+TINY = ["--set", "depth=2", "--set", "width=4", "--set", "batch=4", "--set", "seeds=1", "--set", "inits=default",
+        "--no-plots", "--no-progress"]
+
+
+def actlab(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real command, in a subprocess, with this checkout's code."""
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "actlab.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def one_error_line(proc: subprocess.CompletedProcess) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("actlab: error: "), proc.stderr
+    return lines[0]
+
+
+def test_a_users_folder_named_like_the_claim_survives(tmp_path):
+    mine = tmp_path / "mine"
+    (mine / "vanishing" / "sub").mkdir(parents=True)
+    (mine / "vanishing" / "important.txt").write_text("x\n")
+    (mine / "vanishing" / "sub" / "thesis.tex").write_text("y\n")
+    proc = actlab("run", "vanishing", *TINY, "--out", str(mine))
+    line = one_error_line(proc)
+    assert f"{mine / 'vanishing'} exists and actlab did not write it" in line and "another --out" in line
+    assert (mine / "vanishing" / "important.txt").read_text() == "x\n"
+    assert (mine / "vanishing" / "sub" / "thesis.tex").read_text() == "y\n"
+    assert sorted(p.name for p in mine.iterdir()) == ["vanishing"]  # nothing written beside it either
+
+
+def test_a_users_file_named_like_the_claim_survives(tmp_path):
+    (tmp_path / "vanishing").write_text("my notes\n")
+    line = one_error_line(actlab("run", "vanishing", *TINY, "--out", str(tmp_path)))
+    assert f"{tmp_path / 'vanishing'} is a file that actlab did not write" in line
+    assert (tmp_path / "vanishing").read_text() == "my notes\n"
+
+
+def test_a_users_report_html_survives(tmp_path):
+    (tmp_path / "report.html").write_text("<html>my report</html>")
+    line = one_error_line(actlab("run", "vanishing", *TINY, "--out", str(tmp_path)))
+    assert f"{tmp_path / 'report.html'} was not written by actlab" in line and "--no-report" in line
+    assert not (tmp_path / "vanishing").exists()  # refused before any work
+    assert actlab("run", "vanishing", *TINY, "--out", str(tmp_path), "--no-report").returncode == 0
+    assert (tmp_path / "report.html").read_text() == "<html>my report</html>"
+
+
+def test_actlab_replaces_its_own_folder_but_not_a_file_added_to_it(tmp_path):
+    assert main(["run", "vanishing", *TINY, "--seed", "1", "--out", str(tmp_path)]) == 0
+    folder = tmp_path / "vanishing"
+    marker = json.loads((folder / MARKER).read_text())
+    assert marker["experiment"] == "vanishing" and marker["files"] == ["result.json"]
+    assert main(["run", "vanishing", *TINY, "--seed", "2", "--out", str(tmp_path)]) == 0
+    assert json.loads((folder / "result.json").read_text())["config"]["seed"] == 2
+    (folder / "notes.txt").write_text("mine\n")
+    line = one_error_line(actlab("run", "vanishing", *TINY, "--seed", "3", "--out", str(tmp_path)))
+    assert f"{folder} holds files actlab did not write (notes.txt)" in line
+    assert (folder / "notes.txt").read_text() == "mine\n"
+    assert json.loads((folder / "result.json").read_text())["config"]["seed"] == 2
+
+
+def test_a_folder_from_before_the_marker_is_still_actlabs(tmp_path):
+    assert main(["run", "vanishing", *TINY, "--out", str(tmp_path)]) == 0
+    (tmp_path / "vanishing" / MARKER).unlink()  # as older actlab versions left it
+    assert main(["run", "vanishing", *TINY, "--seed", "4", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "vanishing" / "result.json").read_text())["config"]["seed"] == 4
+
+
+def test_a_run_never_touches_a_sweep_folder(tmp_path):
+    sweep = actlab("sweep", "vanishing", "--seeds", "2", "--workers", "1", "--no-progress", "--out", str(tmp_path),
+                   *[a for a in TINY if a not in ("--no-plots", "--no-progress")])
+    assert sweep.returncode == 0, sweep.stderr
+    folder = tmp_path / "vanishing"
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert folder / "sweep.json" in before and folder / "aggregate.json" in before
+    for out in (tmp_path, folder):
+        line = one_error_line(actlab("run", "vanishing", *TINY, "--out", str(out)))
+        assert "is a sweep's folder (it holds sweep.json)" in line and "another --out" in line
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path):
+    with claim_lock(tmp_path, "vanishing"):
+        line = one_error_line(actlab("run", "vanishing", *TINY, "--out", str(tmp_path)))
+    assert f"another actlab run (pid {os.getpid()}) is writing {tmp_path / 'vanishing'}" in line
+    assert not (tmp_path / "vanishing").exists()
+
+
+def test_concurrent_runs_never_write_at_once(tmp_path):
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    procs = [subprocess.Popen([sys.executable, "-m", "actlab.cli", "run", "vanishing", *TINY, "--seed", str(i),
+                               "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env) for i in range(4)]
+    outcomes = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]
+    wrote = [i for i, (rc, _, _) in enumerate(outcomes) if rc == 0]
+    assert wrote, outcomes
+    for rc, _, err in outcomes:
+        assert rc == 0 or (rc == 2 and "another actlab run (pid" in err), err
+    seed = json.loads((tmp_path / "vanishing" / "result.json").read_text())["config"]["seed"]
+    assert seed in wrote
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".vanishing.") and p.is_dir()) == []
+
+
+def test_stale_temporary_folders_of_actlabs_pattern_are_cleaned_and_nothing_else(tmp_path):
+    stale = [tmp_path / ".vanishing.k2j4_x9a", tmp_path / ".vanishing.old.ab12cd34"]
+    for folder in stale:
+        (folder / "x").mkdir(parents=True)
+        (folder / "x" / "result.json").write_text("{}")
+    kept = [tmp_path / ".vanishing.notes", tmp_path / ".vanishing.k2j4_x9a.txt", tmp_path / ".zigzag.k2j4_x9a"]
+    kept[0].mkdir()
+    kept[1].write_text("mine")
+    kept[2].mkdir()
+    assert actlab("run", "vanishing", *TINY, "--out", str(tmp_path)).returncode == 0
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in kept)
+
+
+@pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
+def test_results_follow_the_users_umask(tmp_path, umask, file_mode, dir_mode):
+    old = os.umask(umask)
+    try:
+        assert main(["run", "vanishing", *TINY, "--out", str(tmp_path)]) == 0
+    finally:
+        os.umask(old)
+    folder = tmp_path / "vanishing"
+    assert stat.S_IMODE(folder.stat().st_mode) == dir_mode
+    for name in ("result.json", MARKER):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == file_mode, name
+
+
+def test_out_naming_a_file_says_so(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    line = one_error_line(actlab("run", "vanishing", *TINY, "--out", str(tmp_path / "afile")))
+    assert f"{tmp_path / 'afile'} is a file, not a folder" in line
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_a_full_disk_names_the_file(tmp_path, monkeypatch, capsys):
+    import actlab.verdicts.result as result_mod
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(result_mod.os, "fsync", full)
+    assert main(["run", "vanishing", *TINY, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("actlab: error: cannot write or read ") and "No space left on device" in err
+    assert str(tmp_path / ".vanishing.") in err or str(tmp_path / "vanishing") in err
+    assert not (tmp_path / "vanishing").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []  # no temporary folder left
+
+
+def test_a_closed_pipe_is_not_an_error():
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "actlab.cli", "list", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    assert proc.stdout.readline().strip() == b"["
+    proc.stdout.close()  # as `| head -1` does
+    assert proc.wait(timeout=60) == 0
+    assert proc.stderr.read() == b""
+
+
+def test_run_claim_help_lists_its_settings_with_meanings(capsys):
+    assert main(["run", "zigzag", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--quick" in out  # the generic help first
+    for name, meaning in [("parts", "which parts to run"), ("inputs", "all-positive input distribution"),
+                          ("sgd_lr_scale", "per-example SGD's lr")]:
+        (line,) = [ln for ln in out.splitlines() if ln.strip().startswith(name + " ")]
+        assert meaning in line, line
+    assert main(["run", "saturation", "--set", "help"]) == 0
+    out = capsys.readouterr().out
+    (line,) = [ln for ln in out.splitlines() if ln.strip().startswith("probes ")]
+    assert "30 (--quick: 24)" in line and "activations are measured" in line
+
+
+def test_every_setting_of_every_claim_has_a_meaning():
+    from actlab.claims import claim_names, load_claim
+    from actlab.cli.settings_help import field_help
+
+    for name in claim_names():
+        missing = [k for k, v in field_help(load_claim(name)).items() if not v]
+        assert not missing, f"{name}: no meaning for {missing} (add it to the Config docstring's Args)"
+
+
+def test_ctrl_c_during_a_parallel_run_stops_within_two_seconds(tmp_path):
+    """dead-relu trains in worker processes; Ctrl-C while the queue is long stops at once."""
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = ["run", "dead-relu", "--quick", "--set", "workers=2", "--set", "steps=400", "--set", "train_examples=2000",
+            "--set", "lrs=0.01,0.1,0.3,1", "--set", "seeds=4", "--no-plots", "--out", str(tmp_path)]
+    proc = subprocess.Popen([sys.executable, "-m", "actlab.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line, started = "", time.monotonic()
+        while "training" not in line:  # the pool runs: one task finished, dozens queued
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "the run ended before it trained"
+            assert time.monotonic() - started < 120
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        rc = proc.wait(timeout=60)
+        latency = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read()
+    assert rc == 130, err
+    assert "actlab: interrupted" in err and "Traceback" not in err
+    assert latency < 2.0, f"took {latency:.1f}s to stop"
+    assert not (tmp_path / "dead-relu").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []
+
+
+def _write_in_a_process(out_root: str, seed: int) -> str:
+    from actlab.cli.main import _write_claim
+    from actlab.runs.folders import FolderError
+    from actlab.verdicts.result import Result, Verdict
+
+    result = Result(experiment="vanishing", config={"seed": seed}, metrics={"x": [seed] * 20000},
+                    verdict=Verdict("holds", f"seed {seed}"), env={}, elapsed_s=0.0)
+    try:
+        for _ in range(5):
+            _write_claim(result, Path(out_root), plot=False)
+    except FolderError as exc:
+        return str(exc)
+    return "ok"
+
+
+def test_write_claim_from_four_processes_never_loses_or_litters(tmp_path):
+    import multiprocessing
+
+    # fork: the test process has imported torch already, so the four start at once
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        outcomes = pool.starmap(_write_in_a_process, [(str(tmp_path), i) for i in range(4)])
+    assert "ok" in outcomes
+    for outcome in outcomes:
+        assert outcome == "ok" or "another actlab run (pid " in outcome, outcome
+    result = json.loads((tmp_path / "vanishing" / "result.json").read_text())
+    assert result["config"]["seed"] in [i for i, o in enumerate(outcomes) if o == "ok"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".vanishing.lock", "vanishing"]
