@@ -32,13 +32,13 @@ from actlab.claims.cost import (
     choose_clock,
     cost_rule,
     cost_verdict,
-    decision_sizes,
     elementwise_tasks,
     measure,
     regime_of,
     run,
     train_step_task,
 )
+from actlab.claims.cost.verdict import decision_sizes
 from actlab.cli.main import main
 from actlab.plots.cost import captions, plot, tables
 from actlab.verdicts.result import load_result

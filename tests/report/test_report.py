@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from actlab.claims import CLAIMS
-from actlab.cli.main import _claim_config, build_parser, main
+from actlab.cli.common import claim_config as _claim_config
+from actlab.cli.main import build_parser, main
 from actlab.report import (
     ReportError,
     build_report,

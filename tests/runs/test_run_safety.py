@@ -235,7 +235,7 @@ def test_ctrl_c_during_a_parallel_run_stops_within_two_seconds(tmp_path):
 
 
 def _write_in_a_process(out_root: str, seed: int) -> str:
-    from actlab.cli.main import _write_claim
+    from actlab.cli.run import write_claim_folder as _write_claim
     from actlab.runs.folders import FolderError
     from actlab.verdicts.result import Result, Verdict
 

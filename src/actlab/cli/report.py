@@ -1,6 +1,6 @@
 """``actlab report DIR [--markdown FILE] [--summary-png FILE]``: the report of a results (or sweep) folder.
 
-Split from :mod:`actlab.cli` (which parses the arguments and maps errors to exit codes).
+:mod:`actlab.cli.main` parses the arguments and maps errors to exit codes.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..verdicts.result import write_text_atomic
-from .main import EXIT_OK, UsageError, _check_writable
+from .common import EXIT_OK, UsageError, check_writable
 
 __all__ = ["cmd_report"]
 
@@ -32,7 +32,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     for opt, path in outputs:
         if opt == "--summary-png" and path.suffix.lower() != ".png":
             raise UsageError(f"--summary-png {path}: the picture is a PNG; give a file name ending in .png")
-        _check_writable(path.parent if str(path.parent) else Path("."))
+        check_writable(path.parent if str(path.parent) else Path("."))
     if find_sweeps(args.dir):  # the folder `actlab sweep` writes (DIR/CLAIM/sweep.json) or one sweep's folder
         if outputs:
             raise UsageError(f"{args.dir} is a sweep folder; --markdown and --summary-png take a results folder "

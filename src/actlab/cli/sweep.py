@@ -1,6 +1,6 @@
 """``actlab sweep CLAIM --seeds N [--grid K=V1,V2] ...``: runs of one claim over a grid, resumable.
 
-Split from :mod:`actlab.cli` (which parses the arguments and maps errors to exit codes).
+:mod:`actlab.cli.main` parses the arguments and maps errors to exit codes.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from .main import EXIT_FAILURE, EXIT_OK, ProgressLine, UsageError, _check_writable, _claim_config
+from .common import EXIT_FAILURE, EXIT_OK, ProgressLine, UsageError, check_writable, claim_config
 
 __all__ = ["cmd_sweep"]
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """Runs of one claim over --grid x --seeds, in parallel, resumable (experiments/sweep.py)."""
+    """Runs of one claim over --grid x --seeds, in parallel, resumable (runs/sweep.py)."""
     from ..claims import load_claim
     from ..runs.sweep import SweepError, plan_sweep, run_sweep
     from ..training.settings import MAX_WORKERS, resolve_device
@@ -36,7 +36,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers {args.workers} must be from 0 to {MAX_WORKERS} (0: one per core)")
     if args.ray_address is not None and args.backend != "ray":
         raise UsageError("--ray-address goes with --backend ray")
-    base = _claim_config(module, args, strict=True)
+    base = claim_config(module, args, strict=True)
     grid: dict[str, str] = {}
     for item in args.grid or []:
         key, eq, values = item.partition("=")
@@ -51,7 +51,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{module.NAME}: {exc}") from None
     out_root = Path(args.out)
-    _check_writable(out_root)
+    check_writable(out_root)
     progress = ProgressLine(f"sweep {module.NAME}", enabled=not args.no_progress)
     try:
         report = run_sweep(plan, out_root, backend=args.backend, workers=args.workers,

@@ -28,7 +28,7 @@ from typing import Any
 import lightning.pytorch as pl
 
 from ..probes import Finding, Monitor
-from . import ScalarSink
+from .scalars import ScalarSink
 
 __all__ = ["MonitorCallback"]
 

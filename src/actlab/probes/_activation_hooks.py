@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -17,9 +17,6 @@ from torch.overrides import TorchFunctionMode
 
 from . import stats as S
 from .sites import FUNCTIONAL_ACTIVATIONS, ActivationInfo, FunctionalCall, functional_activation
-
-if TYPE_CHECKING:
-    from .monitor import Monitor
 
 __all__: list[str] = []  # private: the Monitor's pieces
 
@@ -74,7 +71,7 @@ class _ActivationMode(TorchFunctionMode):
     and hands the activation functions to the monitor. Inside ``__torch_function__`` the
     mode is off, so the monitor's own reductions do not come back here."""
 
-    def __init__(self, monitor: Monitor) -> None:
+    def __init__(self, monitor: ActivationHooks) -> None:
         super().__init__()
         self._monitor = monitor
 

@@ -8,7 +8,9 @@ transfer and finishes the records (plain dicts, as the JSONL file holds them).
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -16,6 +18,7 @@ from torch import Tensor
 
 from . import stats as S
 from ._activation_hooks import _Site
+from .sinks import Sink
 
 __all__: list[str] = []  # private: the Monitor's pieces
 
@@ -256,6 +259,27 @@ class Records:
         return {"type": "step", "step": raw["step"], "forwards": raw["forwards"], "window": self.window,
                 "activations": activations, "parameters": parameters}
 
+    def _to_sink(self, sink: Sink, method: str, *args: Any) -> None:
+        """``sink.method(*args)``; a sink that fails (a full disk, a closed writer) is
+        disabled with one warning: the training it watches goes on, and ``history`` and
+        ``findings()`` still work from memory."""
+        try:
+            getattr(sink, method)(*args)
+        except Exception as exc:  # noqa: BLE001 (any failure of a sink must not stop the training)
+            if sink in self._live_sinks:
+                self._live_sinks.remove(sink)
+            if method != "close":
+                with contextlib.suppress(Exception):
+                    sink.close()
+            where = getattr(sink, "path", None) or getattr(sink, "_target", None) or sink
+            warnings.warn(f"actlab Monitor: writing to {where} failed ({type(exc).__name__}: {exc}); that sink is "
+                          "disabled, training goes on, and findings() and history still work from memory",
+                          stacklevel=4)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(f"actlab Monitor: {message}", stacklevel=5)
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -264,5 +288,3 @@ def _ratio(a: float, b: float) -> float | None:
     if b == 0:
         return math.inf if a > 0 else None
     return math.nan  # NaN in, NaN out
-
-

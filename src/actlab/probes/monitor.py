@@ -81,9 +81,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import difflib
-import fnmatch
-import math
 import time
 import warnings
 import weakref
@@ -105,8 +102,20 @@ from ._activation_hooks import (
     _ActivationMode,
     _Site,
 )
+from ._model_scan import compiled_module, contains, overlap, unseen_parts
+from ._options import (
+    ACTIVATION_STATS,
+    ALL_STATS,
+    DEFAULT_EVERY,
+    HISTOGRAM_SAMPLE,
+    PARAMETER_STATS,
+    check_numbers,
+    parse_layers,
+    parse_stats,
+)
 from ._parameter_stats import ParameterStats
 from ._records import Records, _Pack
+from ._summary import summary_table
 from .findings import Finding, Thresholds, diagnose
 from .schedules import Schedule, check_schedule
 from .schedules import every as every_schedule
@@ -114,20 +123,6 @@ from .sinks import JsonlSink, Sink, TensorBoardSink
 from .sites import ActivationInfo, module_activation
 
 __all__ = ["Monitor", "ACTIVATION_STATS", "PARAMETER_STATS", "ALL_STATS", "DEFAULT_EVERY", "HISTOGRAM_LIMIT", "HISTOGRAM_SAMPLE"]
-
-ACTIVATION_STATS = ("mean", "std", "zero_centring", "saturated_fraction", "dead_fraction", "histogram")
-PARAMETER_STATS = ("grad_norm", "update_ratio", "sign_coherence", "positive_grad_fraction", "weight_histogram",
-                   "grad_histogram")
-ALL_STATS = ACTIVATION_STATS + PARAMETER_STATS
-_STAT_GROUPS = {"all": ALL_STATS, "activations": ACTIVATION_STATS, "parameters": PARAMETER_STATS}
-
-#: Default schedule: every 100th step (0, 100, 200, ...). A lone sampled step with
-#: every statistic costs about one plain step of a small MLP on the CPU
-#: (benchmarks/monitor_overhead.py); spread over 100 steps that is about 1%, within
-#: the 2% budget.
-DEFAULT_EVERY = 100
-#: Default cap on the values per call that go into a histogram (an even strided sample).
-HISTOGRAM_SAMPLE = 4096
 
 # The monitor attached to each model, so that a second Monitor on the same model (or on
 # a module inside it or around it) is refused with a message naming the first, instead
@@ -210,7 +205,7 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self.model = model
         self.schedule: Schedule = (check_schedule(schedule) if schedule is not None
                                    else every_schedule(DEFAULT_EVERY if every is None else every))
-        self.stats: frozenset[str] = _parse_stats(stats)
+        self.stats: frozenset[str] = parse_stats(stats)
         # what the hooks compute, decided once (the hooks run on every sampled step)
         self._want_moments = bool(self.stats & {"mean", "std", "zero_centring"})
         self._want_hist = "histogram" in self.stats
@@ -222,28 +217,13 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self._want_grad_hist = bool(self.stats & {"grad_histogram", "positive_grad_fraction"})
         self._want_any_activation = bool(self.stats & set(ACTIVATION_STATS))
         self._want_activations = functional and bool(self.stats & set(ACTIVATION_STATS))  # enter the mode
-        self._include = _parse_layers(layers)
+        self._include = parse_layers(layers)
         self._filtered = layers is not None
         self._check_layers(layers)
-        for name, value, minimum in (("window", window, 1), ("bins", bins, 1), ("flush_every", flush_every, 1),
-                                     ("keep", keep, 1), ("start_step", start_step, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
-        if not (isinstance(saturation_slope, (int, float)) and 0 < saturation_slope < 1):
-            raise ValueError(f"saturation_slope={saturation_slope!r} must be a number in (0, 1), e.g. 0.05")
-        if histogram_range is not None:
-            try:
-                lo, hi = (float(v) for v in histogram_range)
-            except (TypeError, ValueError):
-                lo = hi = math.nan
-            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise ValueError(f"histogram_range={histogram_range!r} must be two finite numbers lo < hi")
-            histogram_range = (lo, hi)
-        if histogram_sample is not None and (isinstance(histogram_sample, bool) or not isinstance(histogram_sample, int)
-                                             or histogram_sample < 1):
-            raise ValueError(f"histogram_sample={histogram_sample!r} must be a positive integer or None (every value)")
-        if unit_dim is not None and (isinstance(unit_dim, bool) or not isinstance(unit_dim, int)):
-            raise ValueError(f"unit_dim={unit_dim!r} must be an integer dimension or None")
+        histogram_range = check_numbers(window=window, bins=bins, flush_every=flush_every, keep=keep,
+                                        start_step=start_step, saturation_slope=saturation_slope,
+                                        histogram_range=histogram_range, histogram_sample=histogram_sample,
+                                        unit_dim=unit_dim)
         if thresholds is not None and not isinstance(thresholds, Thresholds):
             raise TypeError(f"thresholds must be an actlab.probes.Thresholds, not {type(thresholds).__name__}")
         if optimizer is not None and not hasattr(optimizer, "register_step_post_hook"):
@@ -323,9 +303,9 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         if self._attached:
             return self
         for other_model, other in list(_ATTACHED.items()):
-            if other is not self and other.attached and _overlap(self.model, other_model):
+            if other is not self and other.attached and overlap(self.model, other_model):
                 where = ("this model" if other_model is self.model else
-                         f"{type(other_model).__name__} (a module {'inside' if _contains(self.model, other_model) else 'around'} "
+                         f"{type(other_model).__name__} (a module {'inside' if contains(self.model, other_model) else 'around'} "
                          f"this {type(self.model).__name__})")
                 raise RuntimeError(
                     f"{other!r} is already attached to {where}; a second Monitor on the same model is refused (the two "
@@ -389,7 +369,7 @@ class Monitor(ActivationHooks, ParameterStats, Records):
     def attached_to(model: nn.Module) -> Monitor | None:
         """The monitor attached to ``model`` (or to a module inside it or around it), or None."""
         for other_model, other in list(_ATTACHED.items()):
-            if other.attached and _overlap(model, other_model):
+            if other.attached and overlap(model, other_model):
                 return other
         return None
 
@@ -470,7 +450,7 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self._activation_forwards = frozenset(
             code for _, m, _ in self._activation_modules.values()
             if (code := getattr(getattr(type(m), "forward", None), "__code__", None)) is not None)
-        self._compiled = _compiled(self.model)
+        self._compiled = compiled_module(self.model)
         if self._compiled is not None:
             self._parameters_only(self._compiled)
         self._mode_regions, self._mode_modules = self._mode_layout() if self._want_activations else ([], frozenset())
@@ -481,7 +461,7 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self._param_names = {id(p): n for n, p in self.model.named_parameters()}
         self._param_owners = {id(p): mod for mod in self.model.modules() for p in mod.parameters(recurse=False)}
         self._produced = {}
-        self._unseen = _unseen(self.model)
+        self._unseen = unseen_parts(self.model)
         for message in self._unseen:
             warnings.warn(f"actlab Monitor: {message}", stacklevel=3)
         self._params: list[tuple[str, nn.Parameter]] = [
@@ -507,7 +487,7 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         """torch.compile(model) after attach (it marks the module): parameters only from now on."""
         if self._compiled is None and getattr(self.model, "_is_torch_compile", False):
             self._remove_hooks()
-            self._parameters_only(_compiled(self.model) or type(self.model).__name__, late=True)
+            self._parameters_only(compiled_module(self.model) or type(self.model).__name__, late=True)
 
     def _parameters_only(self, compiled: str, late: bool = False) -> None:
         """Under torch.compile: no activation hooks from now on, said in one line."""
@@ -599,141 +579,9 @@ class Monitor(ActivationHooks, ParameterStats, Records):
 
     def summary(self) -> str:
         """A text table of the newest record: one line per activation site and parameter."""
-        rec = self.latest
-        if rec is None:
-            return f"Monitor({type(self.model).__name__}): no sampled step recorded yet"
-        names = list(rec["activations"]) + list(rec["parameters"])
-        w = min(max([len(n) for n in names] + [16]), 48)
-        lines = [f"step {rec['step']}",
-                 f"{'activation site':{w}} {'activation':14} {'mean':>9} {'std':>9} {'|m|/s':>7} {'sat':>6} {'dead':>6}"]
-        for name, a in rec["activations"].items():
-            lines.append(f"{name[:w]:{w}} {a['activation'][:14]:14} {_fmt(a.get('mean'))} {_fmt(a.get('std'))} "
-                         f"{_fmt(a.get('zero_centring'), 7)} {_fmt(a.get('saturated_fraction'), 6, pct=True)} "
-                         f"{_fmt(a.get('dead_fraction'), 6, pct=True)}")
-        lines.append(f"{'parameter':{w}} {'shape':14} {'grad norm':>9} {'upd/w':>9} {'coher':>7}")
-        for name, p in rec["parameters"].items():
-            shape = "x".join(map(str, p["shape"]))
-            lines.append(f"{name[:w]:{w}} {shape[:14]:14} {_fmt(p.get('grad_norm'))} {_fmt(p.get('update_ratio'))} "
-                         f"{_fmt(p.get('sign_coherence'), 7)}")
-        return "\n".join(lines)
-
-    def _to_sink(self, sink: Sink, method: str, *args: Any) -> None:
-        """``sink.method(*args)``; a sink that fails (a full disk, a closed writer) is
-        disabled with one warning: the training it watches goes on, and ``history`` and
-        ``findings()`` still work from memory."""
-        try:
-            getattr(sink, method)(*args)
-        except Exception as exc:  # noqa: BLE001 (any failure of a sink must not stop the training)
-            if sink in self._live_sinks:
-                self._live_sinks.remove(sink)
-            if method != "close":
-                with contextlib.suppress(Exception):
-                    sink.close()
-            where = getattr(sink, "path", None) or getattr(sink, "_target", None) or sink
-            warnings.warn(f"actlab Monitor: writing to {where} failed ({type(exc).__name__}: {exc}); that sink is "
-                          "disabled, training goes on, and findings() and history still work from memory",
-                          stacklevel=4)
-
-    def _warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            warnings.warn(f"actlab Monitor: {message}", stacklevel=5)
+        return summary_table(self.latest, type(self.model).__name__)
 
     def __repr__(self) -> str:
         state = "attached" if self._attached else "detached"
         return (f"Monitor({type(self.model).__name__}, schedule={getattr(self.schedule, '__qualname__', '?')}, "
                 f"stats={len(self.stats)}, {state}, step={self._step})")
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-
-def _fmt(value: Any, width: int = 9, pct: bool = False) -> str:
-    if value is None:
-        return f"{'-':>{width}}"
-    if pct:
-        return f"{100 * value:>{width - 1}.1f}%"
-    return f"{value:>{width}.3g}"
-
-
-def _all_layers(name: str) -> bool:
-    return True
-
-
-def _parse_layers(layers: Any) -> Callable[[str], bool]:
-    if layers is None:
-        return _all_layers
-    if callable(layers):
-        return layers
-    patterns = [layers] if isinstance(layers, str) else list(layers)
-    if not patterns or not all(isinstance(p, str) for p in patterns):
-        raise TypeError(f"layers= takes glob patterns (strings) or a function name -> bool, not {layers!r}")
-
-    def include(name: str) -> bool:
-        parts = name.split(".") if name else [""]
-        prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
-        return any(fnmatch.fnmatchcase(prefix, pat) for pat in patterns for prefix in prefixes)
-
-    return include
-
-
-def _parse_stats(stats: str | Iterable[str]) -> frozenset[str]:
-    names = [stats] if isinstance(stats, str) else list(stats)
-    if not names:
-        raise ValueError(f"stats= is empty; choose from {', '.join(ALL_STATS)} (or 'all', 'activations', 'parameters')")
-    out: set[str] = set()
-    for name in names:
-        if not isinstance(name, str):
-            raise TypeError(f"stats= takes statistic names, not {name!r}")
-        if name in _STAT_GROUPS:
-            out.update(_STAT_GROUPS[name])
-        elif name in ALL_STATS:
-            out.add(name)
-        else:
-            close = difflib.get_close_matches(name, list(ALL_STATS) + list(_STAT_GROUPS), n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ValueError(f"unknown statistic {name!r}{hint} (statistics: {', '.join(ALL_STATS)}; groups: "
-                             f"{', '.join(_STAT_GROUPS)})")
-    return frozenset(out)
-
-
-def _compiled(model: nn.Module) -> str | None:
-    """The name of the compiled module in ``model`` (``torch.compile``), or None."""
-    for name, m in model.named_modules():
-        if (getattr(m, "_orig_mod", None) is not None or getattr(m, "_is_torch_compile", False)
-                or getattr(m, "_compiled_call_impl", None) is not None):
-            return f"{type(model).__name__}" + (f".{name}" if name else "")
-    return None
-
-
-_FUSED_RNNS = tuple(c for c in (nn.LSTM, nn.GRU, nn.RNN, nn.LSTMCell, nn.GRUCell, nn.RNNCell))
-
-
-def _unseen(model: nn.Module) -> list[str]:
-    """What the monitor cannot see in ``model``, one sentence each, with the fix."""
-    out = []
-    registered = {id(m) for m in model.modules()}
-    for name, m in model.named_modules():
-        if isinstance(m, _FUSED_RNNS):
-            out.append(f"{name or 'the model'} ({type(m).__name__}) computes its gates in one fused kernel: the "
-                       "monitor sees its parameters but not its sigmoid and tanh gates (write the cell with nn.Linear "
-                       "and torch.sigmoid / torch.tanh to watch them)")
-        for attr, value in vars(m).items():
-            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-            mods = [v for v in items if isinstance(v, nn.Module) and id(v) not in registered]
-            if mods and not attr.startswith("_"):
-                where = f"{name}.{attr}" if name else attr
-                kinds = ", ".join(sorted({type(v).__name__ for v in mods}))
-                container = "nn.ModuleDict" if isinstance(value, dict) else "nn.ModuleList"
-                out.append(f"{type(model).__name__}.{where} is a plain Python {type(value).__name__} of {len(mods)} "
-                           f"module(s) ({kinds}): PyTorch does not register them, so neither the monitor nor "
-                           f"model.parameters() (your optimizer) sees them; hold them in {container}")
-    return out
-
-
-def _contains(outer: nn.Module, inner: nn.Module) -> bool:
-    return any(m is inner for m in outer.modules())
-
-
-def _overlap(a: nn.Module, b: nn.Module) -> bool:
-    return a is b or _contains(a, b) or _contains(b, a)

@@ -110,8 +110,8 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -119,25 +119,35 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...activations import get
-from ...training.fields import check_fields
 from ...training.models import build_mlp
 from ...training.settings import (
-    MAX_BATCH,
-    MAX_SECONDS,
-    MAX_THREADS,
     Progress,
     Stopwatch,
-    check_activations,
     check_choice,
-    check_float,
-    check_int,
     no_progress,
     resolve_device,
     torch_threads,
 )
-from ...verdicts.result import KeyNumber, Result, Rule, Source, Verdict, environment
-from ...verdicts.stats import Interval, decide_each, positive_ci95
+from ...verdicts.result import Result, environment
+from ...verdicts.stats import positive_ci95
+from .config import (
+    ALLOC_THRESHOLD_BYTES,
+    CLAIM,
+    COMMAND,
+    COPY,
+    COPY_INTO,
+    DTYPES,
+    ELEMENTWISE_ZOO,
+    EXP_BASED,
+    NAME,
+    PASSES,
+    QUICK,
+    RELU_CLASS,
+    SOURCE,
+    Config,
+)
 from .timing import CLOCKS, Copy, CopyInto, Timing, choose_clock, measure
+from .verdict import _interval_dict, _verdict, cost_rule, cost_verdict, regime_of
 
 __all__ = [
     "NAME",
@@ -167,136 +177,6 @@ __all__ = [
     "train_step_task",
     "run",
 ]
-
-NAME = "cost"
-CLAIM = "exp() is more expensive than max(0, x)"
-# The source's words only; actlab's own 1.2x-of-a-copy budget for the ReLU class is a separate
-# check (relu_class_vs_copy), not part of the claim.
-SOURCE = ("CS231n lecture 6 (2017), 'Activation functions': sigmoid's exp() is a bit compute "
-          "expensive, ReLU is computationally efficient")
-COMMAND = "actlab run cost"
-
-#: Every elementwise entry of the built-in zoo (maxout, a layer, is left out: see above).
-ELEMENTWISE_ZOO: tuple[str, ...] = (
-    "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "gelu_tanh",
-    "silu", "mish", "softplus", "softsign", "hard_sigmoid", "hard_tanh", "lecun_tanh",
-    "sigmoid_centered", "tanh_shifted",
-)
-#: Piecewise-linear activations: a compare and a multiply-add per element at most.
-RELU_CLASS: tuple[str, ...] = ("relu", "leaky_relu", "prelu", "hard_tanh", "hard_sigmoid")
-#: Activations that compute an exponential (or tanh) per element; sigmoid first.
-EXP_BASED: tuple[str, ...] = (
-    "sigmoid", "tanh", "elu", "selu", "silu", "mish", "softplus", "gelu_tanh", "lecun_tanh",
-    "sigmoid_centered", "tanh_shifted",
-)
-PASSES: tuple[str, ...] = ("forward", "forward_backward")
-DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
-
-#: glibc's largest mmap threshold (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit Linux): an allocation
-#: this large or larger always gets fresh pages from the kernel, which every out-of-place op
-#: then pays for (page faults, zeroing), whatever its arithmetic.
-ALLOC_THRESHOLD_BYTES = 32 * 1024 * 1024
-_MAX_SIZE = 1 << 30  # elements; a forward+backward holds ~5 tensors of this size
-
-
-@dataclass(frozen=True)
-class Config:
-    """Settings of the ``cost`` claim (see the module docstring for what each measures).
-
-    Args:
-        seed: seeds the inputs, the MLP weights and its synthetic batch.
-        device: ``cpu``, or ``cuda``/``cuda:N`` to measure the GPU as well as the CPU.
-        activations: elementwise activations; relu is added first if missing.
-        sizes: tensor sizes in elements (sorted, duplicates dropped).
-        dtype: ``float32`` or ``float64``.
-        threads: ``torch.set_num_threads`` during the run (restored after). One
-            thread by default: the per-element cost of the function itself, less
-            disturbed by other processes, and no kink where PyTorch's intra-op
-            parallelism starts (32768 elements).
-        min_run_time: seconds of timed blocks per (activation, pass, size), over all rounds.
-        rounds: interleaved passes over all measurements.
-        block_time: target seconds per timed block (the clock is read once per block).
-        warmup: untimed calls of each callable before its timing.
-        train_widths: hidden widths of the training-step MLP (784 inputs, 10 outputs).
-        train_batch: its batch size.
-        train_lr: its SGD learning rate.
-        train_min_run_time: seconds of timed training steps per activation.
-        margin: the verdict's threshold: "more expensive" means > 1 + margin times relu.
-        copy_budget: DESIGN.md's budget for ReLU-class forward vs a copy.
-    """
-
-    seed: int = 0
-    device: str = "cpu"
-    activations: tuple[str, ...] = ELEMENTWISE_ZOO
-    sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000, 4_000_000, 16_000_000)
-    dtype: str = "float32"
-    threads: int = 1
-    min_run_time: float = 0.2
-    rounds: int = 7
-    block_time: float = 0.002
-    warmup: int = 3
-    train_widths: tuple[int, ...] = (256, 256)
-    train_batch: int = 128
-    train_lr: float = 0.01
-    train_min_run_time: float = 0.5
-    margin: float = 0.1
-    copy_budget: float = 1.2
-
-    def __post_init__(self) -> None:
-        check_fields(self, "seed", "device")
-        acts = check_activations(self.activations)
-        for name in acts:
-            if get(name).kind != "elementwise":
-                raise ValueError(
-                    f"activations: {name} is a layer (k inputs per output unit), not an elementwise op; "
-                    "its cost is that of the k times wider Linear before it, which this claim does not "
-                    "measure. Leave it out.")
-        if "relu" not in acts:
-            acts = ("relu", *acts)  # the reference of every ratio
-        object.__setattr__(self, "activations", acts)
-        object.__setattr__(self, "sizes", _positive_ints("sizes", self.sizes, max_value=_MAX_SIZE, sort=True))
-        check_choice("dtype", self.dtype, DTYPES)
-        check_int("threads", self.threads, min_value=1, max_value=MAX_THREADS)
-        check_float("min_run_time", self.min_run_time, positive=True, max_value=MAX_SECONDS)
-        check_int("rounds", self.rounds, min_value=1)
-        check_float("block_time", self.block_time, positive=True, max_value=MAX_SECONDS)
-        check_int("warmup", self.warmup, min_value=0)
-        object.__setattr__(self, "train_widths", _positive_ints("train_widths", self.train_widths, max_value=1 << 16))
-        check_int("train_batch", self.train_batch, min_value=1, max_value=MAX_BATCH)
-        check_float("train_lr", self.train_lr, positive=True)
-        check_float("train_min_run_time", self.train_min_run_time, positive=True, max_value=MAX_SECONDS)
-        check_float("margin", self.margin, min_value=0.0)
-        check_float("copy_budget", self.copy_budget, min_value=1.0)
-
-
-def _positive_ints(name: str, values: Any, *, max_value: int, sort: bool = False) -> tuple[int, ...]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise ValueError(f"{name}={values!r} must be a list of positive integers, e.g. 1000,10000")
-    if not values:
-        raise ValueError(f"{name}: the list is empty")
-    for v in values:
-        check_int(f"{name} entry", v, min_value=1, max_value=max_value)
-    return tuple(sorted(set(values))) if sort else tuple(values)
-
-
-#: ``--quick``: the activations the figures and the verdict need, one size on each side of the
-#: allocation threshold (4 MB and 40 MB of float32), and 5 interleaved rounds (the fewest a
-#: verdict takes: one ratio per round).
-QUICK: dict[str, Any] = {
-    "activations": ("relu", "leaky_relu", "sigmoid", "tanh", "gelu"),
-    "sizes": (1_000_000, 10_000_000),
-    "min_run_time": 0.1,
-    "rounds": 5,
-    "warmup": 2,
-    "train_min_run_time": 0.08,
-}
-
-
-# --- what is timed -----------------------------------------------------------------
-
-# Task keys: (subject, pass, size); subject is an activation name, or one of these.
-COPY, COPY_INTO = "<copy>", "<copy_into>"
-
 
 def elementwise_tasks(
     activations: Sequence[str],
@@ -479,141 +359,6 @@ def _measure_device(config: Config, device: torch.device, progress: Progress) ->
             "within_budget": {a: r <= config.copy_budget for a, r in budget_ratio.items()},
         },
     }
-
-
-def regime_of(size: int, bytes_per_element: int) -> str:
-    """"cached_heap" below :data:`ALLOC_THRESHOLD_BYTES` (allocations reuse heap memory), "fresh_pages" at or above."""
-    return "fresh_pages" if size * bytes_per_element >= ALLOC_THRESHOLD_BYTES else "cached_heap"
-
-
-_REGIME_WORDS = {"cached_heap": "below the 32 MB allocation threshold (memory reused: the arithmetic shows)",
-                 "fresh_pages": "above the 32 MB allocation threshold (every op gets fresh pages: memory-bound)"}
-
-
-def _interval_dict(iv: Interval) -> dict[str, Any]:
-    return {"estimate": iv.estimate, "ci95_low": iv.low, "ci95_high": iv.high, "n": iv.n}
-
-
-def _interval(d: Mapping[str, Any]) -> Interval:
-    return Interval(d["estimate"], d["ci95_low"], d["ci95_high"], d["n"], "log-t")
-
-
-def decision_sizes(config: Config) -> dict[str, int]:
-    """The size the verdict reads in each regime measured: the largest size on each side of the threshold."""
-    out: dict[str, int] = {}
-    for n in config.sizes:
-        out[regime_of(n, DTYPES[config.dtype].itemsize)] = n  # sizes are sorted: the last one wins
-    return dict(sorted(out.items()))
-
-
-def cost_rule(config: Config, exp_act: str) -> Rule:
-    """The claim as a rule on the forward+backward time ratio exp activation / relu."""
-    threshold = 1 + config.margin
-    return Rule(statistic=f"{exp_act}/relu time ratio of forward+backward (one ratio per interleaved round, "
-                          f"geometric mean and log-t interval over rounds)", threshold=threshold, holds_if="above",
-                seeds=config.rounds, text=(
-        f"In each size regime measured (the largest size below and the largest above the 32 MB allocation "
-        f"threshold), {exp_act} is more expensive than relu if the 95% interval of its forward+backward time ratio "
-        f"lies wholly above {threshold:g}, and not if wholly below; rounds are the replicates (at least 5; this run: "
-        f"{config.rounds}). The claim holds if it holds in every regime measured, does not hold if it fails in some "
-        f"regime, otherwise inconclusive. The training-step ratio is reported as the practical answer, not decided."))
-
-
-# One verdict per regime, combined: the claim must hold in every regime measured.
-cost_verdict = decide_each
-
-
-SOURCE_CITATION = "CS231n lecture 6 (2017) and notes, 'Activation functions'"
-SOURCE_VALUE = ("sigmoid: 'exp() is a bit compute expensive'; ReLU: 'computationally efficient', 'very "
-                "computationally efficient' (no number given); Krizhevsky et al. 2012 motivate ReLU by training "
-                "speed, not per-op cost")
-
-
-def _scale_words(config: Config) -> str:
-    def matches(values: Mapping[str, Any]) -> bool:
-        return all(getattr(config, k) == (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in values.items())
-    if matches({k: v for k, v in QUICK.items() if k != "activations"}):
-        return "quick"
-    return "full-scale" if matches({k: getattr(Config, k) for k in QUICK if k != "activations"}) else "custom-size"
-
-
-def _verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
-    acts = config.activations
-    exp_act = next((a for a in EXP_BASED if a in acts), None)
-    scale = _scale_words(config)
-    sizes = decision_sizes(config)
-    threads = f"{config.threads} thread{'s' if config.threads > 1 else ''}"
-    machine = f"timings are of this machine ({threads}, {config.dtype})"
-    if exp_act is None:
-        largest = str(config.sizes[-1])
-        return Verdict("inconclusive", f"No exp-based activation was measured ({', '.join(acts)}), so the claim "
-                       f"cannot be tested; at {config.sizes[-1]:,} elements relu's forward is "
-                       f"{m['ratio_vs_copy']['relu']['forward'][largest]:.2f}x a same-size copy.",
-                       rule=cost_rule(config, "sigmoid"),
-                       source=Source(SOURCE_CITATION, SOURCE_VALUE, "not measured", "no exp-based activation"),
-                       meaning=f"This {scale} run measured no activation that computes exp(), so it cannot test the "
-                               "claim; rerun with --activations relu,sigmoid,tanh.",
-                       key_number=KeyNumber(None, "n/a", "sigmoid/relu forward+backward time (not measured)"))
-    rule = cost_rule(config, exp_act)
-    ci = m["ratio_vs_relu_ci"][exp_act]
-    intervals = {regime: _interval(ci["forward_backward"][str(n)]) for regime, n in sizes.items()}
-    status, per = cost_verdict(intervals, rule)
-    parts = []
-    for regime, n in sizes.items():
-        k = str(n)
-        fwd = _interval(ci["forward"][k])
-        parts.append(f"at {n:,} elements, {_REGIME_WORDS[regime]}: forward+backward "
-                     f"{intervals[regime].text('{:.2f}', 'x')} ({per[regime][0].replace('_', ' ')}), forward "
-                     f"{fwd.text('{:.2f}', 'x')}")
-    tanh_text = ""
-    if "tanh" in acts and exp_act != "tanh":
-        tanh_text = "; tanh forward+backward " + ", ".join(
-            f"{float(m['ratio_vs_relu']['tanh']['forward_backward'][str(n)]):.2f}x at {n:,}" for n in sizes.values())
-    step = _interval(m["train_step_ratio_ci"][exp_act])
-    shape = "-".join(str(w) for w in (784, *config.train_widths, 10))
-    evidence = (f"{exp_act} against relu on the CPU ({machine}): " + "; ".join(parts) + tanh_text
-                + f". The practical answer: a whole {shape} MLP training step (batch {config.train_batch}) costs "
-                f"{step.text('{:.2f}', 'x')} relu's.").replace(" seeds)", " rounds)")
-    decisive = min(sizes, key=lambda r: intervals[r].estimate if intervals[r].estimate is not None else 0.0)
-    est = intervals[decisive].estimate
-    key = KeyNumber(est, f"{est:.2f}x" if est is not None else "n/a",
-                    f"{exp_act}/relu forward+backward time at {sizes[decisive]:,} elements "
-                    f"({'above' if decisive == 'fresh_pages' else 'below'} the allocation threshold; "
-                    f"training step {step.estimate:.2f}x)" if step.estimate is not None else "")
-    ours = "; ".join(f"{intervals[r].text('{:.2f}', 'x')} forward+backward at {n:,} elements" for r, n in sizes.items())
-    ours += f"; training step {step.text('{:.2f}', 'x')}"
-    ours = ours.replace(" seeds)", " rounds)")
-    differences = (f"PyTorch {torch.__version__} CPU kernels ({threads}, vectorised {torch.backends.cpu.get_cpu_capability()}), "
-                   f"{config.dtype}; the course's remark predates fused vectorised exp kernels; {machine}, and a "
-                   "shared machine adds noise, which the interleaved rounds spread over all activations alike")
-    meaning = _meaning(config, scale, exp_act, sizes, intervals, step, status, m)
-    return Verdict(status, evidence, rule=rule, source=Source(SOURCE_CITATION, SOURCE_VALUE, ours, differences),
-                   meaning=meaning, key_number=key)
-
-
-def _meaning(config: Config, scale: str, exp_act: str, sizes: Mapping[str, int], intervals: Mapping[str, Interval],
-             step: Interval, status: str, m: Mapping[str, Any]) -> str:
-    out = [f"This {scale} run timed each activation on this machine's CPU, forward and backward together as "
-           f"training uses them, with relu timed in the same interleaved rounds so that background load hits both."]
-    for regime, n in sizes.items():
-        iv = intervals[regime]
-        where = ("a size whose memory is reused, so the arithmetic shows" if regime == "cached_heap"
-                 else "a size so large that every operation waits for fresh memory from the operating system")
-        out.append(f"At {n:,} numbers ({where}) {exp_act} took {iv.estimate:.2f} times relu's time.")
-    if "tanh" in config.activations and exp_act != "tanh":
-        n = next(iter(sizes.values()))
-        out.append(f"tanh, whose kernel here is slower, took "
-                   f"{float(m['ratio_vs_relu']['tanh']['forward_backward'][str(n)]):.1f}x at {n:,}.")
-    if step.estimate is not None:
-        out.append(f"In a whole training step of a small network the matrix products dominate, and {exp_act} "
-                   f"costs only {step.estimate:.2f}x relu's step: the practical difference is small.")
-    pct = f"{100 * config.margin:g}%"
-    word = {"holds": f"holds in every regime measured (more than {pct} dearer)",
-            "does_not_hold": (f"does not hold as a general rule: in at least one regime {exp_act} costs less than "
-                              f"{pct} more than relu"),
-            "inconclusive": f"is not settled by this run (an interval spans the {1 + config.margin:g}x threshold)"}[status]
-    out.append(f"So 'exp() is more expensive than max(0, x)' {word}.")
-    return " ".join(out)
 
 
 def _cpu_model() -> str:

@@ -69,7 +69,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,10 +80,8 @@ from ...training.trainer import Tensors, TrainConfig, load_tensors, steps_to_tar
 from ...training.workers import run_tasks
 from ...verdicts.result import KeyNumber, Rule, Source, Verdict
 from ...verdicts.stats import Interval, decide, grid_edge, mean_ci95, positive_ci95
+from .config import QUICK, Config
 from .linear import Section
-
-if TYPE_CHECKING:  # annotations only: zigzag imports this module
-    from . import Config
 
 __all__ = [
     "FACTORIAL_VARIANTS",
@@ -460,8 +458,7 @@ def factorial_verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
 
 
 def _scale_words(config: Config) -> str:
-    from . import QUICK  # a function-level import: zigzag imports this module
-    from . import Config as Defaults
+    Defaults = Config
 
     def matches(values: Mapping[str, Any]) -> bool:
         return all(getattr(config, k) == (tuple(v) if isinstance(v, list) else v) for k, v in values.items()

@@ -48,7 +48,7 @@ This part checks algebra; it does not test the claim. With all-positive inputs, 
 per-example step -lr r_i x_i has every component of one sign, so the quadrant fraction
 is 1 exactly; and with per-component mean mu and variance s^2 the condition number of
 E[x x^T] is about 1 + n mu^2 / s^2 (1 + 5.8 n for sigmoid of N(0, 1)). The claim's test
-is part (b) (``zigzag_b``).
+is part (b) (``factorial.py``).
 """
 
 from __future__ import annotations
@@ -56,15 +56,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from ...training.settings import Progress
-
-if TYPE_CHECKING:  # annotations only: zigzag imports this module
-    from . import Config
+from .config import INPUTS, Config
 
 __all__ = [
     "VARIANTS",
@@ -85,7 +83,6 @@ __all__ = [
 ]
 
 VARIANTS = ("positive", "centred")
-INPUTS = ("sigmoid", "uniform")
 #: Part (a)'s check passes when, for every n, the centred problem needs at most
 #: 1/MIN_STEPS_RATIO of the gradient-descent steps of the positive one.
 MIN_STEPS_RATIO = 2.0

@@ -1,0 +1,22 @@
+"""``actlab show NAME [NAME ...] --out F.png``: f and f' on one figure."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import EXIT_OK, UsageError, check_writable, parse_activation
+
+__all__ = ["cmd_show"]
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from ..plots import plot_activations
+
+    acts = [parse_activation(n) for n in args.names]
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise UsageError(f"--out {out}: the figure is a PNG; give a file name ending in .png")
+    check_writable(out.parent if str(out.parent) else Path("."))
+    path = plot_activations(acts, out, x_range=(args.range[0], args.range[1]))
+    print(f"wrote {path}")
+    return EXIT_OK
