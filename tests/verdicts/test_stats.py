@@ -9,9 +9,12 @@ from scipy import stats
 from actlab.verdicts.stats import geometric_mean, mean_ci95, t_quantile_975
 
 
-@pytest.mark.parametrize("df", range(1, 31))
-def test_t_table_matches_scipy(df):
-    assert t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=6e-4)
+@pytest.mark.parametrize("df", [*range(1, 31), 40, 99])
+def test_t_quantile_is_scipys_at_every_df(df):
+    # no typed table that falls back to 1.96 beyond 30 degrees of freedom (2.02 at df = 40)
+    assert t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), rel=1e-12)
+    with pytest.raises(ValueError, match="degrees of freedom"):
+        t_quantile_975(0)
 
 
 def test_mean_ci95_matches_scipy_interval():

@@ -11,7 +11,6 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-
 __all__ = ["CLAIMS", "claim_names", "load_claim"]
 
 # DESIGN.md order. Name on the command line -> module (or package) under actlab.claims.

@@ -5,8 +5,8 @@ Every claim decides its verdict the same way (DESIGN.md, results contract):
 * :func:`mean_ci95` / :func:`interval95` for a quantity that may take any sign (Student t);
 * :func:`positive_ci95` for a positive quantity (steps, ratios, norms): the t interval of
   log(values), taken back with exp, so that it never goes below zero;
-* :func:`bootstrap_ci95` for a statistic with no closed-form interval (percentile bootstrap,
-  seeded, so the same values always give the same interval);
+* :func:`bootstrap_ci95` for a statistic with no closed-form interval (``scipy.stats.bootstrap``,
+  percentile method, seeded, so the same values always give the same interval);
 * :func:`decide` turns an :class:`Interval` and a :class:`~actlab.verdicts.result.Rule`
   into ``holds`` / ``does_not_hold`` / ``inconclusive`` with the reason;
 * :func:`grid_edge` says whether a tuned setting sits at the edge of its grid.
@@ -15,29 +15,22 @@ Every claim decides its verdict the same way (DESIGN.md, results contract):
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as _scipy_stats
 
 from .result import Rule
 
 __all__ = ["t_quantile_975", "mean_ci95", "geometric_mean", "Interval", "interval95", "positive_ci95",
            "bootstrap_ci95", "decide", "decide_each", "grid_edge"]
 
-# Two-sided 95% Student-t critical values t_{0.975, df} for df = 1..30 (standard tables;
-# tests/test_stats.py checks them against scipy.stats.t.ppf).
-_T975 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)
-
-
-def t_quantile_975(df: int) -> float:
-    """t_{0.975, df}; the normal 1.96 beyond df = 30 (off by < 2%)."""
-    if df < 1:
+def t_quantile_975(df: float) -> float:
+    """t_{0.975, df}, the two-sided 95% Student-t critical value (``scipy.stats.t.ppf``)."""
+    if not df >= 1:
         raise ValueError(f"degrees of freedom {df} must be >= 1")
-    return _T975[df - 1] if df <= len(_T975) else 1.96
+    return float(_scipy_stats.t.ppf(0.975, df))
 
 
 def mean_ci95(values: Sequence[float]) -> dict[str, float | int | None]:
@@ -130,11 +123,13 @@ def bootstrap_ci95(values: Sequence[float | None], statistic: Callable[[list[flo
     estimate = float(stat(finite))
     if len(finite) < 2:
         return Interval(estimate, None, None, len(finite), "bootstrap")
-    rng = random.Random(seed)
+    if len(set(finite)) == 1:  # every resample is the same value: the interval is that value
+        return Interval(estimate, estimate, estimate, len(finite), "bootstrap")
+    res = _scipy_stats.bootstrap((np.asarray(finite),), lambda x, axis: np.apply_along_axis(
+        lambda row: float(stat(list(row))), axis, x), n_resamples=resamples, method="percentile",
+        confidence_level=0.95, vectorized=True, rng=np.random.default_rng(seed))
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     n = len(finite)
-    boots = sorted(float(stat([finite[rng.randrange(n)] for _ in range(n)])) for _ in range(resamples))
-    low = boots[int(math.floor(0.025 * (resamples - 1)))]
-    high = boots[int(math.ceil(0.975 * (resamples - 1)))]
     return Interval(estimate, low, high, n, "bootstrap")
 
 
