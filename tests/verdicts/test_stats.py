@@ -143,3 +143,20 @@ def test_decide_each_needs_every_arm():
     assert decide_each({"a": up, "b": wide}, RULE)[0] == "inconclusive"
     status, per = decide_each({}, RULE)
     assert status == "inconclusive" and per == {}
+
+
+def test_activation_number_pairs_ratios_by_seed_against_a_scipy_reference():
+    from actlab.verdicts.stats import activation_number
+
+    mine, base = [2.0, 4.0, 3.0, float("nan"), 5.0], [1.0, 2.5, 2.0, 1.0, 2.0]
+    got = activation_number("gelu", mine, base)
+    ratios = np.log([2.0 / 1.0, 4.0 / 2.5, 3.0 / 2.0, 5.0 / 2.0])  # the diverged seed drops out of its pair
+    lo, hi = stats.t.interval(0.95, len(ratios) - 1, loc=ratios.mean(), scale=stats.sem(ratios))
+    assert got.ratio == pytest.approx(np.exp(ratios.mean()), rel=1e-12)
+    assert (got.ratio_low, got.ratio_high) == pytest.approx((np.exp(lo), np.exp(hi)), rel=1e-12)
+    logs = np.log([2.0, 4.0, 3.0, 5.0])
+    assert got.estimate == pytest.approx(np.exp(logs.mean()), rel=1e-12) and got.n == 4
+    plain = activation_number("tanh", [-1.0, 1.0, 0.5], positive=False)
+    assert plain.estimate == pytest.approx(np.mean([-1.0, 1.0, 0.5])) and plain.ratio is None
+    with pytest.raises(ValueError, match="pair them by seed"):
+        activation_number("x", [1.0, 2.0], [1.0])

@@ -24,6 +24,7 @@ from pathlib import Path
 from ..claims import CLAIMS
 from .claims import claim_module, run_scale
 from .folder import ResultsFolder, scan_results
+from .limits import limits_markdown
 from .section import STATUS_LABEL, STATUS_MARK, claim_number, meaning_text
 from .summary import key_cell_text
 from .values import duration, plural, unique, user_text
@@ -90,6 +91,9 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
         config = r.config if isinstance(r.config, Mapping) else {}
         scale = run_scale(module, name, config)
         key = f"**{_cell(value)}** {_cell(label)}" if value else _cell(label)
+        limits = limits_markdown(r.verdict)
+        if limits:
+            key += f" · {_cell(limits)}"
         lines.append(f"| {number} | {name} | {_verdict_word(r.verdict.status)} | {key} | "
                      f"{SCALE_WORD[scale.kind]} | {duration(r.elapsed_s)} |")
         meaning, _ = meaning_text(r, module)
@@ -104,7 +108,8 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
         head = f"**{number}. {name}: {_verdict_word(r.verdict.status)}.**"
         if value:
             head += f" Key number: **{' '.join(value.split())}** {' '.join(label.split())}."
-        details += ["", head, "", _para(meaning), "", f"_{tail}_"]
+        details += ["", head, *(["", f"Limits: {' '.join(limits.split())}."] if limits else []), "", _para(meaning),
+                    "", f"_{tail}_"]
     return "\n".join(lines + details) + "\n"
 
 
@@ -128,14 +133,14 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
     for name, number, claim, reason, module in _rows(folder):
         if claim is None:
             status = "unreadable" if reason else "missing"
-            rows.append((number, name, status, "unreadable" if reason else "not run", "", "", ""))
+            rows.append((number, name, status, "unreadable" if reason else "not run", "", "", "", ""))
             continue
         r = claim.result
         value, label = key_cell_text(r, module, compact=True)
         scale = run_scale(module, name, r.config if isinstance(r.config, Mapping) else {})
         rows.append((number, name, r.verdict.status, _verdict_word(r.verdict.status), value,
-                     user_text(label), f"{SCALE_WORD[scale.kind]}, {duration(r.elapsed_s)}"))
-    wrapped = [textwrap.wrap(row[5], 50) or [""] for row in rows]
+                     user_text(label), f"{SCALE_WORD[scale.kind]}, {duration(r.elapsed_s)}", limits_markdown(r.verdict)))
+    wrapped = [(textwrap.wrap(row[5], 50) or [""]) + textwrap.wrap(row[7], 50) for row in rows]
     heights = [0.2 + 0.16 * max(len(w), 1) for w in wrapped]
     total = sum(heights) + 1.15
     with plt.rc_context({"font.size": 10, "font.family": "DejaVu Sans", "figure.dpi": 110, "savefig.dpi": 110}):
@@ -155,7 +160,7 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
             ax.text(x, y - 0.12, head.upper(), fontsize=8, color="#59636e", va="center")
         ax.plot([0.15, 10.85], [y, y], color="#d1d9e0", lw=1)
         for row, lines, h in zip(rows, wrapped, heights):
-            number, name, status, verdict, value, _, scale = row
+            number, name, status, verdict, value, _, scale, _ = row
             mid = y + h / 2
             fg, bg = _STATUS_COLOURS[status]
             ax.text(cols[0], mid, number, va="center", color="#818b98")

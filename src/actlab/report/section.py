@@ -12,6 +12,7 @@ from ..claims import CLAIMS
 from .claims import callout_of, captions_of, plot_module, rerun_command, run_scale, tables_of
 from .figures import render_figures
 from .folder import ClaimResult
+from .limits import limits_html, per_activation_tables
 from .tables import render_metrics, render_tables
 from .values import command_html, config_text, duration, esc, first_sentence, plural, user_text
 
@@ -150,6 +151,7 @@ def claim_section(claim: ClaimResult, module: ModuleType | None, module_note: st
     out.append(f'<div class="verdict {r.verdict.status}">{key_html}<p><strong>Verdict: the claim '
                f'{VERDICT_PHRASE[r.verdict.status]} here.</strong> {esc(user_text(r.verdict.evidence))}</p>'
                f'{_rule_and_source(r.verdict)}</div>')
+    out.append(limits_html(r.verdict))
     out.append(_scale_block(module, name, config, r.elapsed_s))
     out.append("<h3>What was run</h3>")
     out.append(f'<p class="cmd-label">Rerun exactly this:</p><pre class="cmd rerun"><code>{command_html(command)}</code></pre>')
@@ -166,7 +168,7 @@ def claim_section(claim: ClaimResult, module: ModuleType | None, module_note: st
         out.append('<p class="dim">No figures in this folder (run without <code>--no-plots</code> to draw them).</p>')
     if bad_figures:
         out.append('<p class="warn">Not shown: ' + "; ".join(esc(b) for b in bad_figures) + ".</p>")
-    tables = tables_of(plots, r)
+    tables = [*(tables_of(plots, r) or []), *per_activation_tables(r)]
     out.append("<h3>Numbers</h3>")
     if tables:
         out.append(render_tables(tables))

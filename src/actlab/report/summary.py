@@ -10,6 +10,7 @@ from types import ModuleType
 from ..claims import CLAIMS
 from .claims import headline, run_scale
 from .folder import MonitorLog, ResultsFolder
+from .limits import limits_inline_html
 from .section import STATUS_LABEL, anchor, badge, claim_number
 from .values import command_html, esc, first_sentence, short_source, unique, user_text
 
@@ -51,7 +52,8 @@ def summary_table(folder: ResultsFolder, modules: Modules, quick: bool) -> str:
             link = f'<a href="#{anchor(name)}">{esc(name)}</a>'
             scale = run_scale(module, name, r.config if isinstance(r.config, Mapping) else {})
             verdict = badge(r.verdict.status) + f'<span class="scale-tag {scale.kind}">{esc(scale.label)}</span>'
-            key_html = (f'<span class="kn">{esc(value)}</span> ' if value else "") + f'<span class="kl">{esc(label)}</span>'
+            key_html = ((f'<span class="kn">{esc(value)}</span> ' if value else "") + f'<span class="kl">{esc(label)}</span>'
+                        + limits_inline_html(r.verdict))
             cls = r.verdict.status
         elif name in bad:
             link, verdict, cls = esc(name), badge("unreadable"), "unreadable"

@@ -8,10 +8,14 @@
 * ``config``: every setting, seed included (the claim's frozen dataclass);
 * ``metrics``: the numbers, named as ``DESIGN.md`` says for each claim;
 * ``verdict``: ``{"status": "holds" | "does_not_hold" | "inconclusive", "evidence": "...",
-  "rule": {...}, "source": {...}, "meaning": "...", "key_number": {...}}``: the decision rule
-  (:class:`Rule`: statistic, threshold, seeds), the source's own number beside ours
-  (:class:`Source`), "what this means" in plain sentences written from the run's numbers, and
-  the one number that decides it (:class:`KeyNumber`);
+  "rule": {...}, "source": {...}, "meaning": "...", "key_number": {...}, "limits": [...]}``:
+  the decision rule (:class:`Rule`: statistic, threshold, seeds), the source's own number
+  beside ours (:class:`Source`), "what this means" in plain sentences written from the run's
+  numbers, the one number that decides it (:class:`KeyNumber`), and the claim's limits
+  (:class:`Limit`: where it stops holding, each a sub-finding with its own rule and word,
+  shown beside the headline and never overturning it);
+* ``per_activation``: for each activation measured, the claim's own number with its
+  interval against a named baseline (:class:`PerActivation`), for ``actlab compare``;
 * ``env``: torch version, device, threads, Python, platform;
 * ``elapsed_s``: wall-clock seconds of ``run``;
 * ``data``: arrays the figures need (histograms, curves), kept apart from the metrics.
@@ -42,7 +46,11 @@ __all__ = [
     "Rule",
     "Source",
     "KeyNumber",
+    "Limit",
     "Verdict",
+    "ActivationNumber",
+    "PerActivation",
+    "BETTER",
     "Result",
     "ResultFileError",
     "environment",
@@ -113,6 +121,47 @@ class KeyNumber:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """Where the claim stops holding: a named sub-finding beside the headline.
+
+    The headline word judges the claim as the course states it, under the standard
+    conditions fixed in the claim's module; a limit is measured under other conditions (an
+    extreme weight scale, a size past the cache, a different optimizer) and has its own
+    statement, rule, number and word. It never overturns the headline, and the headline never
+    hides it: the summary, the README block and the report show it beside the headline.
+    """
+
+    name: str          # short: "large weights"
+    statement: str     # what the limit says, as a claim: "saturation alone does not make the gradient vanish"
+    status: str        # holds / does_not_hold / inconclusive, about ``statement``
+    evidence: str      # one sentence with the numbers
+    rule: Rule | None = None
+    key_number: KeyNumber | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in VERDICTS:
+            raise ValueError(f"limit status must be one of {VERDICTS}, not {self.status!r}")
+        if not self.name.strip() or not self.statement.strip():
+            raise ValueError("a limit needs a name and a statement")
+
+    @classmethod
+    def from_dict(cls, v: Mapping[str, Any]) -> Limit:
+        if not isinstance(v, Mapping):
+            raise ValueError("a verdict limit is not an object")
+        parts: dict[str, Any] = {}
+        for name, kind in (("rule", Rule), ("key_number", KeyNumber)):
+            part = v.get(name)
+            if part is not None:
+                if not isinstance(part, Mapping):
+                    raise ValueError(f"limit.{name} is not an object")
+                parts[name] = kind(**part)
+        for name in ("name", "statement", "status", "evidence"):
+            if not isinstance(v.get(name), str):
+                raise ValueError(f"limit.{name} is missing or not text")
+        return cls(v["name"], v["statement"], v["status"], v["evidence"], **parts)
+
+
+@dataclass(frozen=True)
 class Verdict:
     """Does the claim hold in this measurement, with one sentence of evidence.
 
@@ -126,12 +175,14 @@ class Verdict:
     source: Source | None = None
     meaning: str = ""
     key_number: KeyNumber | None = None
+    limits: tuple[Limit, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in VERDICTS:
             raise ValueError(f"verdict status must be one of {VERDICTS}, not {self.status!r}")
         if not self.evidence.strip():
             raise ValueError("a verdict needs its evidence")
+        object.__setattr__(self, "limits", tuple(self.limits))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"status": self.status, "evidence": self.evidence}
@@ -141,6 +192,8 @@ class Verdict:
                 d[name] = to_jsonable(part)
         if self.meaning:
             d["meaning"] = self.meaning
+        if self.limits:
+            d["limits"] = [to_jsonable(limit) for limit in self.limits]
         return d
 
     @classmethod
@@ -158,7 +211,77 @@ class Verdict:
             raise ValueError("verdict.meaning is not text")
         if not isinstance(v["evidence"], str):
             raise ValueError("verdict.evidence is not text")
-        return cls(v["status"], v["evidence"], meaning=meaning, **parts)
+        limits = v.get("limits", [])
+        if not isinstance(limits, list):
+            raise ValueError("verdict.limits is not a list")
+        return cls(v["status"], v["evidence"], meaning=meaning, limits=tuple(Limit.from_dict(x) for x in limits),
+                   **parts)
+
+
+#: Which way is better for a per-activation number.
+BETTER = ("higher", "lower", "neither")
+
+
+@dataclass(frozen=True)
+class ActivationNumber:
+    """One activation's number for one property, with its 95% interval (None where there is none).
+
+    ``ratio`` (with ``ratio_low`` / ``ratio_high``) is the number relative to the baseline
+    activation, paired by seed where the claim pairs its runs; the baseline's own ratio is 1.
+    ``note`` says what a reader must know: censored seeds, a diverged run, why there is no number.
+    """
+
+    activation: str
+    estimate: float | None
+    low: float | None = None
+    high: float | None = None
+    n: int = 0
+    ratio: float | None = None
+    ratio_low: float | None = None
+    ratio_high: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PerActivation:
+    """A claim's own number for every activation it measured, against a named baseline.
+
+    One per measured property (cost has forward and forward+backward). ``quantity`` names it in
+    words, ``unit`` is printed after the estimate ("x per layer", "%", "steps"), ``better``
+    says which way is better for a learner ("higher", "lower", "neither"), and ``ratio_label``
+    says what the ratio column is ("steps / relu's, paired by seed"; empty: no ratio).
+    """
+
+    key: str           # a short machine name: "gain_per_layer", "forward_ratio"
+    quantity: str
+    unit: str
+    better: str
+    baseline: str
+    values: tuple[ActivationNumber, ...]
+    ratio_label: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.better not in BETTER:
+            raise ValueError(f"PerActivation.better must be one of {BETTER}, not {self.better!r}")
+        object.__setattr__(self, "values", tuple(self.values))
+
+    def get(self, activation: str) -> ActivationNumber | None:
+        return next((v for v in self.values if v.activation == activation), None)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PerActivation:
+        if not isinstance(d, Mapping) or not isinstance(d.get("values"), list):
+            raise ValueError("per_activation entry is not an object with a list of values")
+        values = tuple(ActivationNumber(**{k: _number(v) if k not in ("activation", "note", "n") else v
+                                           for k, v in x.items()}) for x in d["values"])
+        rest = {k: v for k, v in d.items() if k != "values"}
+        return cls(values=values, **rest)
+
+
+def _number(v: Any) -> float | None:
+    """A stored number back from JSON ("nan"/"inf" strings included)."""
+    return None if v is None else float(v)
 
 
 @dataclass
@@ -173,9 +296,10 @@ class Result:
     elapsed_s: float
     data: Mapping[str, Any] = field(default_factory=dict)
     actlab_version: str = __version__
+    per_activation: tuple[PerActivation, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "experiment": self.experiment,
             "actlab_version": self.actlab_version,
             "config": to_jsonable(self.config),
@@ -185,6 +309,9 @@ class Result:
             "elapsed_s": self.elapsed_s,
             "data": to_jsonable(self.data),
         }
+        if self.per_activation:
+            d["per_activation"] = [to_jsonable(p) for p in self.per_activation]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Result:
@@ -196,6 +323,10 @@ class Result:
             raise ResultFileError("not an actlab result: verdict needs status and evidence")
         try:
             verdict = Verdict.from_dict(v)
+            per = d.get("per_activation", [])
+            if not isinstance(per, list):
+                raise ValueError("per_activation is not a list")
+            per_activation = tuple(PerActivation.from_dict(x) for x in per)
         except (ValueError, TypeError) as exc:
             raise ResultFileError(f"not an actlab result: {exc}") from exc
         return cls(
@@ -207,6 +338,7 @@ class Result:
             elapsed_s=float(d["elapsed_s"]),
             data=d.get("data", {}),
             actlab_version=d.get("actlab_version", "unknown"),
+            per_activation=per_activation,
         )
 
 

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as _scipy_stats
 
-from .result import Rule
+from .result import ActivationNumber, Rule
 
 __all__ = ["t_quantile_975", "mean_ci95", "geometric_mean", "Interval", "interval95", "positive_ci95",
-           "bootstrap_ci95", "decide", "decide_each", "grid_edge"]
+           "bootstrap_ci95", "decide", "decide_each", "grid_edge",
+           "activation_number"]
 
 def t_quantile_975(df: float) -> float:
     """t_{0.975, df}, the two-sided 95% Student-t critical value (``scipy.stats.t.ppf``)."""
@@ -189,3 +190,27 @@ def grid_edge(grid: Sequence[float], chosen: float) -> str | None:
     if float(chosen) == values[-1]:
         return "high"
     return None
+
+
+def activation_number(activation: str, values: Sequence[float | None], baseline: Sequence[float | None] | None = None,
+                      *, positive: bool = True, note: str = "") -> ActivationNumber:
+    """One activation's per-seed ``values`` as an :class:`ActivationNumber` for ``PerActivation``.
+
+    The estimate and its interval: :func:`positive_ci95` (geometric mean, log-t) for a positive
+    quantity, else :func:`interval95`. ``baseline``: the baseline activation's values for the same
+    seeds, in the same order: the ratio is then paired by seed (the log-t interval of the per-seed
+    ratios value / baseline), over the seeds where both are finite and positive. A value that is
+    None or not finite (a diverged or censored run) is left out; say so in ``note``.
+    """
+    iv = positive_ci95([v if v is None or not math.isfinite(float(v)) or float(v) > 0 else math.nan for v in values]) \
+        if positive else interval95(values)
+    ratio = Interval(None, None, None, 0, "log-t")
+    if baseline is not None:
+        if len(baseline) != len(values):
+            raise ValueError(f"{activation}: {len(values)} values but {len(baseline)} baseline values: pair them by seed")
+        pairs = [float(v) / float(b) for v, b in zip(values, baseline)
+                 if v is not None and b is not None and math.isfinite(float(v)) and math.isfinite(float(b))
+                 and float(v) > 0 and float(b) > 0]
+        ratio = positive_ci95(pairs)
+    return ActivationNumber(activation, iv.estimate, iv.low, iv.high, iv.n, ratio.estimate, ratio.low, ratio.high,
+                            note)
