@@ -132,7 +132,7 @@ def claim_config(module, args: argparse.Namespace, *, strict: bool):
 
     valid = {f.name for f in fields(module.Config)}
     overrides: dict[str, Any] = {}
-    for option in ("seed", "device", "activations", "dataset", "seeds", "data_dir"):
+    for option in ("seed", "device", "activations", "baseline", "dataset", "seeds", "data_dir"):
         value = getattr(args, option, None)
         if value is None:
             continue

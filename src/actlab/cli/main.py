@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int_arg, help="random seed")
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--activations", help="comma-separated activation names")
+    p.add_argument("--baseline", help="the activation each per-activation number is compared with (default: relu)")
     p.add_argument("--dataset", help="mnist, fashion-mnist or mnist1d (claims that train on data)")
     p.add_argument("--seeds", type=int_arg, help="number of seeds (claims that repeat over seeds)")
     p.add_argument("--data-dir", dest="data_dir", help="folder with mnist/ and fashion-mnist/ IDX files (default: $ACTLAB_DATA_DIR, else download)")

@@ -28,7 +28,7 @@ __all__ = ["claim_module", "plot_module", "rerun_command", "run_scale", "Scale",
            "tables_of", "callout_of", "headline", "CLI_OPTIONS"]
 
 # The options `actlab run` maps onto config fields of the same name; others go through --set.
-CLI_OPTIONS = {"seed": "--seed", "device": "--device", "activations": "--activations",
+CLI_OPTIONS = {"seed": "--seed", "device": "--device", "activations": "--activations", "baseline": "--baseline",
                "dataset": "--dataset", "seeds": "--seeds", "data_dir": "--data-dir"}
 
 

@@ -34,9 +34,20 @@ def _activations(config: Any) -> None:
     object.__setattr__(config, "activations", check_activations(config.activations))
 
 
+def _baseline(config: Any) -> None:
+    """The activation every per-activation number is compared with (``--baseline``, default relu):
+    a canonical name, measured too (added to ``activations`` when missing). Check it after
+    ``activations``."""
+    (name,) = check_activations((config.baseline,), what="baseline")
+    object.__setattr__(config, "baseline", name)
+    if hasattr(config, "activations") and name not in config.activations:
+        object.__setattr__(config, "activations", (*config.activations, name))
+
+
 #: field name -> its check (ValueError naming the bad value).
 FIELD_CHECKS: dict[str, Callable[[Any], None]] = {
     "activations": _activations,
+    "baseline": _baseline,
     "dataset": lambda c: check_choice("dataset", c.dataset, DATASETS),
     "init": lambda c: check_choice("init", c.init, INITS),
     "depth": lambda c: check_int("depth", c.depth, min_value=1, max_value=MAX_DEPTH),
