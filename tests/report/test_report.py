@@ -414,6 +414,9 @@ def test_quick_or_full_scale_is_visible(results, doc):
     sizes = scale.find_all("table", "sizes")[0]
     assert [th.all_text() for th in sizes.find_all("thead")[0].find_all("th")] == ["setting", "this run", "full scale"]
     assert "depth" in sizes.all_text()
+    for row in sizes.find_all("tbody")[0].find_all("tr"):  # only the settings that differ are listed
+        this, full = (td.all_text() for td in row.find_all("td"))
+        assert this != full, row.all_text()
     assert scale.find_all("pre", "full")[0].all_text() == "actlab run sign-coherence"
     assert "quick (--quick)" in doc.find_all("table", "summary")[0].all_text()
     zig = sections(doc)["claim-zigzag"].find_all("div", "scale")[0]

@@ -89,9 +89,10 @@ def _scale_block(module: ModuleType | None, name: str, config: Mapping[str, Any]
             "unknown": "a run whose scale cannot be told here (the claim's module is not available)"}[scale.kind]
     out = [f'<div class="scale {scale.kind}" data-scale="{scale.kind}"><p><strong>Scale.</strong> '
            f'This is {what}; it ran in {esc(duration(elapsed))}.</p>']
-    if scale.sizes:
+    differ = [(k, v, full) for k, v, _, full in scale.sizes if v != full]  # a row that matches says nothing
+    if differ:
         rows = "".join(f'<tr><th scope="row"><code>{esc(k)}</code></th><td class="num">{esc(config_text(v))}</td>'
-                       f'<td class="num">{esc(config_text(full))}</td></tr>' for k, v, _, full in scale.sizes)
+                       f'<td class="num">{esc(config_text(full))}</td></tr>' for k, v, full in differ)
         out.append('<table class="metric sizes"><caption>Sizes: this run against full scale</caption>'
                    '<thead><tr><th scope="col" class="l">setting</th><th scope="col" class="r">this run</th>'
                    f'<th scope="col" class="r">full scale</th></tr></thead><tbody>{rows}</tbody></table>')
