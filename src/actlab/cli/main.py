@@ -23,7 +23,6 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from ..data.errors import DataError
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -178,14 +177,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"actlab: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except DataError as exc:  # a missing or damaged data file: the message names it and the fix
-        print(f"actlab: error: {one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
     except (ValueError, TypeError) as exc:
-        # raised by the activation registry and config checks on user input
+        # A missing or damaged data file (DataError: the message names it and the fix), or the
+        # activation registry and config checks on user input. Both classes are looked up
+        # only here: importing them loads torch, which `actlab --help` must not.
         from ..activations import UnknownActivationError
+        from ..data.errors import DataError
 
-        if isinstance(exc, UnknownActivationError) or getattr(args, "command", None) in ("show", "verify", "list"):
+        if isinstance(exc, (DataError, UnknownActivationError)) or getattr(args, "command", None) in (
+                "show", "verify", "list"):
             print(f"actlab: error: {one_line(exc)}", file=sys.stderr)
             return EXIT_USAGE
         raise

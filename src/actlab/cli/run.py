@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..data.errors import DataError
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -39,6 +38,11 @@ def _print_settings(module) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.claim is None:  # before any import that loads torch: `actlab run --help` is instant
+        if args.help:
+            args.parser.print_help()
+            return EXIT_OK
+        raise UsageError("run needs a CLAIM, or all (see `actlab run --help`)")
     from ..claims import claim_names, load_claim
     from ..runs.folders import (
         FolderError,
@@ -49,11 +53,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     from ..training.settings import MAX_THREADS, resolve_device
 
-    if args.claim is None:
-        if args.help:
-            args.parser.print_help()
-            return EXIT_OK
-        raise UsageError("run needs a CLAIM, or all (see `actlab run --help`)")
     names = claim_names() if args.claim.lower() == "all" else [args.claim]
     try:
         modules = [load_claim(n) for n in names]
@@ -123,6 +122,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_claim(module, config, label: str, args: argparse.Namespace):
+    from ..data.errors import DataError
+
     progress = ProgressLine(label, enabled=not args.no_progress)
     try:
         return module.run(config, progress=progress)
