@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .._version import __version__
 from .common import (
@@ -87,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="plot f and f' of activations into a PNG")
     p.add_argument("names", nargs="+", metavar="NAME", help="activation, optionally with parameters: elu:alpha=0.5")
-    p.add_argument("--out", default="activations.png", help="PNG file to write (default: activations.png)")
+    p.add_argument("--out", default=str(Path("actlab-results") / "activations.png"),
+                   help="PNG file to write (default: actlab-results/activations.png, beside `actlab run`'s results)")
     p.add_argument("--range", nargs=2, type=float, default=(-6.0, 6.0), metavar=("LO", "HI"), help="x range (default: -6 6)")
     p.set_defaults(func=_show)
 
@@ -135,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="runs of one claim over a grid x seeds, in parallel; rerun to resume",
                        description="Independent runs of CLAIM over the cartesian product of the --grid values "
                                    "x --seeds seeds, each written to DIR/CLAIM/runs/<id>/result.json as it "
-                                   "finishes; DIR/CLAIM/aggregate.json holds means and 95%% CIs per grid point. "
+                                   "finishes; DIR/CLAIM/aggregate.json holds means and 95% CIs per grid point. "
                                    "Rerun the same command to finish a stopped sweep. See docs/SWEEPS.md.")
     p.add_argument("claim", metavar="CLAIM", help="a claim name")
     p.add_argument("--quick", action="store_true", help="start from the claim's --quick sizes")
