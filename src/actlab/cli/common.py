@@ -149,6 +149,14 @@ class ProgressLine:
         except (OSError, ValueError):  # the stream went away (closed pipe): progress is not worth a crash
             self._stop.set()
 
+    def clear(self) -> None:
+        """Wipe the line on a terminal before other output; the heartbeat waits for the next call."""
+        with self._lock:
+            self._latest = None
+            if self.enabled and self.tty:
+                self.stream.write("\r\033[K")
+                self.stream.flush()
+
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
