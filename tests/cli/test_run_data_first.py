@@ -136,3 +136,11 @@ def test_a_users_file_of_that_name_is_left_alone(tmp_path):
     clear_failure(tmp_path, "dead-relu")
     assert json.loads(mine.read_text()) == {"my": "notes"}
     assert read_failures(tmp_path) == {}
+
+
+def test_sweep_names_a_missing_data_folder_before_any_run(tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    code = main(["sweep", "dead-relu", "--no-progress", "--out", str(tmp_path / "out"), "--data-dir", str(missing)])
+    err = capsys.readouterr().err
+    assert code == 2 and str(missing) in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()

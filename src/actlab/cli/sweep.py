@@ -16,6 +16,7 @@ from .common import (
     UsageError,
     check_writable,
     claim_config,
+    one_line,
     status_words,
 )
 
@@ -46,6 +47,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.ray_address is not None and args.backend != "ray":
         raise UsageError("--ray-address goes with --backend ray")
     base = claim_config(module, args, strict=True)
+    from ..data.errors import DataError
+    from ..data.files import check_data_folder
+
+    try:  # a named data folder that is missing is an error now, not in every run
+        check_data_folder(args.data_dir)
+    except DataError as exc:
+        raise UsageError(one_line(exc)) from None
     grid: dict[str, str] = {}
     for item in args.grid or []:
         key, eq, values = item.partition("=")
