@@ -5,7 +5,6 @@ degenerate runs named); captions and tables; CLI."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import torch
@@ -196,9 +195,7 @@ def test_error_limit_is_ten_percent_or_twice_the_best():
 
 
 @pytest.fixture(scope="module")
-def tiny_result():
-    if not os.path.isdir(os.path.join(os.environ.get("ACTLAB_DATA_DIR", ""), "mnist")):
-        pytest.skip("no real data folder")
+def tiny_result(real_data):
     cfg = dead_relu.Config(activations=("relu", "elu"), lrs=(0.01, 50.0), adam_lrs=(0.01,), bias_inits=(0.0, 0.01),
                            steps=60, width=16, depth=2, seeds=2, train_examples=1000, test_examples=200, workers=1)
     return dead_relu.run(cfg)
@@ -248,6 +245,7 @@ def test_captions_and_tables(tiny_result, tmp_path):
     assert plots.tables(round_trip) == tables
 
 
+@pytest.mark.needs_data
 def test_cli_tiny_run(tmp_path):
     args = ["run", "dead-relu", "--out", str(tmp_path), "--no-progress", "--no-report", "--activations", "relu",
             "--seeds", "1", "--set", "lrs=0.1,1", "--set", "adam_lrs=", "--set", "bias_inits=0", "--set", "steps=20",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import pytest
 import torch
@@ -201,9 +200,7 @@ def test_no_sigmoid_is_inconclusive():
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    if not os.path.isdir(os.path.join(os.environ.get("ACTLAB_DATA_DIR", ""), "mnist")):
-        pytest.skip("no real data folder")
+def tiny(real_data):
     cfg = saturation.Config(width=32, steps=60, probes=6, train_examples=1000, seeds=2, workers=1)
     return saturation.run(cfg)
 
@@ -242,10 +239,9 @@ def test_captions_and_tables_from_the_run(tiny, tmp_path):
     assert plots.captions(round_trip) == caps
 
 
+@pytest.mark.needs_data
 def test_absurd_learning_rate_is_inconclusive(tmp_path):
     """Issue 14, item 15, through the CLI at tiny size: lr=1e23 never leaves chance level."""
-    if not os.path.isdir(os.path.join(os.environ.get("ACTLAB_DATA_DIR", ""), "mnist")):
-        pytest.skip("no real data folder")
     args = ["run", "saturation", "--out", str(tmp_path), "--no-progress", "--no-report", "--no-plots",
             "--set", "width=16", "--set", "steps=40", "--set", "probes=4", "--set", "train_examples=500",
             "--set", "workers=1", "--set", "lr=1e23"]
@@ -255,6 +251,7 @@ def test_absurd_learning_rate_is_inconclusive(tmp_path):
     assert "chance level" in v["evidence"] or "diverged" in v["evidence"]
 
 
+@pytest.mark.needs_data
 def test_cli_tiny(tmp_path):
     args = ["run", "saturation", "--out", str(tmp_path), "--no-progress", "--activations", "sigmoid,tanh",
             "--set", "width=16", "--set", "steps=20", "--set", "probes=4", "--set", "train_examples=500",

@@ -181,11 +181,9 @@ def assert_clean(argv: list[str], cwd: Path) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def place(tmp_path_factory):
+def place(tmp_path_factory, real_data):
     """Folders the pools point at: a blocker file, an empty folder, damaged data, a results folder."""
-    data_dir = Path(os.environ.get("ACTLAB_DATA_DIR", ""))
-    if not (data_dir / "mnist").is_dir():
-        pytest.skip(f"real data folder not found at {data_dir}; set ACTLAB_DATA_DIR")
+    data_dir = real_data
     root = tmp_path_factory.mktemp("hostile")
     (root / "blocker").write_text("a file, not a folder")
     (root / "empty").mkdir()

@@ -206,6 +206,7 @@ def test_every_setting_of_every_claim_has_a_meaning():
         assert not missing, f"{name}: no meaning for {missing} (add it to the Config docstring's Args)"
 
 
+@pytest.mark.needs_data
 def test_ctrl_c_during_a_parallel_run_stops_within_two_seconds(tmp_path):
     """dead-relu trains in worker processes; Ctrl-C while the queue is long stops at once."""
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}

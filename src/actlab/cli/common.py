@@ -14,13 +14,14 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 __all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError", "Parser", "int_arg",
-           "parse_activation", "fmt_num", "check_writable", "ProgressLine", "claim_config", "one_line",
+           "parse_activation", "fmt_num", "check_writable", "ProgressLine", "claim_config", "one_line", "status_words",
            "quiet_stdout"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -93,37 +94,77 @@ def check_writable(folder: Path) -> None:
 class ProgressLine:
     """One status line on stderr: claim, percent, message, elapsed, time left.
 
-    Redrawn in place on a terminal; elsewhere (CI logs) a line at most every 5 s.
+    Redrawn in place on a terminal; elsewhere (CI logs) a line at most every ``every`` seconds.
+    Never silent for longer than ``heartbeat`` seconds while open: a background thread repeats
+    the latest message with the time updated when the work itself has said nothing (a long
+    step, a figure being drawn), until :meth:`close`.
     """
 
-    def __init__(self, label: str, stream=None, enabled: bool = True) -> None:
+    def __init__(self, label: str, stream=None, enabled: bool = True, *, every: float = 1.0,
+                 heartbeat: float | None = 1.0) -> None:
         self.label, self.stream, self.enabled = label, stream or sys.stderr, enabled
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.start = time.perf_counter()
         self.last = -math.inf
+        self.every = every
+        self._latest: tuple[float, float, str] | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        if enabled and heartbeat:
+            self._thread = threading.Thread(target=self._beat, args=(heartbeat,), daemon=True,
+                                            name=f"actlab progress {label}")
+            self._thread.start()
 
     def __call__(self, done: float, total: float, message: str = "") -> None:
         if not self.enabled:
             return
-        now = time.perf_counter()
-        if not self.tty and now - self.last < 5 and done < total:
-            return
+        with self._lock:
+            self._latest = (done, total, message)
+            now = time.perf_counter()
+            if not self.tty and now - self.last < self.every and done < total:
+                return
+            self._write(done, total, message, now)
+
+    def _beat(self, period: float) -> None:
+        while not self._stop.wait(period / 2):
+            with self._lock:
+                now = time.perf_counter()
+                if self._latest is not None and now - self.last >= period and not self._stop.is_set():
+                    self._write(*self._latest, now)
+
+    def _write(self, done: float, total: float, message: str, now: float) -> None:
         self.last = now
         frac = min(max(done / total, 0.0), 1.0) if total else 0.0
         spent = now - self.start
         left = f", ~{spent * (1 - frac) / frac:.0f}s left" if 0.02 < frac < 1 else ""
         text = f"{self.label}: {100 * frac:3.0f}% {message} [{spent:.0f}s{left}]"
-        if self.tty:
-            width = shutil.get_terminal_size((100, 20)).columns - 1
-            self.stream.write("\r" + text[:width].ljust(width))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        try:
+            if self.tty:
+                width = shutil.get_terminal_size((100, 20)).columns - 1
+                self.stream.write("\r" + text[:width].ljust(width))
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):  # the stream went away (closed pipe): progress is not worth a crash
+            self._stop.set()
+
+    def clear(self) -> None:
+        """Wipe the line on a terminal before other output; the heartbeat waits for the next call."""
+        with self._lock:
+            self._latest = None
+            if self.enabled and self.tty:
+                self.stream.write("\r\033[K")
+                self.stream.flush()
 
     def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
         if self.enabled and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+            with self._lock:
+                self.stream.write("\n")
+                self.stream.flush()
 
 
 def claim_config(module, args: argparse.Namespace, *, strict: bool):
@@ -157,6 +198,11 @@ def claim_config(module, args: argparse.Namespace, *, strict: bool):
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{module.NAME}: {exc}") from None
 
+
+
+def status_words(status: str) -> str:
+    """A verdict for people: "does not hold", never ``does_not_hold``."""
+    return status.replace("_", " ")
 
 
 def one_line(exc: BaseException) -> str:

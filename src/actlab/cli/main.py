@@ -21,9 +21,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .._version import __version__
-from ..data.errors import DataError
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="plot f and f' of activations into a PNG")
     p.add_argument("names", nargs="+", metavar="NAME", help="activation, optionally with parameters: elu:alpha=0.5")
-    p.add_argument("--out", default="activations.png", help="PNG file to write (default: activations.png)")
+    p.add_argument("--out", default=str(Path("actlab-results") / "activations.png"),
+                   help="PNG file to write (default: actlab-results/activations.png, beside `actlab run`'s results)")
     p.add_argument("--range", nargs=2, type=float, default=(-6.0, 6.0), metavar=("LO", "HI"), help="x range (default: -6 6)")
     p.set_defaults(func=_show)
 
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="runs of one claim over a grid x seeds, in parallel; rerun to resume",
                        description="Independent runs of CLAIM over the cartesian product of the --grid values "
                                    "x --seeds seeds, each written to DIR/CLAIM/runs/<id>/result.json as it "
-                                   "finishes; DIR/CLAIM/aggregate.json holds means and 95%% CIs per grid point. "
+                                   "finishes; DIR/CLAIM/aggregate.json holds means and 95% CIs per grid point. "
                                    "Rerun the same command to finish a stopped sweep. See docs/SWEEPS.md.")
     p.add_argument("claim", metavar="CLAIM", help="a claim name")
     p.add_argument("--quick", action="store_true", help="start from the claim's --quick sizes")
@@ -179,14 +180,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"actlab: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except DataError as exc:  # a missing or damaged data file: the message names it and the fix
-        print(f"actlab: error: {one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
     except (ValueError, TypeError) as exc:
-        # raised by the activation registry and config checks on user input
+        # A missing or damaged data file (DataError: the message names it and the fix), or the
+        # activation registry and config checks on user input. Both classes are looked up
+        # only here: importing them loads torch, which `actlab --help` must not.
         from ..activations import UnknownActivationError
+        from ..data.errors import DataError
 
-        if isinstance(exc, UnknownActivationError) or getattr(args, "command", None) in ("show", "verify", "list"):
+        if isinstance(exc, (DataError, UnknownActivationError)) or getattr(args, "command", None) in (
+                "show", "verify", "list"):
             print(f"actlab: error: {one_line(exc)}", file=sys.stderr)
             return EXIT_USAGE
         raise

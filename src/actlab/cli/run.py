@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+import time
 from pathlib import Path
 
-from ..data.errors import DataError
 from .common import (
+    EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
     ProgressLine,
     UsageError,
     check_writable,
     claim_config,
+    one_line,
+    status_words,
 )
 
 __all__ = ["cmd_run", "write_claim_folder"]
 
-def write_claim_folder(result, out_root: Path, plot: bool, *, locked: bool = False) -> Path:
+def write_claim_folder(result, out_root: Path, plot: bool, *, locked: bool = False, progress=None) -> Path:
     """result.json and figures into out_root/NAME, swapped in whole (no partial folder).
 
     One writer at a time (``folders.claim_lock``; ``locked``: the caller holds it); the
@@ -27,7 +31,7 @@ def write_claim_folder(result, out_root: Path, plot: bool, *, locked: bool = Fal
     from ..plots import plot_result
     from ..runs.folders import write_claim
 
-    figures = (lambda folder: plot_result(result, folder)) if plot else None
+    figures = (lambda folder: plot_result(result, folder, progress)) if plot else None
     return write_claim(result, result.experiment, out_root, figures, lock=not locked)
 
 
@@ -39,7 +43,13 @@ def _print_settings(module) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.claim is None:  # before any import that loads torch: `actlab run --help` is instant
+        if args.help:
+            args.parser.print_help()
+            return EXIT_OK
+        raise UsageError("run needs a CLAIM, or all (see `actlab run --help`)")
     from ..claims import claim_names, load_claim
+    from ..runs.failures import FAILED_FILE, clear_failure, record_failure
     from ..runs.folders import (
         FolderError,
         check_claim_folder,
@@ -49,11 +59,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     from ..training.settings import MAX_THREADS, resolve_device
 
-    if args.claim is None:
-        if args.help:
-            args.parser.print_help()
-            return EXIT_OK
-        raise UsageError("run needs a CLAIM, or all (see `actlab run --help`)")
     names = claim_names() if args.claim.lower() == "all" else [args.claim]
     try:
         modules = [load_claim(n) for n in names]
@@ -88,47 +93,132 @@ def cmd_run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    verdicts = []
+    _resolve_data(modules, configs, args)  # every claim's data, before the first claim starts
+    verdicts, failed = [], []
     try:
         for i, (module, config) in enumerate(zip(modules, configs), 1):
             label = f"[{i}/{len(modules)}] {module.NAME}" if len(modules) > 1 else module.NAME
+            started = time.perf_counter()
             try:
                 with claim_lock(out_root, module.NAME):  # one writer per claim folder, from start to end
-                    result = _run_claim(module, config, label, args)
-                    folder = write_claim_folder(result, out_root, plot=not args.no_plots, locked=True)
+                    result, folder = _run_claim(module, config, label, args, out_root)
             except FolderError as exc:
                 raise UsageError(str(exc)) from None
-            verdicts.append((module.NAME, result.verdict, result.elapsed_s, folder))
-            print(f"{module.NAME}: {result.verdict.status} ({result.elapsed_s:.1f}s) -> {folder}/result.json")
+            except Exception as exc:  # noqa: BLE001 - one claim's failure must not cost the others
+                if len(modules) == 1:
+                    raise
+                waited = time.perf_counter() - started
+                error, command = _failure_line(exc), _rerun_command(module.NAME, args)
+                print(f"{module.NAME}: failed ({waited:.1f}s): {error}\n    rerun it alone: {command}")
+                if not record_failure(out_root, module.NAME, error, command):
+                    print(f"actlab: warning: {out_root / FAILED_FILE} is not actlab's; the failure of "
+                          f"{module.NAME} is not recorded for the report", file=sys.stderr)
+                failed.append((module.NAME, error, waited))
+                continue
+            clear_failure(out_root, module.NAME)
+            waited = time.perf_counter() - started  # what the user waited: the measurement, figures, writing
+            verdicts.append((module.NAME, result.verdict, waited, folder))
+            print(f"{module.NAME}: {status_words(result.verdict.status)} ({waited:.1f}s; measured in "
+                  f"{result.elapsed_s:.1f}s) -> {folder}/result.json")
             print(f"    {result.verdict.evidence}")
     except KeyboardInterrupt:
         kept = f"; the {len(verdicts)} finished claim(s) are kept in {out_root}" if verdicts else ""
         print(f"actlab: interrupted{kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if len(verdicts) > 1:
+    if len(verdicts) + len(failed) > 1:
         print("\nsummary:")
-        for name, verdict, elapsed, _ in verdicts:
-            print(f"  {name:<16} {verdict.status:<14} {elapsed:6.1f}s")
+        for name, verdict, waited, _ in verdicts:
+            print(f"  {name:<16} {status_words(verdict.status):<14} {waited:6.1f}s")
+        for name, _, waited in failed:
+            print(f"  {name:<16} {'failed':<14} {waited:6.1f}s")
     if not args.no_report:
         from ..report import ReportError, build_report, scan_results
 
+        progress = ProgressLine("report", enabled=not args.no_progress)
         try:
+            progress(0, 1, f"building {out_root / 'report.html'}")
             folder = scan_results(out_root)
-        except ReportError as exc:  # another claim's file in DIR is broken beyond reading
-            raise UsageError(str(exc)) from None
-        for line in folder.skipped:
-            print(f"actlab: warning: not in the report: {line}", file=sys.stderr)
-        print(f"\nreport: {build_report(folder)}  (open it in a browser; `actlab report {out_root}` rebuilds it)")
+            path = build_report(folder)
+        except ReportError as exc:  # another claim's file in DIR is broken beyond reading, or nothing finished
+            if failed:
+                print(f"actlab: no report: {one_line(exc)}", file=sys.stderr)
+                folder = path = None
+            else:
+                raise UsageError(str(exc)) from None
+        finally:
+            progress.close()
+        if folder is not None:
+            for line in folder.skipped:
+                print(f"actlab: warning: not in the report: {line}", file=sys.stderr)
+            print(f"\nreport: {path}  (open it in a browser; `actlab report {out_root}` rebuilds it)")
+    if failed:
+        names = ", ".join(name for name, _, _ in failed)
+        print(f"actlab: {len(failed)} of {len(modules)} claims failed ({names}); the others are written "
+              f"in {out_root}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 
-def _run_claim(module, config, label: str, args: argparse.Namespace):
+def _failure_line(exc: BaseException) -> str:
+    from ..data.errors import DataError
+
+    if isinstance(exc, (DataError, UsageError)):
+        return one_line(exc)
+    return f"{type(exc).__name__}: {one_line(exc)}"
+
+
+def _rerun_command(name: str, args: argparse.Namespace) -> str:
+    parts = ["actlab", "run", name, *(["--quick"] if args.quick else []), "--out", str(args.out)]
+    if args.data_dir:
+        parts += ["--data-dir", args.data_dir]
+    return shlex.join(parts)
+
+
+def _resolve_data(modules, configs, args: argparse.Namespace) -> None:
+    """Fail fast: the data folder the user named exists and can be read, and the data of every
+    selected claim is found (or downloaded now), before any claim starts. One-line errors."""
+    from ..data import resolve_data
+    from ..data.errors import DataError
+    from ..data.files import check_data_folder
+
+    try:
+        check_data_folder(args.data_dir)
+    except DataError as exc:
+        raise UsageError(one_line(exc)) from None
+    needed = {}
+    for module, config in zip(modules, configs):
+        dataset = getattr(config, "dataset", None)
+        if isinstance(dataset, str):
+            needed.setdefault((dataset, getattr(config, "data_dir", None)), []).append(module.NAME)
+    progress = ProgressLine("data", enabled=not args.no_progress and bool(needed))
+    try:
+        for k, ((dataset, data_dir), names) in enumerate(needed.items()):
+            progress(k, len(needed), f"looking up {dataset} for {', '.join(names)}")
+            try:
+                resolve_data(dataset, data_dir)
+            except DataError as exc:
+                raise UsageError(f"{', '.join(names)}: {one_line(exc)}") from None
+    finally:
+        progress.close()
+
+
+def _run_claim(module, config, label: str, args: argparse.Namespace, out_root: Path):
+    """Run one claim and write its folder, with its progress line open until the figures are drawn."""
+    from ..data.errors import DataError
+
     progress = ProgressLine(label, enabled=not args.no_progress)
     try:
-        return module.run(config, progress=progress)
-    except DataError:
-        raise
-    except ValueError as exc:  # settings only the run can check (batch_size > examples of the dataset)
-        raise UsageError(f"{module.NAME}: {exc}") from None
+        try:
+            result = module.run(config, progress=progress)
+        except DataError:
+            raise
+        except ValueError as exc:  # settings only the run can check (batch_size > examples of the dataset)
+            raise UsageError(f"{module.NAME}: {exc}") from None
+
+        def figures(done: int, total: int | None) -> None:
+            progress(1, 1, f"drawing figures {done}/{total}" if total else f"drawing figures ({done} drawn)")
+
+        folder = write_claim_folder(result, out_root, plot=not args.no_plots, locked=True, progress=figures)
+        return result, folder
     finally:
         progress.close()

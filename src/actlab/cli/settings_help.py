@@ -69,7 +69,8 @@ def _first_sentence(text: str, limit: int = 110) -> str:
         text = text[:cut.start()]
     if len(text) > limit:
         text = text[:limit].rsplit(" ", 1)[0] + " ..."
-    return text.rstrip(".")
+    # one full stop off the end, never an ellipsis ("seeds seed, seed + 1, ...")
+    return text[:-1] if text.endswith(".") and not text.endswith("...") else text
 
 
 def field_help(module: ModuleType) -> dict[str, str]:

@@ -16,7 +16,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise UsageError(f"--out {out}: the figure is a PNG; give a file name ending in .png")
-    check_writable(out.parent if str(out.parent) else Path("."))
-    path = plot_activations(acts, out, x_range=(args.range[0], args.range[1]))
+    folder = out.parent if str(out.parent) else Path(".")
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # what check_writable creates
+    check_writable(folder)
+    try:
+        path = plot_activations(acts, out, x_range=(args.range[0], args.range[1]))
+    except BaseException:
+        for p in made:  # bad input writes nothing: the folders made for the figure go again
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        raise
     print(f"wrote {path}")
     return EXIT_OK

@@ -9,7 +9,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import EXIT_FAILURE, EXIT_OK, ProgressLine, UsageError, check_writable, claim_config
+from .common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    ProgressLine,
+    UsageError,
+    check_writable,
+    claim_config,
+    one_line,
+    status_words,
+)
 
 __all__ = ["cmd_sweep"]
 
@@ -17,6 +26,7 @@ __all__ = ["cmd_sweep"]
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Runs of one claim over --grid x --seeds, in parallel, resumable (runs/sweep.py)."""
     from ..claims import load_claim
+    from ..report.section import STATUS_LABEL, count_label
     from ..runs.sweep import SweepError, plan_sweep, run_sweep
     from ..training.settings import MAX_WORKERS, resolve_device
 
@@ -37,6 +47,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.ray_address is not None and args.backend != "ray":
         raise UsageError("--ray-address goes with --backend ray")
     base = claim_config(module, args, strict=True)
+    from ..data.errors import DataError
+    from ..data.files import check_data_folder
+
+    try:  # a named data folder that is missing is an error now, not in every run
+        check_data_folder(args.data_dir)
+    except DataError as exc:
+        raise UsageError(one_line(exc)) from None
     grid: dict[str, str] = {}
     for item in args.grid or []:
         key, eq, values = item.partition("=")
@@ -73,7 +90,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for point in agg["points"]:
         where = ", ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
                           for k, v in point["point"].items()) or "all runs"
-        verdicts = ", ".join(f"{k} {v}" for k, v in point["verdicts"].items()) or "none finished"
+        verdicts = ", ".join(count_label(k, v) if k in STATUS_LABEL else f"{v} {status_words(k)}"
+                             for k, v in point["verdicts"].items()) or "none finished"
         diverged = f"; non-finite metrics in {len(point['nonfinite'])} run(s)" if point["nonfinite"] else ""
         print(f"    {where}: {verdicts}{diverged}")
     if report.retried:

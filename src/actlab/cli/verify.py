@@ -28,10 +28,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for i, act in enumerate(acts):
             problems: list[str] = []
             for j, (what, check) in enumerate(checks):
-                progress(i * len(checks) + j, total, f"{i + 1}/{len(acts)} {act.label}: {what}")
+                progress(i * len(checks) + j, total, f"{i}/{len(acts)} done, {act.label}: {what}")
                 problems += check(act)
-            if progress.enabled and progress.tty:  # clear the progress line before the result line
-                progress.stream.write("\r\033[K")
+            progress.clear()  # the progress line off the terminal before the result line
             status = "ok" if not problems else f"{len(problems)} problem(s)"
             print(f"{act.label:<20} {status}", flush=True)  # flushed: a line per activation, also in a pipe
             for p in problems:

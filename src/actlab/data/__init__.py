@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,7 @@ __all__ = [
     "DataError",
     "UnknownDatasetError",
     "load_dataset",
+    "resolve_data",
     "dataset_names",
     "resolve_dataset_name",
     "BatchLoader",
@@ -114,6 +116,22 @@ def resolve_dataset_name(name: str) -> str:
     if key not in DATASETS:
         raise UnknownDatasetError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
     return key
+
+
+def resolve_data(name: str, data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Make sure dataset ``name`` can be read, before any work: its files, found (and checked
+    against their SHA-256) or downloaded now where downloads are allowed. Generated datasets
+    (mnist1d, spiral) need no file: ``[]``. DataError, naming the folder or file, otherwise."""
+    from .cifar10 import find_cifar10
+    from .files import check_data_folder
+
+    key = resolve_dataset_name(name)
+    check_data_folder(data_dir)
+    if key in ("mnist", "fashion-mnist"):
+        return [fetch_file(remote, data_dir=data_dir) for remote in remote_files(key)]
+    if key == "cifar10":
+        return [find_cifar10(data_dir)]
+    return []
 
 
 def load_dataset(

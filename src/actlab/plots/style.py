@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -112,6 +113,20 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: fl
     return plt.subplots(nrows, ncols, figsize=(width, height), **kw)
 
 
+#: Called with the path of every figure :func:`save_figure` writes (see :func:`on_figure_saved`).
+_SAVED_HOOKS: list[Callable[[Path], None]] = []
+
+
+@contextmanager
+def on_figure_saved(callback: Callable[[Path], None]) -> Iterator[None]:
+    """Call ``callback(path)`` after each figure saved inside the block (progress while drawing)."""
+    _SAVED_HOOKS.append(callback)
+    try:
+        yield
+    finally:
+        _SAVED_HOOKS.remove(callback)
+
+
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Save as PNG atomically (temp file, then rename) and close the figure."""
     path = Path(path)
@@ -120,6 +135,8 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     fig.savefig(tmp, bbox_inches="tight", format="png")
     plt.close(fig)
     os.replace(tmp, path)
+    for hook in list(_SAVED_HOOKS):
+        hook(path)
     return path
 
 

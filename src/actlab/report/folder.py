@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..claims import CLAIMS
+from ..runs.failures import read_failures
 from ..verdicts.result import Result, ResultFileError, load_result
 
 __all__ = [
@@ -62,6 +63,15 @@ class Unreadable:
 
 
 @dataclass(frozen=True)
+class Failed:
+    """A claim whose last ``actlab run`` failed (``runs/failures.py``): its error and the rerun command."""
+
+    name: str
+    error: str
+    command: str
+
+
+@dataclass(frozen=True)
 class MonitorLog:
     """Monitor findings found in the folder.
 
@@ -88,7 +98,8 @@ class ResultsFolder:
         results: readable claims, in DESIGN.md order (``claims.CLAIMS``), then any
             other result folders by name.
         unreadable: claim folders whose ``result.json`` is corrupt, truncated or absent.
-        missing: claims of ``CLAIMS`` with no folder here.
+        missing: claims of ``CLAIMS`` with no folder here (and no recorded failure).
+        failed: claims whose last run failed, with no result here (``DIR/failed-claims.json``).
         monitor: the monitor findings, if a log is present (see ``MONITOR_FILES``).
         skipped: one line per file or folder left out because it is not a regular file
             inside the folder (a link out of it), or a figure too large to embed.
@@ -100,6 +111,7 @@ class ResultsFolder:
     missing: tuple[str, ...]
     monitor: MonitorLog | None
     skipped: tuple[str, ...] = ()
+    failed: tuple[Failed, ...] = ()
 
     def run_command(self, name: str, quick: bool) -> str:
         """The command that produces claim ``name`` into this folder."""
@@ -170,6 +182,9 @@ def scan_results(results_dir: str | Path) -> ResultsFolder:
     order = {name: i for i, name in enumerate(CLAIMS)}
     ranked = sorted(found.values(), key=lambda c: (order.get(c.name, len(order)), c.name))
     present = set(found) | {u.name for u in unreadable}
+    failed = [Failed(name, entry["error"], entry["command"]) for name, entry in read_failures(root).items()
+              if name not in present]
+    present |= {f.name for f in failed}
     return ResultsFolder(
         root=root,
         results=tuple(ranked),
@@ -177,6 +192,7 @@ def scan_results(results_dir: str | Path) -> ResultsFolder:
         missing=tuple(n for n in CLAIMS if n not in present),
         monitor=_read_monitor(root, inside),
         skipped=tuple(skipped),
+        failed=tuple(sorted(failed, key=lambda f: (order.get(f.name, len(order)), f.name))),
     )
 
 

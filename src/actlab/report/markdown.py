@@ -25,7 +25,7 @@ from ..claims import CLAIMS
 from .claims import claim_module, run_scale
 from .folder import ResultsFolder, scan_results
 from .limits import limits_markdown
-from .section import STATUS_LABEL, STATUS_MARK, claim_number, meaning_text
+from .section import STATUS_LABEL, STATUS_MARK, claim_number, count_label, meaning_text
 from .summary import key_cell_text
 from .values import duration, plural, unique, user_text
 
@@ -76,7 +76,7 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
     folder = _folder(results)
     counts = {s: sum(c.result.verdict.status == s for c in folder.results) for s in STATUS_LABEL}
     lines = [MARKDOWN_HEADER, "",
-             "**" + ", ".join(f"{n} {STATUS_LABEL[s]}" for s, n in counts.items())
+             "**" + ", ".join(count_label(s, n) for s, n in counts.items())
              + (f", {len(folder.missing)} not run" if folder.missing else "")
              + (f", {len(folder.unreadable)} unreadable" if folder.unreadable else "") + ".**", "",
              "| # | Claim | Verdict | Key number | Scale | Time |", "|--:|---|---|---|---|--:|"]
@@ -152,7 +152,7 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
         counts = {s: sum(row[2] == s for row in rows) for s in STATUS_LABEL}
         ax.text(0.2, 0.32, "actlab: textbook claims about activation functions, measured", fontsize=13,
                 fontweight="bold", va="center")
-        ax.text(0.2, 0.62, ", ".join(f"{n} {STATUS_LABEL[s]}" for s, n in counts.items()), fontsize=10,
+        ax.text(0.2, 0.62, ", ".join(count_label(s, n) for s, n in counts.items()), fontsize=10,
                 color="#59636e", va="center")
         cols = (0.2, 0.5, 2.35, 4.05, 5.8, 9.75)  # the key number may be 1.7 in wide
         y = 1.1

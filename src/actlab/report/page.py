@@ -178,6 +178,7 @@ h4.metric-name { font-size: .9rem; font-weight: 600; margin: 1.1rem 0 .35rem; }
 .badge.does_not_hold, .t.does_not_hold { color: var(--no); background: var(--no-bg); border-color: var(--no-line); }
 .badge.inconclusive, .t.inconclusive { color: var(--inc); background: var(--inc-bg); border-color: var(--inc-line); }
 .badge.missing, .t.missing { color: var(--na); background: var(--na-bg); border-color: var(--na-line); font-weight: 600; }
+.badge.failed, .t.failed { color: #fff; background: var(--no); border-color: var(--no); font-weight: 600; }
 .badge.unreadable, .t.unreadable { color: var(--no); background: #fff; border-color: var(--no); border-style: dashed; }
 
 /* summary table */
@@ -194,7 +195,7 @@ table.summary .gist { display: block; color: var(--muted); font-size: .82rem; li
 table.summary td.src { width: 17%; color: var(--muted); font-size: .82rem; line-height: 1.4; }
 table.summary td.v { width: 9.5rem; }
 table.summary td.key { line-height: 1.45; }
-table.summary tr.missing td, table.summary tr.unreadable td { background: #fbfcfd; }
+table.summary tr.missing td, table.summary tr.unreadable td, table.summary tr.failed td { background: #fbfcfd; }
 table.summary tr.missing .name, table.summary tr.unreadable .name { color: var(--muted); }
 table.summary td code { font-size: .8rem; background: var(--soft); padding: .05rem .3rem; border-radius: 4px; }
 .missing-list { margin: 1rem 0 0; padding: .8rem 1rem; background: var(--soft); border-radius: 8px; font-size: .9rem; }

@@ -17,6 +17,7 @@ from .tables import render_metrics, render_tables
 from .values import command_html, config_text, duration, esc, first_sentence, plural, user_text
 
 __all__ = ["claim_section", "meaning_text", "badge", "anchor", "claim_number", "STATUS_LABEL", "STATUS_MARK",
+           "STATUS_PLURAL", "count_label",
            "env_text", "key_number_text"]
 
 STATUS_LABEL = {"holds": "holds", "does_not_hold": "does not hold", "inconclusive": "inconclusive"}
@@ -25,10 +26,19 @@ STATUS_MARK = {"holds": "\u2713", "does_not_hold": "\u2717", "inconclusive": "?"
 VERDICT_PHRASE = {"holds": "holds", "does_not_hold": "does not hold", "inconclusive": "is inconclusive"}
 
 
+#: The verdict word after a count: "1 does not hold", "2 do not hold".
+STATUS_PLURAL = {"holds": "hold", "does_not_hold": "do not hold", "inconclusive": "inconclusive"}
+
+
+def count_label(status: str, n: int) -> str:
+    """``n`` claims and their verdict word, in agreement: "1 holds", "2 hold", "2 do not hold"."""
+    return f"{n} {STATUS_LABEL[status] if n == 1 else STATUS_PLURAL[status]}"
+
+
 def badge(status: str) -> str:
     if status in STATUS_LABEL:
         return f'<span class="badge {status}">{STATUS_MARK[status]} {STATUS_LABEL[status]}</span>'
-    label = {"missing": "not run", "unreadable": "unreadable"}.get(status, status)
+    label = {"missing": "not run", "unreadable": "unreadable", "failed": "failed"}.get(status, status)
     return f'<span class="badge {esc(status)}">{esc(label)}</span>'
 
 

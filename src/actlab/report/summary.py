@@ -11,7 +11,7 @@ from ..claims import CLAIMS
 from .claims import headline, run_scale
 from .folder import MonitorLog, ResultsFolder
 from .limits import limits_inline_html
-from .section import STATUS_LABEL, anchor, badge, claim_number
+from .section import STATUS_LABEL, anchor, badge, claim_number, count_label
 from .values import command_html, esc, first_sentence, short_source, unique, user_text
 
 __all__ = ["NO_KEY_NUMBER", "summary_table", "tally", "missing_block", "monitor_section", "monitor_note", "key_cell_text"]
@@ -40,7 +40,8 @@ def summary_table(folder: ResultsFolder, modules: Modules, quick: bool) -> str:
     rows = []
     by_name = {c.name: c for c in folder.results}
     bad = {u.name: u for u in folder.unreadable}
-    names = unique([*CLAIMS, *by_name, *bad])
+    failed = {f.name: f for f in folder.failed}
+    names = unique([*CLAIMS, *by_name, *bad, *failed])
     for name in names:
         module, _ = modules.get(name, (None, None))
         gist = first_sentence(getattr(module, "CLAIM", "") or "")
@@ -55,6 +56,10 @@ def summary_table(folder: ResultsFolder, modules: Modules, quick: bool) -> str:
             key_html = ((f'<span class="kn">{esc(value)}</span> ' if value else "") + f'<span class="kl">{esc(label)}</span>'
                         + limits_inline_html(r.verdict))
             cls = r.verdict.status
+        elif name in failed:
+            link, verdict, cls = esc(name), badge("failed"), "failed"
+            key_html = (f'The run failed: {esc(failed[name].error)} Rerun: '
+                        f'<code>{command_html(failed[name].command)}</code>')
         elif name in bad:
             link, verdict, cls = esc(name), badge("unreadable"), "unreadable"
             key_html = f'result.json is unreadable: {esc(bad[name].reason)}'
@@ -74,7 +79,9 @@ def tally(folder: ResultsFolder) -> str:
     counts = {s: 0 for s in STATUS_LABEL}
     for c in folder.results:
         counts[c.result.verdict.status] += 1
-    parts = [f'<span class="t {s}">{counts[s]} {STATUS_LABEL[s]}</span>' for s in STATUS_LABEL]
+    parts = [f'<span class="t {s}">{count_label(s, counts[s])}</span>' for s in STATUS_LABEL]
+    if folder.failed:
+        parts.append(f'<span class="t failed">{len(folder.failed)} failed</span>')
     if folder.missing:
         parts.append(f'<span class="t missing">{len(folder.missing)} not run</span>')
     if folder.unreadable:
@@ -88,12 +95,15 @@ def missing_block(folder: ResultsFolder, modules: Modules, quick: bool) -> str:
         module, note = modules.get(name, (None, None))
         extra = f" <span class=\"dim\">({esc(note)})</span>" if module is None and note else ""
         items.append(f"<li><strong>{esc(name)}</strong>: <code>{command_html(folder.run_command(name, quick))}</code>{extra}</li>")
+    for f in folder.failed:
+        items.append(f'<li><strong>{esc(f.name)}</strong>: the run failed: {esc(f.error)} '
+                     f'Rerun: <code>{command_html(f.command)}</code></li>')
     for u in folder.unreadable:
         items.append(f'<li><strong>{esc(u.name)}</strong>: unreadable, {esc(u.reason)}. '
                      f'Rerun: <code>{command_html(folder.run_command(u.name, quick))}</code></li>')
     if not items:
         return ""
-    head = "Not in this report" if folder.missing else "Unreadable results"
+    head = "Not in this report" if folder.missing or folder.failed else "Unreadable results"
     return (f'<div class="missing-list"><h3>{head}</h3><p>These claims have no readable result in '
             f'<code>{esc(str(folder.root))}</code>; each command below produces one, then run '
             f'<code>{command_html("actlab report " + shlex.quote(str(folder.root)))}</code> again.</p>'

@@ -27,7 +27,7 @@ from ..verdicts.result import ResultFileError, load_result, write_text_atomic
 from ..verdicts.stats import mean_ci95
 from .claims import claim_module
 from .folder import ReportError
-from .section import STATUS_LABEL, STATUS_MARK
+from .section import STATUS_LABEL, STATUS_MARK, count_label
 from .values import DASH, command_html, config_text, esc, number_text, plural, unique, user_text
 
 __all__ = ["find_sweeps", "is_sweep_folder", "render_sweep_html", "build_sweep_report", "sweep_summary",
@@ -217,7 +217,7 @@ def _sweep_section(folder: Path, index: int) -> str:
     grid_text = "; ".join(f"{k} in {', '.join(config_text(v) for v in vs)}" for k, vs in grid.items()) or "no grid"
     meaning = (f"This sweep ran the {claim} measurement {plural(agg.get('runs_found', total), 'time')} "
                f"({plural(agg.get('seeds'), 'seed')} per grid point; {grid_text}). "
-               + ", ".join(f"{n} {STATUS_LABEL[s]}" for s, n in counts.items()) + ". "
+               + ", ".join(count_label(s, n) for s, n in counts.items()) + ". "
                + ("Every planned run finished." if agg.get("complete") else
                   f"{_missing_runs(agg)} no result yet: "
                   "rerun the same `actlab sweep` command to finish them.")

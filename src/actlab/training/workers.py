@@ -78,13 +78,20 @@ def run_tasks(
     workers (the given pool's too) are stopped at once (within a second), then the
     exception goes on.
     """
-    workers = default_workers(len(tasks)) if workers == 0 else workers
+    from .settings import torch_threads
+
+    auto = workers == 0
+    workers = default_workers(len(tasks)) if auto else workers
     results: list[Any] = [None] * len(tasks)
     if pool is None and (workers <= 1 or len(tasks) <= 1):
-        for i, t in enumerate(tasks):
-            results[i] = fn(*t)
-            if on_done:
-                on_done(i + 1, len(tasks))
+        # With workers=0 a task's numbers must not depend on how many tasks there are (how many
+        # activations were asked for): in this process it runs on one thread, as a pool worker
+        # does (float sums split over threads round differently). workers=1 keeps this process's.
+        with torch_threads(1 if auto else None):
+            for i, t in enumerate(tasks):
+                results[i] = fn(*t)
+                if on_done:
+                    on_done(i + 1, len(tasks))
         return results
     own = pool is None
     if own:

@@ -343,13 +343,19 @@ class Result:
 
 
 def environment(device: str | torch.device = "cpu") -> dict[str, Any]:
-    """What the numbers depend on: versions, device, threads."""
+    """What the numbers depend on: versions, device, threads, and the CPU's vector instruction set.
+
+    ``cpu_capability`` is what PyTorch's kernels use (``torch.backends.cpu.get_cpu_capability()``:
+    ``DEFAULT``, ``AVX2``, ``AVX512``, ...; ``$ATEN_CPU_CAPABILITY`` lowers it): instruction
+    sets round differently, so float results may differ in their last digits between hosts.
+    """
     device = torch.device(device)
     env: dict[str, Any] = {
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "machine": platform.machine(),
+        "cpu_capability": _cpu_capability(),
         "device": str(device),
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
@@ -358,6 +364,13 @@ def environment(device: str | torch.device = "cpu") -> dict[str, Any]:
         env["cuda"] = torch.version.cuda
         env["gpu"] = torch.cuda.get_device_name(device)
     return env
+
+
+def _cpu_capability() -> str | None:
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):  # an older torch without the call
+        return None
 
 
 def to_jsonable(obj: Any) -> Any:

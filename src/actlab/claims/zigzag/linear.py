@@ -28,8 +28,11 @@ minimiser (w* when ``noise`` is 0). Metrics, keyed ``[variant][n]`` (n as a stri
   < 0). A step is -lr * r_i * x_i with a scalar residual r_i, so it is 1.0 exactly for
   x_i > 0; centred it is the share of examples in the all-positive or all-negative
   orthant, 2^(1-n) for independent symmetric components (``quadrant_fraction_reference``).
-  Steps that move nothing (r_i = 0 exactly, once SGD has converged to the last bit) are
-  not counted; ``quadrant_fraction_steps`` says how many were.
+  Each step is classified by the line it moves along, x_i, whatever its residual: once SGD
+  has converged to the last bit, r_i is rounding noise (exactly 0 on one CPU, +-1e-17 on
+  another), and counting only steps with r_i != 0 made the share depend on the instruction
+  set (0.51 on one x86 host, 0.59 on another, for n = 2). ``quadrant_fraction_steps`` says
+  how many steps were counted (every step taken, in whole epochs).
 * ``quadrant_fraction_full_batch``: the same share for the gradient-descent steps. The
   full-batch gradient sums r_i x_i over residuals of both signs, so it is not confined.
 * ``sgd_steps_to_tol``: per-example SGD steps until the relative excess loss first is
@@ -268,9 +271,10 @@ def per_example_sgd(problem: LinearProblem, lr: float, tol: float, max_epochs: i
             if len(kept) <= keep_steps:
                 kept.append(w.copy())
         order.extend(perm)
-    # The steps exactly as taken: -lr * r_t * x_{i_t}, (T, n); only their signs are used.
-    steps = (-lr * np.asarray(residuals))[:, None] * x[np.asarray(order, dtype=np.int64)]
-    fraction, moved = same_direction_fraction(torch.from_numpy(steps))
+    # Step t is -lr * r_t * x_{i_t}: it moves along x_{i_t}, and every weight goes the same way
+    # exactly when x_{i_t} has one sign throughout. Classified by x_{i_t}, not by the product,
+    # since r_t at convergence is rounding noise whose being exactly 0 depends on the CPU.
+    fraction, moved = same_direction_fraction(torch.from_numpy(x[np.asarray(order, dtype=np.int64)]))
     return OptimiserRun(reached, curve, torch.from_numpy(np.stack(kept)), fraction, moved)
 
 
