@@ -233,7 +233,10 @@ class ActivationHooks:
 
     def _root_pre_hook(self, module: nn.Module, args: Any) -> None:
         if self._depth == 0:
-            self._recording = not self._paused and (module.training or not self.training_only)
+            # not under torch.inference_mode(): tensors made there (the dead-unit window, the
+            # scratch buffer) could never be updated in place by a later training step
+            self._recording = (not self._paused and (module.training or not self.training_only)
+                               and not torch.is_inference_mode_enabled())
             if self._recording:
                 self._forwards += 1
                 self._calls.clear()

@@ -321,7 +321,8 @@ class Monitor(ActivationHooks, ParameterStats, Records):
             header = self._header()
             for sink in list(self._live_sinks):
                 self._to_sink(sink, "start", header)
-            self._begin_step()
+            with torch.inference_mode(False):
+                self._begin_step()
         except BaseException:
             self.detach()
             raise
@@ -411,10 +412,14 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         if self.optimizer is not None and not self._in_optimizer_hook:
             raise RuntimeError("this Monitor was given optimizer= and steps itself on optimizer.step(); "
                                "do not call monitor.step() as well")
-        if self._sampled:
-            self._end_sampled_step()
-        self._step += 1
-        self._begin_step()
+        # torch.inference_mode(False): a step() called inside an inference_mode block must not
+        # make the snapshots and buffers inference tensors (a later training step's in-place
+        # update of them would raise)
+        with torch.inference_mode(False):
+            if self._sampled:
+                self._end_sampled_step()
+            self._step += 1
+            self._begin_step()
 
     def _on_optimizer_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self._in_optimizer_hook = True
