@@ -127,7 +127,7 @@ class Records:
         if self._compiled is not None:
             return  # no forward hooks under torch.compile: nothing to check
         if self._forwards == 0:
-            why = (f" ({self._forwards_skipped} forward pass(es) in eval mode (training_only=True) or under torch.inference_mode were skipped)"
+            why = (f" ({self._forwards_skipped} forward pass(es) in eval mode were skipped: training_only=True; forwards under torch.inference_mode are never recorded)"
                    if self._forwards_skipped else "")
             self._warn_once("no_forward", f"no forward pass of {type(self.model).__name__} was recorded during sampled "
                                           f"step {step}{why}; call monitor.step() once per training step, after "

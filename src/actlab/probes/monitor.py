@@ -102,6 +102,8 @@ from ._activation_hooks import (
     _ActivationMode,
     _Site,
 )
+from ._compile import CompileGuard
+from ._distributed import dist_rank
 from ._model_scan import compiled_module, contains, overlap, unseen_parts
 from ._options import (
     ACTIVATION_STATS,
@@ -115,6 +117,7 @@ from ._options import (
 )
 from ._parameter_stats import ParameterStats
 from ._records import Records, _Pack
+from ._signals import TrainingSignals
 from ._summary import summary_table
 from .findings import Finding, Thresholds, diagnose
 from .schedules import Schedule, check_schedule
@@ -131,7 +134,7 @@ _ATTACHED: weakref.WeakKeyDictionary[nn.Module, Monitor] = weakref.WeakKeyDictio
 
 
 
-class Monitor(ActivationHooks, ParameterStats, Records):
+class Monitor(ActivationHooks, ParameterStats, Records, TrainingSignals, CompileGuard):
     """Watches a model's activations and gradients during training; see the module docstring.
 
     Args:
@@ -256,7 +259,10 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self._detached_at: int | None = None
         self._sampled = False
         self._paused = False
-        self._handles: list[Any] = []
+        self._handles: list[Any] = []  # module hooks
+        self._grad_handles: list[Any] = []  # parameter hooks
+        self._traced = False  # a hook ran while Dynamo traced it (the model is compiled)
+        self._frozen_hooks = False  # compiled after the hooks went in: they stay until detach
         self._live_sinks: list[Sink] = []  # the sinks that have not failed since attach
         self._optimizer_handle: Any = None
         self._in_optimizer_hook = False
@@ -336,7 +342,9 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         try:
             _ = self.history  # flushes, and finishes every record while the layout they refer to holds
         finally:
-            self._remove_hooks()
+            self._remove_hooks(everything=True)
+            self._frozen_hooks = False
+            self._stop_optimizer_search()
             if self._optimizer_handle is not None:
                 self._optimizer_handle.remove()
                 self._optimizer_handle = None
@@ -488,25 +496,6 @@ class Monitor(ActivationHooks, ParameterStats, Records):
             warnings.warn(f"{type(self.model).__name__} has no trainable parameter to watch{why}: parameter statistics "
                           "will be empty", stacklevel=3)
 
-    def _check_compiled(self) -> None:
-        """torch.compile(model) after attach (it marks the module): parameters only from now on."""
-        if self._compiled is None and getattr(self.model, "_is_torch_compile", False):
-            self._remove_hooks()
-            self._parameters_only(compiled_module(self.model) or type(self.model).__name__, late=True)
-
-    def _parameters_only(self, compiled: str, late: bool = False) -> None:
-        """Under torch.compile: no activation hooks from now on, said in one line."""
-        self._compiled = compiled
-        if self._want_any_activation:
-            when = " (after the monitor attached)" if late else ""
-            warnings.warn(f"actlab Monitor: {compiled} is compiled with torch.compile{when}, so the monitor records "
-                          "parameter statistics only (gradient norms, update ratios, sign coherence, histograms): "
-                          "compiled code calls no Python activation to watch, and hooks added on sampled steps would "
-                          "make dynamo recompile (it guards on them). To see activations, monitor the model "
-                          "uncompiled (a short debug run).", stacklevel=4)
-        self._want_any_activation = self._want_activations = self._track_feeds = False
-        self._mode_regions, self._mode_modules = [], frozenset()
-
     def _header(self) -> dict[str, Any]:
         return {
             "type": "header",
@@ -539,29 +528,36 @@ class Monitor(ActivationHooks, ParameterStats, Records):
     def _begin_step(self) -> None:
         sampled = self._sampled = self._is_sampled(self._step)
         next_norms, self._next_norms = self._next_norms, None
+        if self._handles and not self._frozen_hooks:
+            self._check_compiled()  # before the module hooks go: Dynamo may have traced them
         if not sampled:
             self._remove_hooks()
             self._snapshots = self._snapshot_norms = None
             return
-        self._check_compiled()
-        if not self._handles:
-            self._install_hooks()
+        self._check_compiled(full=True)
+        self._install_hooks()
         self._forwards = self._forwards_skipped = 0
         self._reset_grad_stats()
         self._take_snapshot(next_norms)
 
     def _install_hooks(self) -> None:
         handles = self._handles
-        self._install_activation_hooks(handles)
-        # the root's hooks wrap everything else: pre-hook first, post-hook last
-        handles.append(self.model.register_forward_pre_hook(self._root_pre_hook, prepend=True))
-        handles.append(self.model.register_forward_hook(self._root_post_hook, always_call=True))
-        self._install_grad_hooks(handles)
+        if not handles and self._compiled is None:  # no module hook on a compiled model (_compile.py)
+            self._install_activation_hooks(handles)
+            # the root's hooks wrap everything else: pre-hook first, post-hook last
+            handles.append(self.model.register_forward_pre_hook(self._root_pre_hook, prepend=True))
+            handles.append(self.model.register_forward_hook(self._root_post_hook, always_call=True))
+        if not self._grad_handles:
+            self._install_grad_hooks(self._grad_handles)
 
-    def _remove_hooks(self) -> None:
-        for h in self._handles:
+    def _remove_hooks(self, everything: bool = False) -> None:
+        for h in self._grad_handles:
             h.remove()
-        self._handles = []
+        self._grad_handles = []
+        if everything or not self._frozen_hooks:
+            for h in self._handles:
+                h.remove()
+            self._handles = []
         if self._mode_entered:  # only after an exception escaped a forward before our post-hook
             self._mode.__exit__(None, None, None)
             self._mode_entered = False
