@@ -62,7 +62,9 @@ class TrainingSignals:
         self._optimizer_search: Any = None
         if self.optimizer is not None or not self._params:
             return
-        register = getattr(torch.optim.optimizer, "register_optimizer_step_post_hook", None)
+        from torch.optim import optimizer as optim_module
+
+        register = getattr(optim_module, "register_optimizer_step_post_hook", None)
         if register is None:
             return
         watched = {id(p) for _, p in self._params}
@@ -75,8 +77,8 @@ class TrainingSignals:
                 return
             checked.add(id(optimizer))
             if any(id(p) in watched for group in optimizer.param_groups for p in group["params"]):
-                mon._seen_optimizer = weakref.ref(optimizer)
-                mon._stop_optimizer_search()
+                mon._seen_optimizer = weakref.ref(optimizer)  # the hook goes at the next record (not
+                # here: torch iterates over the global hooks while it runs this one)
 
         self._optimizer_search = register(look)
 
@@ -89,6 +91,8 @@ class TrainingSignals:
         optimizer = self.optimizer
         if optimizer is None:
             ref = getattr(self, "_seen_optimizer", None)
+            if ref is not None:
+                self._stop_optimizer_search()
             optimizer = ref() if ref is not None else None
         if optimizer is None:
             return None

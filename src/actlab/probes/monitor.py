@@ -80,8 +80,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
-import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -91,7 +89,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .._version import __version__
 from . import stats as S
 from ._activation_hooks import (
     _LOW_PRECISION,
@@ -119,7 +116,7 @@ from ._parameter_stats import ParameterStats
 from ._records import Records, _Pack
 from ._signals import TrainingSignals
 from ._summary import summary_table
-from .findings import Finding, Thresholds, diagnose
+from .findings import Finding, Findings, Thresholds, diagnose
 from .schedules import Schedule, check_schedule
 from .schedules import every as every_schedule
 from .sinks import JsonlSink, Sink, TensorBoardSink
@@ -294,6 +291,10 @@ class Monitor(ActivationHooks, ParameterStats, Records, TrainingSignals, Compile
         self._forwards_skipped = 0
         self._pending: list[tuple[dict[str, Any], _Pack, Tensor | None]] = []  # (raw record, its pack, flat)
         self._warned: set[str] = set()
+        self._loss: Any = None  # the loss given to step() on a sampled step
+        self._next_loss: Any = None  # the loss the callbacks hand over for the optimizer's step
+        self.rank, self.world_size = 0, 1
+        self._grads_at_step = False
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -318,6 +319,10 @@ class Monitor(ActivationHooks, ParameterStats, Records, TrainingSignals, Compile
                     "would record each other's hooks). Use that monitor, or detach it first: "
                     "`Monitor.attached_to(model).detach()` (or leave its `with` block).")
         self._scan()
+        # under DDP: gradients read at step(), after the all-reduce (_distributed.py)
+        self.rank, self.world_size = dist_rank()
+        self._grads_at_step = self.world_size > 1
+        self._find_optimizer()
         _ATTACHED[self.model] = self
         self._attached = True
         try:
@@ -405,11 +410,13 @@ class Monitor(ActivationHooks, ParameterStats, Records, TrainingSignals, Compile
         finally:
             self._paused = before
 
-    def step(self) -> None:
+    def step(self, loss: Any = None) -> None:
         """End the current training step: call once per step, after ``optimizer.step()``.
 
         On a sampled step this reduces the step's parameter statistics (the update
         ratio needs the weights after the optimizer step) and queues the record.
+        ``loss``: this step's loss (a tensor, read without a host sync, or a number);
+        sampled steps keep it, and the findings tell a loss that does not move or diverges.
         """
         if not self._attached:
             if self._detached_at is not None:
@@ -425,6 +432,7 @@ class Monitor(ActivationHooks, ParameterStats, Records, TrainingSignals, Compile
         # update of them would raise)
         with torch.inference_mode(False):
             if self._sampled:
+                self._loss = loss
                 self._end_sampled_step()
             self._step += 1
             self._begin_step()
@@ -432,7 +440,7 @@ class Monitor(ActivationHooks, ParameterStats, Records, TrainingSignals, Compile
     def _on_optimizer_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self._in_optimizer_hook = True
         try:
-            self.step()
+            self.step(self._next_loss)
         finally:
             self._in_optimizer_hook = False
 
@@ -480,6 +488,8 @@ class Monitor(ActivationHooks, ParameterStats, Records, TrainingSignals, Compile
         self._params: list[tuple[str, nn.Parameter]] = [
             (n, p) for n, p in self.model.named_parameters() if p.requires_grad and self._include(n)]
         self._weight_slot = {i: k for k, i in enumerate(i for i, (_, p) in enumerate(self._params) if p.ndim >= 2)}
+        self._embedding_params = [i for i, (_, p) in enumerate(self._params)
+                                  if isinstance(self._param_owners.get(id(p)), (nn.Embedding, nn.EmbeddingBag))]
         self._signs = None  # made on first use, on the first weight gradient's device
         self._param_hists: dict[tuple, S.SegmentHistogram] = {}  # by (kind, parameter indices)
         # norms of half-precision tensors are accumulated and returned in float32
@@ -495,23 +505,6 @@ class Monitor(ActivationHooks, ParameterStats, Records, TrainingSignals, Compile
             why = f" ({lists[0].split(':')[0]})" if lists else ""
             warnings.warn(f"{type(self.model).__name__} has no trainable parameter to watch{why}: parameter statistics "
                           "will be empty", stacklevel=3)
-
-    def _header(self) -> dict[str, Any]:
-        return {
-            "type": "header",
-            "actlab_version": __version__,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "model": type(self.model).__name__,
-            "schedule": getattr(self.schedule, "__qualname__", repr(self.schedule)),
-            "start_step": self._step,
-            "stats": sorted(self.stats),
-            "window": self.window,
-            "bins": self.bins,
-            "saturation_slope": self.saturation_slope,
-            "thresholds": dataclasses.asdict(self.thresholds),
-            "activation_modules": {n: info.label for n, _, info in self._activation_modules.values()},
-            "parameters": {n: list(p.shape) for n, p in self._params},
-        }
 
     # --- hooks: installed on sampled steps only -------------------------------------------
 
@@ -566,11 +559,25 @@ class Monitor(ActivationHooks, ParameterStats, Records, TrainingSignals, Compile
 
     # --- results -------------------------------------------------------------------------
 
-    def findings(self, thresholds: Thresholds | None = None) -> list[Finding]:
+    @property
+    def findings(self) -> Findings:
         """Plain-language diagnoses from the recent records (flushes first); see
-        :func:`actlab.probes.findings.diagnose`."""
+        :func:`actlab.probes.findings.diagnose`. A list that can also be called:
+        ``monitor.findings()`` (or ``monitor.findings(thresholds)``) and
+        ``monitor.findings`` are the same, as on the callbacks."""
+        return Findings(self._diagnose(None), self._diagnose)
+
+    def _diagnose(self, thresholds: Thresholds | None) -> list[Finding]:
         self.flush()
         return diagnose(list(self.history), thresholds or self.thresholds)
+
+    def print_findings(self, file: Any = None) -> Findings:
+        """Print the findings, on rank 0 only under distributed training (every rank
+        gets them back)."""
+        found = self.findings
+        if self.rank == 0:
+            print(found.report(), file=file)
+        return found
 
     @property
     def latest(self) -> dict[str, Any] | None:
