@@ -37,7 +37,7 @@ from typing import Any
 import lightning.pytorch as pl
 
 from ..probes import Findings, Monitor
-from .scalars import HistogramSink, ScalarSink, logger_sinks
+from .scalars import logger_sinks
 
 __all__ = ["MonitorCallback"]
 
