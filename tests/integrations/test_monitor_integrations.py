@@ -293,3 +293,32 @@ def test_hugging_face_callback_cleans_up_when_train_raises(tmp_path):
     assert [r["step"] for r in second.monitor.history] == [0, 1, 2, 3, 4]
     assert all(isinstance(r["loss"], float) for r in second.monitor.history)
     assert second.findings() == list(second.findings)
+
+
+def test_lightning_callback_under_lightnings_ddp_launcher(tmp_path):
+    """strategy="ddp" with 2 CPU processes: one file per rank, rank in every record, the
+    same (all-reduced) gradient norms on both ranks, the findings printed once."""
+    pytest.importorskip("lightning.pytorch", reason=EXTRA)
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
+        [str(here.parents[1] / "src")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    proc = subprocess.run([sys.executable, str(here / "lightning_ddp.py"), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("actlab monitor:") == 1, proc.stdout
+    logs = {}
+    for rank, name in enumerate(["monitor.jsonl", "monitor.rank1.jsonl"]):
+        records = [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
+        steps = [r for r in records if r["type"] == "step"]
+        assert [r["step"] for r in steps] == [0, 1, 2]
+        assert all(r["rank"] == rank and r["world_size"] == 2 for r in steps)
+        logs[rank] = steps
+    for a, b in zip(logs[0], logs[1]):
+        assert abs(a["parameters"]["net.0.weight"]["grad_norm"] - b["parameters"]["net.0.weight"]["grad_norm"]) < 1e-6
+        assert a["loss"] != b["loss"]  # each rank's own batch

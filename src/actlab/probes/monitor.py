@@ -427,10 +427,9 @@ class Monitor(ActivationHooks, ParameterStats, Records, TrainingSignals, Compile
         if self.optimizer is not None and not self._in_optimizer_hook:
             raise RuntimeError("this Monitor was given optimizer= and steps itself on optimizer.step(); "
                                "do not call monitor.step() as well")
-        # torch.inference_mode(False): a step() called inside an inference_mode block must not
-        # make the snapshots and buffers inference tensors (a later training step's in-place
-        # update of them would raise)
-        with torch.inference_mode(False):
+        # a step() called inside an inference_mode block must not make the snapshots and
+        # buffers inference tensors (a later training step's in-place update would raise)
+        with torch.inference_mode(False) if torch.is_inference_mode_enabled() else contextlib.nullcontext():
             if self._sampled:
                 self._loss = loss
                 self._end_sampled_step()
