@@ -142,6 +142,61 @@ def measure(name: str, fit, data, configs: list[str], rounds: int, steps: int) -
               f"{statistics.median(wall[c]):.3f}x ({min(wall[c]):.3f}-{max(wall[c]):.3f}) |")
 
 
+def hook_time(steps: int, data: torch.utils.data.DataLoader) -> None:
+    """The time spent inside the callback's hooks and the monitor's step, per unsampled
+    step, against the time of a whole step: the unsampled step's cost, measured directly
+    (a difference of two fits' times is within the machine's noise)."""
+    import lightning.pytorch as pl
+
+    from actlab.integrations.lightning import MonitorCallback
+
+    spent = [0.0]
+
+    def timed(fn):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - start
+        return wrapper
+
+    class Timed(MonitorCallback):
+        pass
+
+    for name in ("on_train_batch_start", "on_before_backward", "on_train_batch_end"):
+        setattr(Timed, name, timed(getattr(MonitorCallback, name)))
+    callback = Timed(schedule=lambda step: step == 0, print_findings=False)
+
+    class Module(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.net = mlp()
+
+        def training_step(self, batch, batch_idx):
+            return F.cross_entropy(self.net(batch[0]), batch[1])
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+        def on_fit_start(self) -> None:  # the monitor is attached now: time its step too
+            mon = callback.monitor
+            mon._on_optimizer_step = timed(mon._on_optimizer_step)
+            handle = mon._optimizer_handle
+            handle.remove()
+            mon._optimizer_handle = self.trainer.optimizers[0].register_step_post_hook(mon._on_optimizer_step)
+
+    trainer = pl.Trainer(max_steps=steps, callbacks=[callback], logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
+    start = time.perf_counter()
+    trainer.fit(Module(), data)
+    total = time.perf_counter() - start
+    per_step = total / steps
+    print(f"\nLightning, unsampled steps: {1e6 * spent[0] / steps:.1f} us per step in the callback's hooks and "
+          f"Monitor.step, {100 * spent[0] / total:.2f}% of fit ({1e3 * per_step:.2f} ms per step)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=5)
@@ -151,13 +206,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     logging.getLogger("transformers").setLevel(logging.ERROR)
     gen = torch.Generator().manual_seed(1)
     x, y = torch.randn(128 * 8, 784, generator=gen), torch.randint(0, 10, (128 * 8,), generator=gen)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=128)
     configs = args.configs.split(",")
     print(f"torch {torch.__version__}, 1 torch thread", file=sys.stderr)
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        hook_time(args.steps, loader)
+    print(out.getvalue().strip().splitlines()[-1])
     measure("Lightning Trainer.fit", lightning_fit, loader, configs, args.rounds, args.steps)
     if args.hf:
         measure("Hugging Face Trainer.train", hf_fit, Pairs(x, y), configs, args.rounds, args.steps)

@@ -295,6 +295,7 @@ def test_hugging_face_callback_cleans_up_when_train_raises(tmp_path):
     assert second.findings() == list(second.findings)
 
 
+@pytest.mark.slow
 def test_lightning_callback_under_lightnings_ddp_launcher(tmp_path):
     """strategy="ddp" with 2 CPU processes: one file per rank, rank in every record, the
     same (all-reduced) gradient norms on both ranks, the findings printed once."""
