@@ -7,10 +7,10 @@ Usage (the whole API; ``examples/monitor_mlp.py`` runs it end to end)::
     with Monitor(model, every=50, jsonl="runs/monitor.jsonl", tensorboard="runs/tb") as monitor:
         for x, y in batches:
             optimizer.zero_grad()
-            loss_fn(model(x), y).backward()
+            (loss := loss_fn(model(x), y)).backward()
             optimizer.step()
-            monitor.step()                 # once per training step, after optimizer.step()
-    for finding in monitor.findings():
+            monitor.step(loss=loss)        # once per training step, after optimizer.step()
+    for finding in monitor.findings:       # or monitor.findings(), or monitor.print_findings()
         print(finding)
 
 ``monitor = Monitor(model).attach()`` / ``monitor.detach()`` do the same as the
