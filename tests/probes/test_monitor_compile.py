@@ -52,7 +52,7 @@ def test_no_recompiles_after_warm_up(how):
             else:
                 run = torch.compile(model)
         seen = []
-        for i, (x, y) in enumerate(batches):
+        for x, y in batches:
             opt.zero_grad()
             F.cross_entropy(run(x), y).backward()
             opt.step()
