@@ -90,6 +90,7 @@ def train(name: str, steps: int = 60, lr_scale: float = 1.0):
     return mon
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning")  # the LSTM's fused gates are said to be unseen
 @pytest.mark.parametrize("name", list(CASES))
 def test_healthy_models_get_no_warning_at_60_steps(name):
