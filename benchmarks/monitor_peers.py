@@ -15,7 +15,9 @@ Peers (each where it installs and runs; the table lists the others with the reas
   extends the model and the loss);
 * ``actlab``: ``Monitor(model, every=N)``, every statistic.
 
-Method, as in ``monitor_overhead.py``: one torch thread, thread CPU time; per model,
+Method, as in ``monitor_overhead.py``: one torch thread; the training thread's CPU time
+and the wall time (to the end of the tool's tear-down, so that TensorBoard's writer
+thread and wandb's process count); per model,
 configuration and round, a turn of ``--steps`` training steps with the tool (after 3
 untimed ones: a tool's first record builds its buffers) is paired
 with a turn of the plain loop (alternately before and after it), each on a fresh copy
@@ -61,9 +63,18 @@ def resnet18() -> nn.Module:
     return torchvision.models.resnet18(num_classes=10)
 
 
+def cnn_bn() -> nn.Module:
+    """3 convolutions (32-64-64) with BatchNorm and non-in-place ReLU (issue 22's model)."""
+    layers: list[nn.Module] = []
+    for c_in, c_out in ((1, 32), (32, 64), (64, 64)):
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(64 * 3 * 3, 10))
+
+
 MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...], int]] = {
     "mlp": (mlp, (784,), 128),
     "cnn": (cnn, (1, 28, 28), 64),
+    "cnn_bn": (cnn_bn, (1, 28, 28), 64),
     "resnet18": (resnet18, (3, 64, 64), 16),
 }
 
@@ -180,8 +191,12 @@ class Cockpit(Tool):
 TOOLS = {"actlab": Actlab, "tensorboard": TensorBoard, "wandb": Wandb, "delve": Delve, "cockpit": Cockpit}
 
 
-def turn(tool_cls: type[Tool] | None, base: nn.Module, batches: list, steps: int, every: int, tmp: Path) -> float:
-    """Train a fresh copy of ``base`` for ``steps`` steps (with the tool): thread CPU seconds."""
+def turn(tool_cls: type[Tool] | None, base: nn.Module, batches: list, steps: int, every: int,
+         tmp: Path) -> tuple[float, float]:
+    """Train a fresh copy of ``base`` for ``steps`` steps (with the tool): (thread CPU seconds,
+    wall seconds). The wall time runs until the tool's tear-down has returned (TensorBoard's
+    writer thread flushed and closed, wandb's run finished), so the work a tool moves off
+    the training thread counts there."""
     model = copy.deepcopy(base)
     tool = tool_cls(model, every, tmp) if tool_cls else None
     if tool:
@@ -192,7 +207,7 @@ def turn(tool_cls: type[Tool] | None, base: nn.Module, batches: list, steps: int
     try:
         for i in range(WARMUP + steps):
             if i == WARMUP:  # the first steps (a tool's first record, caches) are not timed
-                start = time.thread_time()
+                start, wall = time.thread_time(), time.perf_counter()
             x, y = batches[i % len(batches)]
             opt.zero_grad()
             logits = model(x)
@@ -205,7 +220,11 @@ def turn(tool_cls: type[Tool] | None, base: nn.Module, batches: list, steps: int
             opt.step()
             if tool:
                 tool.step()
-        return time.thread_time() - start
+        cpu = time.thread_time() - start
+        if tool:
+            tool.teardown()
+            tool = None
+        return cpu, time.perf_counter() - wall
     finally:
         if tool:
             tool.teardown()
@@ -213,7 +232,7 @@ def turn(tool_cls: type[Tool] | None, base: nn.Module, batches: list, steps: int
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", default="mlp,cnn,resnet18")
+    p.add_argument("--models", default="mlp,cnn,cnn_bn,resnet18")
     p.add_argument("--peers", default=",".join(PEERS))
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--steps", type=int, default=20, help="steps per turn when every step is recorded")
@@ -238,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                        for _ in range(4)]
             for peer in args.peers.split(","):
                 for every, steps in ((1, args.steps), (100, args.steps_sparse)):
-                    ratios = []
+                    ratios, walls = [], []
                     try:
                         turn(TOOLS[peer], base, batches, 2, every, tmp)  # warm-up (and a failing peer fails here)
                         for r in range(args.rounds):
@@ -249,23 +268,28 @@ def main(argv: list[str] | None = None) -> int:
                                 else:
                                     t_plain = turn(None, base, batches, steps, every, tmp)
                                     t_tool = turn(TOOLS[peer], base, batches, steps, every, tmp)
-                            ratios.append(t_tool / t_plain)
+                            ratios.append(t_tool[0] / t_plain[0])
+                            walls.append(t_tool[1] / t_plain[1])
                     except Exception as exc:  # noqa: BLE001 (reported in the table)
                         last = traceback.extract_tb(exc.__traceback__)[-1]
                         failures[f"{peer} on {kind}"] = (f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]} "
                                                          f"({Path(last.filename).name}:{last.lineno})")
                         break
-                    rows.append((kind, peer, every, statistics.median(ratios), min(ratios), max(ratios)))
-                    print(f"  {kind:9} {peer:12} every {every:3}: {statistics.median(ratios):6.2f}x", file=sys.stderr)
-    print(f"\ntorch {torch.__version__}, 1 thread, thread CPU time; median of {args.rounds} interleaved pairs "
+                    rows.append((kind, peer, every, statistics.median(ratios), min(ratios), max(ratios),
+                                 statistics.median(walls), min(walls), max(walls)))
+                    print(f"  {kind:9} {peer:12} every {every:3}: {statistics.median(ratios):6.2f}x CPU, "
+                          f"{statistics.median(walls):6.2f}x wall", file=sys.stderr)
+    print(f"\ntorch {torch.__version__}, 1 torch thread; training thread's CPU time and wall time (to the end of "
+          f"the tool's tear-down: writer threads and processes included); median of {args.rounds} interleaved pairs "
           f"(min-max); every step: {args.steps} steps per turn, every 100th: {args.steps_sparse}\n")
-    print("| model | tool | every step | every 100th step |")
-    print("| --- | --- | --- | --- |")
-    table: dict[tuple[str, str], dict[int, str]] = {}
-    for kind, peer, every, med, lo, hi in rows:
-        table.setdefault((kind, peer), {})[every] = f"{med:.2f}x ({lo:.2f}-{hi:.2f})"
+    print("| model | tool | every step, CPU | every step, wall | every 100th, CPU | every 100th, wall |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    table: dict[tuple[str, str], dict[int, tuple[str, str]]] = {}
+    for kind, peer, every, med, lo, hi, wmed, wlo, whi in rows:
+        table.setdefault((kind, peer), {})[every] = (f"{med:.2f}x ({lo:.2f}-{hi:.2f})", f"{wmed:.2f}x ({wlo:.2f}-{whi:.2f})")
     for (kind, peer), cells in table.items():
-        print(f"| {kind} | {peer} | {cells.get(1, '-')} | {cells.get(100, '-')} |")
+        one, hundred = cells.get(1, ("-", "-")), cells.get(100, ("-", "-"))
+        print(f"| {kind} | {peer} | {one[0]} | {one[1]} | {hundred[0]} | {hundred[1]} |")
     if failures:
         print("\nDid not run:")
         for what, why in failures.items():

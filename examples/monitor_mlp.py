@@ -122,7 +122,7 @@ def run(model: nn.Module, optimizer: torch.optim.Optimizer, batches: list, args:
             loss = F.cross_entropy(model(x), y)
             loss.backward()
             optimizer.step()
-            monitor.step()  # once per training step, after optimizer.step()
+            monitor.step(loss=loss)  # once per training step, after optimizer.step(); the loss is optional
             if step % (args.steps // 4 or 1) == 0:
                 print(f"step {step:5d}  loss {loss.item():.3f}")
         print()

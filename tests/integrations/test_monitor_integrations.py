@@ -189,3 +189,137 @@ def test_hugging_face_callback_writes_into_the_runs_tensorboard_folder(tmp_path)
     acc.Reload()
     assert any(tag.startswith("grad_norm/bert.encoder") for tag in acc.Tags()["scalars"])
     assert [e.step for e in acc.Scalars("grad_norm/classifier.weight")] == [0, 2]
+
+
+# --- issue 22: findings API, loss, logger histograms, exceptions ------------------------------
+
+
+def test_findings_are_one_api_on_the_monitor_and_the_callbacks(tmp_path):
+    pytest.importorskip("lightning.pytorch", reason=EXTRA)
+    from actlab.integrations.lightning import MonitorCallback
+    from actlab.probes import Findings
+
+    callback = MonitorCallback(every=1, print_findings=False)
+    _lightning_run(tmp_path, callback, direct=False)
+    mon = callback.monitor
+    for found in (callback.findings, callback.findings(), mon.findings, mon.findings()):
+        assert isinstance(found, Findings) and isinstance(found, list)
+    assert list(callback.findings) == list(callback.findings()) == list(mon.findings())
+    # the loss that training_step returned reached the records
+    losses = [r["loss"] for r in mon.history]
+    assert len(losses) == 6 and all(isinstance(v, float) and 0.5 < v < 2.0 for v in losses)
+    assert mon.history[0]["optimizer"] == {"name": "SGD", "family": "sgd", "lr": 0.1}
+
+
+def test_lightning_callback_sends_histograms_to_a_tensorboard_logger(tmp_path):
+    pl = pytest.importorskip("lightning.pytorch", reason=EXTRA)
+    pytest.importorskip("tensorboard", reason="needs the tensorboard extra: pip install -e '.[tensorboard]'")
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from actlab.integrations.lightning import MonitorCallback
+
+    callback = MonitorCallback(every=2, print_findings=False)
+    model = _tiny_lightning(pl)
+    data = torch.utils.data.TensorDataset(torch.randn(32, 6), torch.randint(0, 3, (32,)))
+    trainer = pl.Trainer(max_steps=4, callbacks=[callback], logger=TensorBoardLogger(str(tmp_path), name="tb"),
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         accelerator="cpu", devices=1)
+    trainer.fit(model, torch.utils.data.DataLoader(data, batch_size=8))
+    events = list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+    acc = EventAccumulator(str(events[0].parent), size_guidance={"histograms": 0})
+    acc.Reload()
+    hists = acc.Tags()["histograms"]
+    assert {"monitor/histogram/net.1", "monitor/weight_histogram/net.0.weight",
+            "monitor/grad_histogram/net.0.weight"} <= set(hists)
+    assert [e.step for e in acc.Histograms("monitor/histogram/net.1")] == [0, 2]
+    assert "monitor/grad_norm/net.0.weight" in acc.Tags()["scalars"]
+
+
+def _tiny_lightning(pl):
+    class Tiny(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(6, 16), nn.Sigmoid(), nn.Linear(16, 3))
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, batch_idx):
+            return F.cross_entropy(self(batch[0]), batch[1])
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    torch.manual_seed(0)
+    return Tiny()
+
+
+def test_hugging_face_callback_cleans_up_when_train_raises(tmp_path):
+    transformers = pytest.importorskip("transformers", reason=EXTRA)
+    pytest.importorskip("accelerate", reason=EXTRA)
+    from actlab.integrations.transformers import MonitorCallback
+
+    class Failing(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+            self.calls, self.fail_at = 0, 3
+
+        def forward(self, x, labels=None):
+            self.calls += 1
+            if self.calls == self.fail_at:
+                raise RuntimeError("a bad batch")
+            return {"loss": F.cross_entropy(self.net(x), labels)}
+
+    model = Failing()
+    data = [{"x": torch.randn(4), "labels": torch.tensor(i % 2)} for i in range(32)]
+
+    def train(callback):
+        args = transformers.TrainingArguments(
+            output_dir=str(tmp_path / "hf"), max_steps=5, per_device_train_batch_size=4, report_to=[],
+            save_strategy="no", logging_strategy="no", use_cpu=True, dataloader_num_workers=0, disable_tqdm=True)
+        transformers.Trainer(model=model, args=args, train_dataset=data, callbacks=[callback]).train()
+
+    first = MonitorCallback(every=1, jsonl=tmp_path / "m.jsonl", print_findings=False)
+    with pytest.raises(RuntimeError, match="a bad batch"):
+        train(first)
+    assert not first.monitor.attached and hook_count(model) == 0
+    assert first.monitor.sinks[0]._file is None  # the JSONL file is closed
+    assert Monitor.attached_to(model) is None
+    model.fail_at = 10**9
+    second = MonitorCallback(every=1, print_findings=False)
+    train(second)  # no "already attached"
+    assert [r["step"] for r in second.monitor.history] == [0, 1, 2, 3, 4]
+    assert all(isinstance(r["loss"], float) for r in second.monitor.history)
+    assert second.findings() == list(second.findings)
+
+
+@pytest.mark.slow
+def test_lightning_callback_under_lightnings_ddp_launcher(tmp_path):
+    """strategy="ddp" with 2 CPU processes: one file per rank, rank in every record, the
+    same (all-reduced) gradient norms on both ranks, the findings printed once."""
+    pytest.importorskip("lightning.pytorch", reason=EXTRA)
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
+        [str(here.parents[1] / "src")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    proc = subprocess.run([sys.executable, str(here / "lightning_ddp.py"), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("actlab monitor:") == 1, proc.stdout
+    logs = {}
+    for rank, name in enumerate(["monitor.jsonl", "monitor.rank1.jsonl"]):
+        records = [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
+        steps = [r for r in records if r["type"] == "step"]
+        assert [r["step"] for r in steps] == [0, 1, 2]
+        assert all(r["rank"] == rank and r["world_size"] == 2 for r in steps)
+        logs[rank] = steps
+    for a, b in zip(logs[0], logs[1]):
+        assert abs(a["parameters"]["net.0.weight"]["grad_norm"] - b["parameters"]["net.0.weight"]["grad_norm"]) < 1e-6
+        assert a["loss"] != b["loss"]  # each rank's own batch

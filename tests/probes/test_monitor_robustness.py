@@ -4,6 +4,7 @@ summed in float64, and memory stays linear in the number of layers."""
 
 from __future__ import annotations
 
+import copy
 import errno
 import math
 import os
@@ -141,3 +142,36 @@ def test_no_warning_leaks_from_a_healthy_run():
         warnings.simplefilter("error")
         with Monitor(model, every=1) as mon:
             train(model, mon, steps=2)
+
+
+@pytest.mark.parametrize("step_inside", [True, False])
+def test_a_step_after_an_inference_mode_forward_never_breaks_training(step_inside):
+    """Issue 22: mon.step() after a forward under torch.inference_mode(), then normal
+    training, raised 'Inplace update to inference tensor outside InferenceMode'."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    reference = copy.deepcopy(model)
+    opt, ref_opt = (torch.optim.SGD(m.parameters(), lr=0.1) for m in (model, reference))
+    mon = Monitor(model, every=1).attach()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no forward pass was recorded" for the inference step
+        with torch.inference_mode():
+            model(torch.randn(4, 8))
+            if step_inside:
+                mon.step()
+        if not step_inside:
+            mon.step()
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        x = torch.randn(4, 8, generator=gen)
+        for m, o in ((model, opt), (reference, ref_opt)):
+            o.zero_grad()
+            m(x).sum().backward()
+            o.step()
+        mon.step()
+    mon.detach()
+    for a, b in zip(model.parameters(), reference.parameters()):
+        assert torch.equal(a, b)
+    history = list(mon.history)
+    assert history[0]["activations"] == {}  # the inference forward is not recorded
+    assert [r["step"] for r in history] == [0, 1, 2, 3] and history[-1]["activations"]["1"]["mean"] > 0

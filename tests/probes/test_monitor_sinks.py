@@ -196,3 +196,28 @@ def test_the_weights_figure_keeps_its_legend_when_every_update_ratio_is_0(tmp_pa
     plot_monitor(path, tmp_path)
     texts = legends["monitor_parameters.png"]
     assert "0.weight" in texts and "2.weight" in texts
+
+
+def test_wandb_sink_offline(tmp_path, monkeypatch):
+    wandb = pytest.importorskip("wandb", reason="needs the wandb extra: pip install -e '.[wandb]'")
+    from actlab.probes import WandbSink
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run = wandb.init(project="actlab-test", dir=str(tmp_path), mode="offline")
+    try:
+        net = model()
+        with Monitor(net, every=2, sinks=[WandbSink(run)]) as mon:
+            train(net, mon, 5)
+        run.log({}, commit=True)  # the sink logs with commit=False, to join the step's other metrics
+        logged = dict(run.summary)
+        last = mon.history[-1]
+        assert last["step"] == 4
+        assert math.isclose(logged["monitor/grad_norm/0.weight"], last["parameters"]["0.weight"]["grad_norm"])
+        assert math.isclose(logged["monitor/mean/1"], last["activations"]["1"]["mean"])
+        hist = logged["monitor/histogram/1"]
+        assert sum(hist["values"]) == sum(last["activations"]["1"]["histogram"])
+        assert "monitor/weight_histogram/0.weight" in logged
+    finally:
+        run.finish()
+    assert list(Path(tmp_path, "wandb").glob("offline-run-*"))

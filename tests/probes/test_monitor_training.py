@@ -157,14 +157,16 @@ def test_a_too_high_learning_rate_shows_in_the_update_ratio():
     assert any(f.kind == "update_ratio_high" for f in fit(model, steps=6, lr=20.0))
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(20, 32), nn.Tanh(), nn.Linear(32, 2))
-    low = fit(model, steps=6, lr=1e-5)
+    low = fit(model, steps=6, lr=1e-5, start_step=200)  # past warm-up (Thresholds.warmup_steps)
     assert {f.kind for f in low} == {"update_ratio_low"}
+    # in warm-up a small ratio is not reported, and a high one only 10x beyond the band
+    assert not fit(copy.deepcopy(model), steps=6, lr=1e-5)
 
 
 def test_thresholds_are_configurable():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(20, 32), nn.Tanh(), nn.Linear(32, 2))
-    quiet = fit(model, steps=6, lr=1e-5, thresholds=Thresholds(update_ratio_low=1e-9, update_ratio_target=1e-8,
+    quiet = fit(model, steps=6, lr=1e-5, start_step=200, thresholds=Thresholds(update_ratio_low=1e-9, update_ratio_target=1e-8,
                                                                 update_ratio_high=1e-2))
     assert not quiet
 

@@ -318,12 +318,62 @@ def test_gradient_findings_across_depth():
 def test_update_ratio_findings():
     def p(r):
         return {"w": {"shape": [3, 3], "depth": 0, "update_ratio": r}, "b": {"shape": [3], "update_ratio": 1.0}}
-    assert _kinds(diagnose([_record(parameters=p(0.05))])) == {("update_ratio_high", "warning", "w")}
-    assert _kinds(diagnose([_record(parameters=p(1e-5))])) == {("update_ratio_low", "info", "w")}
-    assert _kinds(diagnose([_record(parameters=p(0.0))])) == {("not_updated", "warning", "w")}
-    assert not diagnose([_record(parameters=p(1e-3))])
-    assert _kinds(diagnose([_record(parameters=p(1e-3))], Thresholds(update_ratio_high=5e-4, update_ratio_target=2e-4,
-                                                                      update_ratio_low=1e-4)))
+
+    def rec(r, step=500, **kw):
+        return _record(step=step, parameters=p(r), **kw)
+    assert _kinds(diagnose([rec(0.05)])) == {("update_ratio_high", "warning", "w")}
+    assert _kinds(diagnose([rec(1e-5)])) == {("update_ratio_low", "info", "w")}
+    assert _kinds(diagnose([rec(0.0)])) == {("not_updated", "warning", "w")}
+    assert not diagnose([rec(1e-3)])
+    assert _kinds(diagnose([rec(1e-3)], Thresholds(update_ratio_high=5e-4, update_ratio_target=2e-4,
+                                                   update_ratio_low=1e-4)))
+
+
+def test_update_ratio_band_follows_the_optimizer_family_and_warm_up():
+    def rec(r, step=500, family=None):
+        out = _record(step=step, parameters={"w": {"shape": [3, 3], "depth": 0, "update_ratio": r}})
+        if family:
+            out["optimizer"] = {"name": "AdamW" if family == "adaptive" else "SGD", "family": family, "lr": 1e-3}
+        return out
+    # Adam's ratio is about lr / rms(w): 0.05 is lr 1e-3 on weights of rms 0.02, healthy
+    assert not diagnose([rec(0.05, family="adaptive")])
+    assert _kinds(diagnose([rec(0.05, family="sgd")])) == {("update_ratio_high", "warning", "w")}
+    high = diagnose([rec(0.3, family="adaptive")])
+    assert _kinds(high) == {("update_ratio_high", "warning", "w")} and "AdamW" in high[0].evidence
+    assert high[0].threshold == Thresholds().update_ratio_high_adaptive
+    # warm-up (step < 100): nothing below the band, above it only 10x beyond
+    assert not diagnose([rec(0.05, step=60, family="sgd")])
+    assert not diagnose([rec(1e-6, step=60, family="sgd")])
+    assert _kinds(diagnose([rec(0.2, step=60, family="sgd")])) == {("update_ratio_high", "warning", "w")}
+    assert diagnose([rec(0.05, step=60)], Thresholds(warmup_steps=50))  # past a shorter warm-up
+
+
+def test_loss_findings_flat_and_diverged():
+    def recs(losses, every=50):
+        return [dict(_record(step=i * every), loss=v) for i, v in enumerate(losses)]
+    flat = diagnose(recs([0.6931, 0.6930, 0.6935, 0.6929, 0.6932, 0.6931, 0.6930]))
+    assert _kinds(flat) == {("loss_not_decreasing", "warning", "loss")}
+    assert "0.6931 at step 0" in flat[0].evidence
+    assert not diagnose(recs([0.69, 0.5, 0.4, 0.35]))  # learning
+    assert not diagnose(recs([0.6931, 0.6930, 0.6931], every=20))  # 40 steps: too early to say
+    assert _kinds(diagnose(recs([0.7, 0.9, 2.0, 3.0, 5.0]))) == {("loss_diverged", "critical", "loss")}
+    assert _kinds(diagnose(recs([0.7, 0.6, math.nan]))) == {("loss_diverged", "critical", "loss")}
+
+
+def test_findings_never_give_opposite_advice():
+    # dead ReLUs (lower the lr) beside tiny updates on the layers they starve (raise it):
+    # the dead units explain the tiny updates, which are not reported apart
+    params = {f"l{i}.weight": {"shape": [8, 8], "depth": i, "update_ratio": 1e-6, "grad_norm": 1.0} for i in range(4)}
+    acts = {"relu": _site(activation="relu", two_sided=False, dead_fraction=0.9, dead_window=5, zero_centring=0.1)}
+    recs = [dict(_record(step=300 + i, activations=acts, parameters=params), loss=0.69) for i in range(5)]
+    recs[0]["step"], recs[0]["loss"] = 0, 0.6931
+    found = diagnose(recs)
+    assert {f.kind for f in found} == {"dead_units"}, [str(f) for f in found]
+    assert "It also explains" in found[0].evidence and "l0.weight (update_ratio_low)" in found[0].evidence
+    for f in found:
+        assert "raise" not in f.suggestion
+    # without the cause, the tiny updates are reported
+    assert {f.kind for f in diagnose([_record(step=300, parameters=params)])} == {"update_ratio_low"}
 
 
 def test_non_finite_activations_are_critical_and_findings_are_sorted():

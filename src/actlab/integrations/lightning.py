@@ -8,7 +8,7 @@ Usage (``pip install -e ".[integrations]"``)::
     monitor = MonitorCallback(every=100)
     trainer = L.Trainer(max_epochs=3, callbacks=[monitor])
     trainer.fit(model, train_loader)
-    for finding in monitor.findings:     # also printed at the end of fit
+    for finding in monitor.findings():   # also printed at the end of fit (rank 0)
         print(finding)
 
 The monitor attaches to the ``LightningModule`` when fit starts and detaches when it
@@ -18,7 +18,16 @@ each training batch with manual optimization or several optimizers. A training
 batch is recorded from ``on_train_batch_start`` to ``on_before_backward``, so a
 ``training_step`` that calls submodules directly (not ``self(x)``) is seen too.
 Scalars go to the trainer's logger (``monitor/<statistic>/<layer>``) when it has
-one; ``jsonl=``, ``tensorboard=`` and every other argument go to :class:`Monitor`.
+one, and histograms too where the logger takes them (``TensorBoardLogger``:
+``monitor/histogram/<layer>``, ``WandbLogger``: ``wandb.Histogram``); ``jsonl=``,
+``tensorboard=`` and every other argument go to :class:`Monitor`. The loss of each
+training step (what ``training_step`` returned) goes to the monitor, for its loss
+findings.
+
+Under DDP (``strategy="ddp"``) every rank runs the callback: each rank's records carry
+its rank, rank k > 0 writes ``jsonl=`` to ``<stem>.rank<k><suffix>``, the gradient
+statistics are those of the all-reduced gradients, and the findings are printed on
+rank 0 only (see ``actlab.probes._distributed``).
 """
 
 from __future__ import annotations
@@ -27,8 +36,8 @@ from typing import Any
 
 import lightning.pytorch as pl
 
-from ..probes import Finding, Monitor
-from .scalars import ScalarSink
+from ..probes import Findings, Monitor
+from .scalars import logger_sinks
 
 __all__ = ["MonitorCallback"]
 
@@ -45,7 +54,8 @@ class MonitorCallback(pl.Callback):
 
     Attributes:
         monitor: the :class:`Monitor` (None before fit starts).
-        findings: the findings at the end of the last fit.
+        findings: the findings at the end of the last fit: a list that can also be
+            called, ``callback.findings()``, as ``Monitor.findings``.
     """
 
     def __init__(self, every: int | None = None, *, log: bool = True, print_findings: bool = True,
@@ -55,7 +65,7 @@ class MonitorCallback(pl.Callback):
         self.every, self.log, self.print_findings = every, log, print_findings
         self.monitor_kwargs = monitor_kwargs
         self.monitor: Monitor | None = None
-        self.findings: list[Finding] = []
+        self.findings: Findings = Findings()
         self._step_per_batch = False
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -64,10 +74,9 @@ class MonitorCallback(pl.Callback):
         self._step_per_batch = not one
         kwargs = dict(self.monitor_kwargs)
         sinks = list(kwargs.pop("sinks", ()))
-        if self.log and trainer.logger is not None:
-            logger = trainer.logger
-            sinks.append(ScalarSink(lambda metrics, step: logger.log_metrics(metrics, step=step),
-                                    f"the trainer's logger ({type(logger).__name__})"))
+        if self.log:
+            for logger in trainer.loggers:
+                sinks += logger_sinks(logger)
         self.monitor = Monitor(pl_module, every=self.every, optimizer=optimizers[0] if one else None,
                                sinks=sinks, start_step=trainer.global_step, **kwargs).attach()
 
@@ -79,6 +88,7 @@ class MonitorCallback(pl.Callback):
     def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: Any) -> None:
         if self.monitor is not None:
             self.monitor._exit_forward()
+            self.monitor._next_loss = loss  # read (without a sync) only if the step is sampled
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -86,7 +96,7 @@ class MonitorCallback(pl.Callback):
             return
         self.monitor._exit_forward()  # a step that skipped backward
         if self._step_per_batch:
-            self.monitor.step()
+            self.monitor.step(loss=self.monitor._next_loss)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._finish(trainer)
@@ -102,9 +112,7 @@ class MonitorCallback(pl.Callback):
     def _finish(self, trainer: pl.Trainer) -> None:
         if self.monitor is None or not self.monitor.attached:
             return
-        self.findings = self.monitor.findings()
+        self.findings = self.monitor.findings
         self.monitor.detach()
         if self.print_findings and trainer.is_global_zero:
-            print(f"actlab monitor: {len(self.findings)} finding(s)")
-            for finding in self.findings:
-                print(f"- {finding}")
+            print(self.findings.report())

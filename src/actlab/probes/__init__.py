@@ -25,7 +25,7 @@ Examples::
 """
 
 from . import schedules, stats
-from .findings import SEVERITIES, THRESHOLD_SOURCES, Finding, Thresholds, diagnose
+from .findings import SEVERITIES, THRESHOLD_SOURCES, Finding, Findings, Thresholds, diagnose
 from .monitor import (
     ACTIVATION_STATS,
     ALL_STATS,
@@ -37,6 +37,7 @@ from .monitor import (
 )
 from .schedules import at, every, union
 from .sinks import JsonlSink, Sink, TensorBoardSink, read_jsonl
+from .wandb_sink import WandbSink
 
 __all__ = [
     "Monitor",
@@ -53,6 +54,8 @@ __all__ = [
     "HISTOGRAM_SAMPLE",
     "JsonlSink",
     "TensorBoardSink",
+    "WandbSink",
+    "Findings",
     "Sink",
     "read_jsonl",
     "every",

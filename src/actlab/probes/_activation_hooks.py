@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
 from . import stats as S
+from ._compile import is_compiling
 from .sites import FUNCTIONAL_ACTIVATIONS, ActivationInfo, FunctionalCall, functional_activation
 
 __all__: list[str] = []  # private: the Monitor's pieces
@@ -177,12 +178,16 @@ class ActivationHooks:
             handles.append(region.register_forward_hook(self._region_post_hook, always_call=True))
 
     def _weight_pre_hook(self, module: nn.Module, args: Any) -> None:
+        if is_compiling():
+            return
         if self._recording and self._produced and args and isinstance(args[0], Tensor):
             site = self._produced.get(args[0].data_ptr())
             if site is not None and id(module) not in site.feeds:
                 site.feeds[id(module)] = self._layer_label(module)
 
     def _pass_hook(self, module: nn.Module, args: Any, output: Any) -> None:
+        if is_compiling():
+            return
         if self._recording and self._produced and args and isinstance(args[0], Tensor) and isinstance(output, Tensor):
             site = self._produced.get(args[0].data_ptr())
             if site is not None:
@@ -232,8 +237,16 @@ class ActivationHooks:
             self._root_post_hook(self.model, (), None)
 
     def _root_pre_hook(self, module: nn.Module, args: Any) -> None:
+        if is_compiling():  # Dynamo traces this forward: stay out of its graph (see _compile.py)
+            self._traced = True
+            return
+        if self._compiled is not None:  # hooks kept in place under torch.compile do nothing
+            return
         if self._depth == 0:
-            self._recording = not self._paused and (module.training or not self.training_only)
+            # not under torch.inference_mode(): tensors made there (the dead-unit window, the
+            # scratch buffer) could never be updated in place by a later training step
+            self._recording = (not self._paused and (module.training or not self.training_only)
+                               and not torch.is_inference_mode_enabled())
             if self._recording:
                 self._forwards += 1
                 self._calls.clear()
@@ -244,6 +257,8 @@ class ActivationHooks:
         self._depth += 1
 
     def _root_post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
+        if is_compiling() or self._compiled is not None:
+            return
         self._depth = max(self._depth - 1, 0)
         if self._depth == 0:
             if self._mode_entered:  # a region's post-hook did not run
@@ -253,6 +268,9 @@ class ActivationHooks:
             self._recording = False
 
     def _region_pre_hook(self, module: nn.Module, args: Any) -> None:
+        if is_compiling():
+            self._traced = True
+            return
         if self._mode_depth:
             self._mode_depth += 1
         elif self._recording:
@@ -261,6 +279,8 @@ class ActivationHooks:
             self._mode_depth = 1
 
     def _region_post_hook(self, module: nn.Module, args: Any, output: Any) -> None:
+        if is_compiling():
+            return
         if self._mode_depth:
             self._mode_depth -= 1
             if not self._mode_depth and self._mode_entered:
@@ -284,6 +304,8 @@ class ActivationHooks:
         return self._site_for((id(module),), name, name, info, "module")
 
     def _inplace_pre_hook(self, module: nn.Module, args: Any) -> None:
+        if is_compiling():
+            return
         if not self._recording or not args or not isinstance(args[0], Tensor):
             return
         site = self._module_site(module)
@@ -297,6 +319,8 @@ class ActivationHooks:
         self._pre.setdefault(id(module), []).append((site, sat, act))
 
     def _module_hook(self, module: nn.Module, args: Any, output: Any) -> None:
+        if is_compiling():
+            return
         if not self._recording or not isinstance(output, Tensor):
             return
         stack = self._pre.get(id(module))
@@ -423,9 +447,11 @@ class ActivationHooks:
             if u is not None:
                 # the step's first call writes into its ring row of the dead-unit window
                 first = self._want_dead and site.activity is None
-                # float64 sums: float32 outputs near 3e38 would overflow a float32 sum
-                sums = S.unit_sums(y, u, out=self._activity_row(site, y.shape[u], y, torch.float64) if first else None,
-                                   dtype=torch.float64)
+                # float64 sums for small tensors: float32 outputs near 3e38 would overflow a
+                # float32 sum; large ones in float32 (S.FLOAT64_LIMIT: float64 is 22x slower there)
+                acc = S.accumulator(y)
+                sums = S.unit_sums(y, u, out=self._activity_row(site, y.shape[u], y, acc) if first else None,
+                                   dtype=acc)
         if self._want_moments:
             site.moments.append((n, *S.moments(y, scratch, sums.sum() if sums is not None else None)))
         if self._want_hist:

@@ -67,6 +67,8 @@ class ParameterStats:
         if self._paused or param.grad is None:
             return
         self._arrivals.setdefault(index, None)
+        if self._grads_at_step:
+            return  # DDP: read at step(), once the gradients are all-reduced (_distributed.py)
         self._backward_batch.append(index)
         if _QUEUE_CALLBACK is None:
             self._reduce_gradients()
@@ -125,6 +127,7 @@ class ParameterStats:
                                             dtype=self._norm_dtype)
             moved, self._next_norms = norms[:len(params)], (norms[len(params):] if ahead else None)
             raw["update"] = (pack.scalars(moved), pack.scalars(self._snapshot_norms))
+            raw["rows"] = self._embedding_rows(pack)
         norms = [(i, t) for i, t in enumerate(self._grad_norms) if t is not None]
         if norms:
             raw["norms"] = dict(zip((i for i, _ in norms), pack.scalars([t for _, t in norms]), strict=True))
@@ -136,6 +139,24 @@ class ParameterStats:
         if self._want_weight_hist or self._want_grad_hist:
             self._pack_histograms(pack, raw)
         return raw
+
+    def _embedding_rows(self, pack: _Pack) -> dict[int, tuple]:
+        """Embedding tables: ||dw|| and ||w_before|| over the rows that received gradient
+        this step, and their number. A batch of 16 tokens touches 16 rows of a table of
+        thousands: over the whole table, the ratio says the learning rate is too low."""
+        out: dict[int, tuple] = {}
+        for i in self._embedding_params:
+            p = self._params[i][1]
+            g = p.grad
+            if g is None or g.is_sparse or g.ndim != 2:
+                continue
+            with torch.no_grad():
+                diff = self._snapshots[i]  # w_before - w_after (_pack_params)
+                touched = g.ne(0).any(dim=1, keepdim=True)
+                moved = torch.linalg.vector_norm(diff * touched, dtype=self._norm_dtype)
+                before = torch.linalg.vector_norm((diff + p) * touched, dtype=self._norm_dtype)
+                out[i] = (pack.scalar(moved), pack.scalar(before), pack.scalar(touched.sum()))
+        return out
 
     def _pack_histograms(self, pack: _Pack, raw: dict[str, Any]) -> None:
         """Per-parameter histograms of the weights (after this step's update) and of the

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import math
+import time
 import warnings
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from .._version import __version__
 from . import stats as S
 from ._activation_hooks import _Site
 from .sinks import Sink
@@ -89,9 +92,31 @@ class _Pack:
 class Records:
     """Packing, flushing and finishing the records of sampled steps."""
 
+    def _header(self) -> dict[str, Any]:
+        return {
+            "type": "header",
+            "actlab_version": __version__,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "model": type(self.model).__name__,
+            "rank": self.rank,
+            "world_size": self.world_size,
+            "schedule": getattr(self.schedule, "__qualname__", repr(self.schedule)),
+            "start_step": self._step,
+            "stats": sorted(self.stats),
+            "window": self.window,
+            "bins": self.bins,
+            "saturation_slope": self.saturation_slope,
+            "thresholds": dataclasses.asdict(self.thresholds),
+            "activation_modules": {n: info.label for n, _, info in self._activation_modules.values()},
+            "parameters": {n: list(p.shape) for n, p in self._params},
+        }
+
     def _end_sampled_step(self) -> None:
         step = self._step
         pack = _Pack()
+        if self._grads_at_step and self._arrivals:  # DDP: the all-reduced gradients (_distributed.py)
+            self._backward_batch = list(self._arrivals)
+            self._reduce_gradients()
         sites = [s for s in self._sites.values() if s.calls]  # creation order is forward order
         raw_sites = [self._pack_site(s, pack) for s in sites]
         raw_params = self._pack_params(pack)
@@ -99,7 +124,9 @@ class Records:
         for s in sites:
             s.reset()
         self._reset_grad_stats()
-        raw = {"step": step, "forwards": self._forwards, "sites": raw_sites, "params": raw_params}
+        raw = {"step": step, "forwards": self._forwards, "sites": raw_sites, "params": raw_params,
+               "loss": self._take_loss(self._loss, pack), "optimizer": self._optimizer_record()}
+        self._loss = None
         self._pending.append((raw, pack, pack.flat()))
         if len(self._pending) >= self.flush_every:
             self.flush()
@@ -127,7 +154,7 @@ class Records:
         if self._compiled is not None:
             return  # no forward hooks under torch.compile: nothing to check
         if self._forwards == 0:
-            why = (f" ({self._forwards_skipped} forward pass(es) in eval mode were skipped: training_only=True)"
+            why = (f" ({self._forwards_skipped} forward pass(es) in eval mode were skipped: training_only=True; forwards under torch.inference_mode are never recorded)"
                    if self._forwards_skipped else "")
             self._warn_once("no_forward", f"no forward pass of {type(self.model).__name__} was recorded during sampled "
                                           f"step {step}{why}; call monitor.step() once per training step, after "
@@ -255,9 +282,20 @@ class Records:
                 moved, norm = v(update[0][i]), v(update[1][i])
                 out["update_ratio"] = _ratio(moved, norm)
                 out["weight_norm"] = norm
+                rows = rp.get("rows", {}).get(i)
+                if rows is not None:  # an embedding: the ratio over the rows that received gradient
+                    out["update_ratio"] = _ratio(v(rows[0]), v(rows[1]))
+                    out["updated_rows"] = int(v(rows[2]))
             parameters[name] = out
-        return {"type": "step", "step": raw["step"], "forwards": raw["forwards"], "window": self.window,
-                "activations": activations, "parameters": parameters}
+        record = {"type": "step", "step": raw["step"], "rank": self.rank, "world_size": self.world_size,
+                  "forwards": raw["forwards"], "window": self.window}
+        loss = raw.get("loss")
+        if loss is not None:
+            record["loss"] = loss if isinstance(loss, float) else v(loss)
+        if raw.get("optimizer") is not None:
+            record["optimizer"] = raw["optimizer"]
+        record["activations"], record["parameters"] = activations, parameters
+        return record
 
     def _to_sink(self, sink: Sink, method: str, *args: Any) -> None:
         """``sink.method(*args)``; a sink that fails (a full disk, a closed writer) is

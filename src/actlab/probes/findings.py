@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Thresholds", "Finding", "THRESHOLD_SOURCES", "SEVERITIES", "diagnose"]
+__all__ = ["Thresholds", "Finding", "Findings", "THRESHOLD_SOURCES", "SEVERITIES", "diagnose"]
 
 #: Severities, most severe first.
 SEVERITIES = ("critical", "warning", "info")
@@ -46,7 +46,21 @@ class Thresholds:
         zero_centring: |mean| / std of a layer's outputs (the next layer's inputs)
             from which they are reported as not zero-centred.
         update_ratio_low, update_ratio_high: the band around the target
-            ``update_ratio_target`` for ||delta w|| / ||w|| per optimizer step.
+            ``update_ratio_target`` for ||delta w|| / ||w|| per optimizer step, for SGD
+            (and when the optimizer is unknown).
+        update_ratio_low_adaptive, update_ratio_high_adaptive: the band for adaptive
+            optimizers (Adam, AdamW, RMSprop, ...), whose step is about lr per entry
+            whatever the gradient, so that the ratio is about lr / rms(w): 1e-3 with
+            weights of rms 0.02 gives 0.05, a usual transformer setting.
+        warmup_steps: before this step the update ratios are still settling (momentum
+            and Adam's moments filling, weights leaving their init): a ratio above the
+            band is reported only beyond ``warmup_factor`` times it, and one below it not
+            at all.
+        loss_flat: relative fall of the loss (median of the recent sampled steps against
+            the first sampled step) below which it "has not moved", once the records span
+            ``loss_flat_steps`` steps.
+        loss_diverged: the loss is "diverged" above this multiple of its start (or when it
+            is not finite).
         recent: how many of the latest sampled steps the medians are taken over.
     """
 
@@ -60,6 +74,13 @@ class Thresholds:
     update_ratio_target: float = 1e-3
     update_ratio_low: float = 1e-4
     update_ratio_high: float = 1e-2
+    update_ratio_low_adaptive: float = 1e-4
+    update_ratio_high_adaptive: float = 1e-1
+    warmup_steps: int = 100
+    warmup_factor: float = 10.0
+    loss_flat: float = 0.02
+    loss_flat_steps: int = 100
+    loss_diverged: float = 2.0
     recent: int = 5
 
     def __post_init__(self) -> None:
@@ -67,11 +88,13 @@ class Thresholds:
             value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"threshold {f.name}={value!r} must be a positive finite number")
-        if not isinstance(self.recent, int):
-            raise ValueError(f"threshold recent={self.recent!r} must be an integer >= 1")
+        for name in ("recent", "warmup_steps", "loss_flat_steps"):
+            if not isinstance(getattr(self, name), int):
+                raise ValueError(f"threshold {name}={getattr(self, name)!r} must be an integer >= 1")
         pairs = (("vanishing_ratio", "exploding_ratio"), ("saturated_fraction", "saturated_critical"),
                  ("dead_fraction", "dead_critical"), ("update_ratio_low", "update_ratio_target"),
-                 ("update_ratio_target", "update_ratio_high"))
+                 ("update_ratio_target", "update_ratio_high"),
+                 ("update_ratio_low_adaptive", "update_ratio_high_adaptive"))
         for lo, hi in pairs:
             if not getattr(self, lo) < getattr(self, hi):
                 raise ValueError(f"threshold {lo}={getattr(self, lo)} must be below {hi}={getattr(self, hi)}")
@@ -97,6 +120,19 @@ THRESHOLD_SOURCES: Mapping[str, str] = MappingProxyType({
     "update_ratio_target": "CS231n notes, 'Ratio of weights:updates': 'somewhere around 1e-3'",
     "update_ratio_low": "CS231n notes: lower than ~1e-3 'the learning rate might be too low' (10x band: heuristic)",
     "update_ratio_high": "CS231n notes: higher than ~1e-3 'the learning rate is likely too high' (10x band: heuristic)",
+    "update_ratio_low_adaptive": "heuristic: Adam-family steps are about lr per entry (Kingma & Ba 2015, sec. 2.1: "
+                                 "|step| <= lr in the usual case), so the ratio is about lr / rms(w); 1e-4 is lr 2e-6 "
+                                 "on weights of rms 0.02",
+    "update_ratio_high_adaptive": "heuristic: lr / rms(w) for the usual Adam settings is 1e-3 to 5e-2 (lr 3e-4 to 1e-3 "
+                                  "on weights of rms 0.02 to 0.3); 0.1 is a tenth of the weights per step",
+    "warmup_steps": "heuristic: the CS231n ratio is for a run under way; at the start momentum and Adam's moments "
+                    "fill and weights leave their init (healthy MLPs, an LSTM and GPT-2 crossed 1e-2 in their first "
+                    "60 steps and were under it by step 400)",
+    "warmup_factor": "heuristic: during warm-up only a ratio 10x beyond the band is reported",
+    "loss_flat": "heuristic: a loss within 2% of its start after loss_flat_steps steps has not moved "
+                 "(a tiny BERT at lr 5e-5 sat at ln 2 for 300 steps)",
+    "loss_flat_steps": "heuristic: judged only after 100 steps",
+    "loss_diverged": "heuristic: twice the starting loss, or a loss that is not finite",
     "recent": "heuristic: medians over the last 5 sampled steps smooth step-to-step noise",
 })
 
@@ -133,6 +169,28 @@ class Finding:
         return f"[{self.severity}] {self.layer}: {self.evidence} Suggestion: {self.suggestion}"
 
 
+class Findings(list):
+    """The findings: a list of :class:`Finding`, most severe first, that can also be
+    called. ``monitor.findings`` and ``monitor.findings()`` give the same list, on the
+    :class:`~actlab.probes.Monitor` and on the Lightning and Hugging Face callbacks
+    alike; ``findings(thresholds)`` diagnoses the same records with other thresholds."""
+
+    def __init__(self, items: Iterable[Finding] = (), recompute: Any = None) -> None:
+        super().__init__(items)
+        self._recompute = recompute
+
+    def __call__(self, thresholds: Thresholds | None = None) -> Findings:
+        if self._recompute is None:
+            if thresholds is not None:
+                raise TypeError("these findings have no records to diagnose again with other thresholds")
+            return self
+        return Findings(self._recompute(thresholds), self._recompute)
+
+    def report(self) -> str:
+        """``actlab monitor: N finding(s)`` and one line per finding."""
+        return "\n".join([f"actlab monitor: {len(self)} finding(s)"] + [f"- {f}" for f in self])
+
+
 def _finite(values: Iterable[Any]) -> list[float]:
     return [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
 
@@ -163,6 +221,8 @@ def diagnose(records: Sequence[Mapping[str, Any]], thresholds: Thresholds | None
     out += _activation_findings(recent, th, step)
     out += _gradient_findings(recent, th, step)
     out += _update_findings(recent, th, step)
+    out += _loss_findings(steps, th, step, out)
+    out = _subsume(out)
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     return sorted(out, key=lambda f: rank[f.severity])
 
@@ -301,8 +361,26 @@ def _gradient_findings(recent: Sequence[Mapping[str, Any]], th: Thresholds, step
     return out
 
 
+def _update_band(last: Mapping[str, Any], th: Thresholds, step: int) -> tuple[float, float, str, str, str]:
+    """(low, high, their THRESHOLD_SOURCES keys, a phrase for the evidence) for this
+    record's optimizer family and step: adaptive optimizers have their own band, and
+    during warm-up only a ratio ``warmup_factor`` beyond the band counts."""
+    optimizer = last.get("optimizer") or {}
+    if optimizer.get("family") == "adaptive":
+        low, high = th.update_ratio_low_adaptive, th.update_ratio_high_adaptive
+        keys = ("update_ratio_low_adaptive", "update_ratio_high_adaptive")
+        what = f" for {optimizer.get('name', 'an adaptive optimizer')}"
+    else:
+        low, high, keys = th.update_ratio_low, th.update_ratio_high, ("update_ratio_low", "update_ratio_high")
+        what = f" for {optimizer['name']}" if optimizer.get("name") else ""
+    if step < th.warmup_steps:
+        return 0.0, high * th.warmup_factor, keys[0], keys[1], what + f" in warm-up (step {step} < {th.warmup_steps})"
+    return low, high, keys[0], keys[1], what
+
+
 def _update_findings(recent: Sequence[Mapping[str, Any]], th: Thresholds, step: int) -> list[Finding]:
     out: list[Finding] = []
+    low, high, low_key, high_key, what = _update_band(recent[-1], th, step)
     for name, _ in _weights(recent[-1]):
         ratio = _median(_series(recent, "parameters", name, "update_ratio"))
         if ratio is None:
@@ -315,18 +393,89 @@ def _update_findings(recent: Sequence[Mapping[str, Any]], th: Thresholds, step: 
                 "check that the parameter is in the optimizer, that optimizer.step() runs before monitor.step(), "
                 "and that its gradient is not zero.",
                 ratio, th.update_ratio_low, THRESHOLD_SOURCES["update_ratio_low"], step))
-        elif ratio > th.update_ratio_high:
+        elif ratio > high:
             out.append(Finding(
                 "warning", "update_ratio_high", name,
                 f"each optimizer step changes its weights by {ratio:.2g} of their norm (||dw||/||w||, median over the "
-                f"last {len(recent)} sampled steps); about {th.update_ratio_target:g} is healthy.",
+                f"last {len(recent)} sampled steps); above {high:g} is too much{what}.",
                 "the learning rate is likely too high: lower it (or warm it up).",
-                ratio, th.update_ratio_high, THRESHOLD_SOURCES["update_ratio_high"], step))
-        elif ratio < th.update_ratio_low:
+                ratio, high, THRESHOLD_SOURCES[high_key], step))
+        elif ratio < low:
             out.append(Finding(
                 "info", "update_ratio_low", name,
                 f"each optimizer step changes its weights by only {ratio:.2g} of their norm (||dw||/||w||, median over "
-                f"the last {len(recent)} sampled steps); about {th.update_ratio_target:g} is healthy.",
+                f"the last {len(recent)} sampled steps); below {low:g} is little{what}.",
                 "the learning rate might be too low: raise it (unless this layer is meant to move slowly).",
-                ratio, th.update_ratio_low, THRESHOLD_SOURCES["update_ratio_low"], step))
+                ratio, low, THRESHOLD_SOURCES[low_key], step))
     return out
+
+
+def _loss_findings(steps: Sequence[Mapping[str, Any]], th: Thresholds, step: int,
+                   found: Sequence[Finding]) -> list[Finding]:
+    """The loss (``monitor.step(loss=...)``) against its start: diverged, or not moving."""
+    losses = [(int(r["step"]), float(r["loss"])) for r in steps
+              if isinstance(r.get("loss"), (int, float)) and not isinstance(r.get("loss"), bool)]
+    if not losses:
+        return []
+    last_step, last = losses[-1]
+    if not math.isfinite(last):
+        return [Finding("critical", "loss_diverged", "loss", f"the loss is {last} at step {last_step}.",
+                        "lower the learning rate, clip gradients (torch.nn.utils.clip_grad_norm_), check the inputs "
+                        "and the loss for log(0) or overflow.", last, math.nan, "any non-finite value is an error", step)]
+    if len(losses) < 2:
+        return []
+    start_step, start = losses[0]
+    later = _finite(v for _, v in losses[1:][-th.recent:])
+    if not later or not math.isfinite(start):
+        return []
+    now = statistics.median(later)
+    evidence = (f"the loss was {start:.4g} at step {start_step} and is {now:.4g} now (median over the last {len(later)} "
+                f"sampled steps, up to step {last_step})")
+    if start > 0 and now > th.loss_diverged * start:
+        return [Finding("critical", "loss_diverged", "loss", f"The loss diverged: {evidence}.",
+                        "lower the learning rate (or warm it up), clip gradients, check for a bad batch.",
+                        now / start, th.loss_diverged, THRESHOLD_SOURCES["loss_diverged"], step)]
+    fall = (start - now) / abs(start) if start else (0.0 if now == 0 else -math.inf)
+    if last_step - start_step < th.loss_flat_steps or len(losses) < 3 or fall >= th.loss_flat:
+        return []
+    kinds = {f.kind for f in found}
+    if "update_ratio_high" in kinds:
+        advice = "the updates are large (see the update ratios): lower the learning rate."
+    elif "update_ratio_low" in kinds:
+        advice = "the updates are small (see the update ratios): raise the learning rate."
+    else:
+        advice = ("compare the learning rate with the update ratios in the records (about 1e-3 is usual for SGD), and "
+                  "check that the labels match the inputs, the loss fits the task and optimizer.step() runs.")
+    return [Finding("warning", "loss_not_decreasing", "loss",
+                    f"The loss has not moved from its start: {evidence}, a fall of {_pct(max(fall, 0.0))} over "
+                    f"{last_step - start_step} steps.", advice,
+                    fall, th.loss_flat, THRESHOLD_SOURCES["loss_flat"], step)]
+
+
+# findings whose cause makes the gradients, and so the updates, small: where one of these
+# is found, the tiny updates and the flat loss are its consequence, not a learning rate to raise
+_EXPLAINS_SMALL_UPDATES = ("dead_units", "vanishing_gradients", "saturation", "non_finite")
+_RAISE = ("raise the learning rate", "raise it")
+_LOWER = ("lower the learning rate", "lower it")
+
+
+def _subsume(found: list[Finding]) -> list[Finding]:
+    """A finding that explains another subsumes it, and the list never gives opposite
+    advice: "raise the learning rate" goes where another finding says to lower it, or
+    where dead units, vanished or saturated gradients explain the small updates (the
+    explaining finding names what it subsumes)."""
+    causes = [f for f in found if f.kind in _EXPLAINS_SMALL_UPDATES and f.severity != "info"]
+    lowers = [f for f in found if any(w in f.suggestion for w in _LOWER)]
+    if not causes and not lowers:
+        return found
+    dropped = [f for f in found if (lowers and any(w in f.suggestion for w in _RAISE))
+               or (causes and f.kind in ("update_ratio_low", "loss_not_decreasing"))]
+    if not dropped:
+        return found
+    keep = [f for f in found if f not in dropped]
+    host = (causes or lowers)[0]
+    names = ", ".join(f"{f.layer} ({f.kind})" for f in dropped[:4])
+    names += f" and {len(dropped) - 4} more" if len(dropped) > 4 else ""
+    noted = replace(host, evidence=f"{host.evidence} It also explains {names}, not reported apart "
+                                   "(their advice would contradict this one).")
+    return [noted if f is host else f for f in keep]

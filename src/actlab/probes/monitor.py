@@ -7,10 +7,10 @@ Usage (the whole API; ``examples/monitor_mlp.py`` runs it end to end)::
     with Monitor(model, every=50, jsonl="runs/monitor.jsonl", tensorboard="runs/tb") as monitor:
         for x, y in batches:
             optimizer.zero_grad()
-            loss_fn(model(x), y).backward()
+            (loss := loss_fn(model(x), y)).backward()
             optimizer.step()
-            monitor.step()                 # once per training step, after optimizer.step()
-    for finding in monitor.findings():
+            monitor.step(loss=loss)        # once per training step, after optimizer.step()
+    for finding in monitor.findings:       # or monitor.findings(), or monitor.print_findings()
         print(finding)
 
 ``monitor = Monitor(model).attach()`` / ``monitor.detach()`` do the same as the
@@ -80,8 +80,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
-import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -91,7 +89,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .._version import __version__
 from . import stats as S
 from ._activation_hooks import (
     _LOW_PRECISION,
@@ -102,6 +99,8 @@ from ._activation_hooks import (
     _ActivationMode,
     _Site,
 )
+from ._compile import CompileGuard
+from ._distributed import dist_rank
 from ._model_scan import compiled_module, contains, overlap, unseen_parts
 from ._options import (
     ACTIVATION_STATS,
@@ -115,8 +114,9 @@ from ._options import (
 )
 from ._parameter_stats import ParameterStats
 from ._records import Records, _Pack
+from ._signals import TrainingSignals
 from ._summary import summary_table
-from .findings import Finding, Thresholds, diagnose
+from .findings import Finding, Findings, Thresholds, diagnose
 from .schedules import Schedule, check_schedule
 from .schedules import every as every_schedule
 from .sinks import JsonlSink, Sink, TensorBoardSink
@@ -131,7 +131,7 @@ _ATTACHED: weakref.WeakKeyDictionary[nn.Module, Monitor] = weakref.WeakKeyDictio
 
 
 
-class Monitor(ActivationHooks, ParameterStats, Records):
+class Monitor(ActivationHooks, ParameterStats, Records, TrainingSignals, CompileGuard):
     """Watches a model's activations and gradients during training; see the module docstring.
 
     Args:
@@ -256,7 +256,10 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self._detached_at: int | None = None
         self._sampled = False
         self._paused = False
-        self._handles: list[Any] = []
+        self._handles: list[Any] = []  # module hooks
+        self._grad_handles: list[Any] = []  # parameter hooks
+        self._traced = False  # a hook ran while Dynamo traced it (the model is compiled)
+        self._frozen_hooks = False  # compiled after the hooks went in: they stay until detach
         self._live_sinks: list[Sink] = []  # the sinks that have not failed since attach
         self._optimizer_handle: Any = None
         self._in_optimizer_hook = False
@@ -288,6 +291,10 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self._forwards_skipped = 0
         self._pending: list[tuple[dict[str, Any], _Pack, Tensor | None]] = []  # (raw record, its pack, flat)
         self._warned: set[str] = set()
+        self._loss: Any = None  # the loss given to step() on a sampled step
+        self._next_loss: Any = None  # the loss the callbacks hand over for the optimizer's step
+        self.rank, self.world_size = 0, 1
+        self._grads_at_step = False
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -312,6 +319,10 @@ class Monitor(ActivationHooks, ParameterStats, Records):
                     "would record each other's hooks). Use that monitor, or detach it first: "
                     "`Monitor.attached_to(model).detach()` (or leave its `with` block).")
         self._scan()
+        # under DDP: gradients read at step(), after the all-reduce (_distributed.py)
+        self.rank, self.world_size = dist_rank()
+        self._grads_at_step = self.world_size > 1
+        self._find_optimizer()
         _ATTACHED[self.model] = self
         self._attached = True
         try:
@@ -321,7 +332,8 @@ class Monitor(ActivationHooks, ParameterStats, Records):
             header = self._header()
             for sink in list(self._live_sinks):
                 self._to_sink(sink, "start", header)
-            self._begin_step()
+            with torch.inference_mode(False):
+                self._begin_step()
         except BaseException:
             self.detach()
             raise
@@ -335,7 +347,9 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         try:
             _ = self.history  # flushes, and finishes every record while the layout they refer to holds
         finally:
-            self._remove_hooks()
+            self._remove_hooks(everything=True)
+            self._frozen_hooks = False
+            self._stop_optimizer_search()
             if self._optimizer_handle is not None:
                 self._optimizer_handle.remove()
                 self._optimizer_handle = None
@@ -396,11 +410,13 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         finally:
             self._paused = before
 
-    def step(self) -> None:
+    def step(self, loss: Any = None) -> None:
         """End the current training step: call once per step, after ``optimizer.step()``.
 
         On a sampled step this reduces the step's parameter statistics (the update
         ratio needs the weights after the optimizer step) and queues the record.
+        ``loss``: this step's loss (a tensor, read without a host sync, or a number);
+        sampled steps keep it, and the findings tell a loss that does not move or diverges.
         """
         if not self._attached:
             if self._detached_at is not None:
@@ -411,15 +427,19 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         if self.optimizer is not None and not self._in_optimizer_hook:
             raise RuntimeError("this Monitor was given optimizer= and steps itself on optimizer.step(); "
                                "do not call monitor.step() as well")
-        if self._sampled:
-            self._end_sampled_step()
-        self._step += 1
-        self._begin_step()
+        # a step() called inside an inference_mode block must not make the snapshots and
+        # buffers inference tensors (a later training step's in-place update would raise)
+        with torch.inference_mode(False) if torch.is_inference_mode_enabled() else contextlib.nullcontext():
+            if self._sampled:
+                self._loss = loss
+                self._end_sampled_step()
+            self._step += 1
+            self._begin_step()
 
     def _on_optimizer_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self._in_optimizer_hook = True
         try:
-            self.step()
+            self.step(self._next_loss)
         finally:
             self._in_optimizer_hook = False
 
@@ -467,6 +487,8 @@ class Monitor(ActivationHooks, ParameterStats, Records):
         self._params: list[tuple[str, nn.Parameter]] = [
             (n, p) for n, p in self.model.named_parameters() if p.requires_grad and self._include(n)]
         self._weight_slot = {i: k for k, i in enumerate(i for i, (_, p) in enumerate(self._params) if p.ndim >= 2)}
+        self._embedding_params = [i for i, (_, p) in enumerate(self._params)
+                                  if isinstance(self._param_owners.get(id(p)), (nn.Embedding, nn.EmbeddingBag))]
         self._signs = None  # made on first use, on the first weight gradient's device
         self._param_hists: dict[tuple, S.SegmentHistogram] = {}  # by (kind, parameter indices)
         # norms of half-precision tensors are accumulated and returned in float32
@@ -483,42 +505,6 @@ class Monitor(ActivationHooks, ParameterStats, Records):
             warnings.warn(f"{type(self.model).__name__} has no trainable parameter to watch{why}: parameter statistics "
                           "will be empty", stacklevel=3)
 
-    def _check_compiled(self) -> None:
-        """torch.compile(model) after attach (it marks the module): parameters only from now on."""
-        if self._compiled is None and getattr(self.model, "_is_torch_compile", False):
-            self._remove_hooks()
-            self._parameters_only(compiled_module(self.model) or type(self.model).__name__, late=True)
-
-    def _parameters_only(self, compiled: str, late: bool = False) -> None:
-        """Under torch.compile: no activation hooks from now on, said in one line."""
-        self._compiled = compiled
-        if self._want_any_activation:
-            when = " (after the monitor attached)" if late else ""
-            warnings.warn(f"actlab Monitor: {compiled} is compiled with torch.compile{when}, so the monitor records "
-                          "parameter statistics only (gradient norms, update ratios, sign coherence, histograms): "
-                          "compiled code calls no Python activation to watch, and hooks added on sampled steps would "
-                          "make dynamo recompile (it guards on them). To see activations, monitor the model "
-                          "uncompiled (a short debug run).", stacklevel=4)
-        self._want_any_activation = self._want_activations = self._track_feeds = False
-        self._mode_regions, self._mode_modules = [], frozenset()
-
-    def _header(self) -> dict[str, Any]:
-        return {
-            "type": "header",
-            "actlab_version": __version__,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "model": type(self.model).__name__,
-            "schedule": getattr(self.schedule, "__qualname__", repr(self.schedule)),
-            "start_step": self._step,
-            "stats": sorted(self.stats),
-            "window": self.window,
-            "bins": self.bins,
-            "saturation_slope": self.saturation_slope,
-            "thresholds": dataclasses.asdict(self.thresholds),
-            "activation_modules": {n: info.label for n, _, info in self._activation_modules.values()},
-            "parameters": {n: list(p.shape) for n, p in self._params},
-        }
-
     # --- hooks: installed on sampled steps only -------------------------------------------
 
     def _is_sampled(self, step: int) -> bool:
@@ -534,29 +520,36 @@ class Monitor(ActivationHooks, ParameterStats, Records):
     def _begin_step(self) -> None:
         sampled = self._sampled = self._is_sampled(self._step)
         next_norms, self._next_norms = self._next_norms, None
+        if self._handles and not self._frozen_hooks:
+            self._check_compiled()  # before the module hooks go: Dynamo may have traced them
         if not sampled:
             self._remove_hooks()
             self._snapshots = self._snapshot_norms = None
             return
-        self._check_compiled()
-        if not self._handles:
-            self._install_hooks()
+        self._check_compiled(full=True)
+        self._install_hooks()
         self._forwards = self._forwards_skipped = 0
         self._reset_grad_stats()
         self._take_snapshot(next_norms)
 
     def _install_hooks(self) -> None:
         handles = self._handles
-        self._install_activation_hooks(handles)
-        # the root's hooks wrap everything else: pre-hook first, post-hook last
-        handles.append(self.model.register_forward_pre_hook(self._root_pre_hook, prepend=True))
-        handles.append(self.model.register_forward_hook(self._root_post_hook, always_call=True))
-        self._install_grad_hooks(handles)
+        if not handles and self._compiled is None:  # no module hook on a compiled model (_compile.py)
+            self._install_activation_hooks(handles)
+            # the root's hooks wrap everything else: pre-hook first, post-hook last
+            handles.append(self.model.register_forward_pre_hook(self._root_pre_hook, prepend=True))
+            handles.append(self.model.register_forward_hook(self._root_post_hook, always_call=True))
+        if not self._grad_handles:
+            self._install_grad_hooks(self._grad_handles)
 
-    def _remove_hooks(self) -> None:
-        for h in self._handles:
+    def _remove_hooks(self, everything: bool = False) -> None:
+        for h in self._grad_handles:
             h.remove()
-        self._handles = []
+        self._grad_handles = []
+        if everything or not self._frozen_hooks:
+            for h in self._handles:
+                h.remove()
+            self._handles = []
         if self._mode_entered:  # only after an exception escaped a forward before our post-hook
             self._mode.__exit__(None, None, None)
             self._mode_entered = False
@@ -565,11 +558,25 @@ class Monitor(ActivationHooks, ParameterStats, Records):
 
     # --- results -------------------------------------------------------------------------
 
-    def findings(self, thresholds: Thresholds | None = None) -> list[Finding]:
+    @property
+    def findings(self) -> Findings:
         """Plain-language diagnoses from the recent records (flushes first); see
-        :func:`actlab.probes.findings.diagnose`."""
+        :func:`actlab.probes.findings.diagnose`. A list that can also be called:
+        ``monitor.findings()`` (or ``monitor.findings(thresholds)``) and
+        ``monitor.findings`` are the same, as on the callbacks."""
+        return Findings(self._diagnose(None), self._diagnose)
+
+    def _diagnose(self, thresholds: Thresholds | None) -> list[Finding]:
         self.flush()
         return diagnose(list(self.history), thresholds or self.thresholds)
+
+    def print_findings(self, file: Any = None) -> Findings:
+        """Print the findings, on rank 0 only under distributed training (every rank
+        gets them back)."""
+        found = self.findings
+        if self.rank == 0:
+            print(found.report(), file=file)
+        return found
 
     @property
     def latest(self) -> dict[str, Any] | None:

@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from ._distributed import rank_folder, rank_path
+
 __all__ = ["Sink", "JsonlSink", "TensorBoardSink", "read_jsonl", "json_safe"]
 
 
@@ -56,6 +58,8 @@ class JsonlSink:
         self._started = False
 
     def start(self, header: Mapping[str, Any]) -> None:
+        if not self._started:  # under DDP rank k > 0 writes <stem>.rank<k><suffix> (_distributed.py)
+            self.path = rank_path(self.path, header.get("rank", 0), header.get("world_size", 1))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "a" if self._started else "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
         self._started = True
@@ -114,6 +118,8 @@ class TensorBoardSink:
         return self._writer
 
     def start(self, header: Mapping[str, Any]) -> None:
+        if self._owned and self._writer is None:  # under DDP rank k > 0 logs to <folder>/rank<k>
+            self._target = rank_folder(self._target, header.get("rank", 0), header.get("world_size", 1))
         _ = self.writer  # opens the log folder now, so that a bad path fails on attach
 
     def write(self, record: Mapping[str, Any]) -> None:

@@ -138,8 +138,47 @@ MODULE_ACTIVATIONS: Mapping[type[nn.Module], Callable[[Any], tuple[str, dict]]] 
 _OUTPUT_ONLY_MODULES: tuple[type[nn.Module], ...] = (nn.PReLU, nn.Hardswish, nn.CELU, nn.RReLU, nn.LogSigmoid)
 
 
+#: Hugging Face's activation modules (``transformers.activations``, the ``ACT2FN``
+#: classes), by class name: what each computes, as a registry name, or ``None`` for an
+#: activation outside the registry (output statistics only, labelled by the name given).
+#: Matched by name and module, so that actlab never imports transformers. They are sites
+#: themselves: the calls inside their forward (NewGELU's tanh) are not reported apart.
+HF_ACTIVATIONS: Mapping[str, tuple[str, str | None]] = MappingProxyType({
+    "GELUActivation": ("gelu", "gelu"),                  # F.gelu, or its erf formula in Python
+    "NewGELUActivation": ("gelu_tanh", "gelu_tanh"),     # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    "FastGELUActivation": ("gelu_tanh", "gelu_tanh"),    # the same formula, factored
+    "GELUTanh": ("gelu_tanh", "gelu_tanh"),
+    "PytorchGELUTanh": ("gelu_tanh", "gelu_tanh"),
+    "AccurateGELUActivation": ("gelu_tanh", "gelu_tanh"),  # tanh approximation with pi's constant
+    "QuickGELUActivation": ("quick_gelu", None),         # x sigmoid(1.702 x)
+    "ClippedGELUActivation": ("gelu_clipped", None),
+    "SiLUActivation": ("silu", "silu"),
+    "MishActivation": ("mish", "mish"),
+    "ReLUSquaredActivation": ("relu_squared", None),
+    "LaplaceActivation": ("laplace", None),
+    "XIELUActivation": ("xielu", None),
+})
+
+
+def _hf_activation(module: nn.Module, saturation_slope: float) -> ActivationInfo | None:
+    for cls in type(module).__mro__:
+        if cls is nn.Module:
+            return None
+        entry = HF_ACTIVATIONS.get(cls.__name__)
+        if entry is not None and cls.__module__.startswith("transformers."):
+            label, name = entry
+            if name is None:
+                return _output_only(label)
+            return activation_info(REGISTRY.get(name), saturation_slope)
+    return None
+
+
 def module_activation(module: nn.Module, saturation_slope: float) -> ActivationInfo | None:
     """The activation ``module`` computes, or None if it is not an activation module."""
+    if type(module).__module__.startswith("transformers."):
+        info = _hf_activation(module, saturation_slope)
+        if info is not None:
+            return info
     entry = MODULE_ACTIVATIONS.get(type(module))
     if entry is None:
         for cls, fn in MODULE_ACTIVATIONS.items():
