@@ -105,7 +105,8 @@ def _ns_figure(result: Result, device: str, m: Mapping[str, Any], path: Path) ->
             ax.set_title(f"{PASS_LABELS[p]}, {int(size):,} elements"
                          + (f"\n({where} the 32 MB allocation threshold)" if where else ""), fontsize=9)
             if row == 1:
-                ax.set_xlabel("ns per element (median, IQR bars)", fontsize=8)
+                ax.set_xlabel("ns per element (geometric mean over processes,\nbars: quartiles over processes)"
+                              if "replicates" in m else "ns per element (median, IQR bars)", fontsize=8)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, frameon=False)
     fig.suptitle(f"Cost per element, ranked, at each size (ReLU class in bold; {_subtitle(result, device)})",
@@ -256,7 +257,8 @@ def _train_figure(result: Result, device: str, m: Mapping[str, Any], path: Path)
     ax.grid(axis="y", visible=False)
     cfg = result.config
     widths = "-".join(str(w) for w in (784, *cfg.get("train_widths", ()), 10))
-    ax.set_xlabel("milliseconds per training step (median, IQR bars)")
+    ax.set_xlabel("milliseconds per training step (geometric mean over processes, bars: quartiles over processes)"
+                  if "replicates" in m else "milliseconds per training step (median, IQR bars)")
     ax.set_title(f"One SGD training step of a {widths} MLP, batch {cfg.get('train_batch', '?')}, per activation\n"
                  f"({_subtitle(result, device)})")
     return save_figure(fig, path)
