@@ -364,7 +364,7 @@ def test_generated_text_never_contradicts_its_numbers(sweep, status):
 
 def test_a_disturbed_run_refuses_to_decide():
     v = verdict(CFG, _metrics((1.8, 1.6, 2.1), (1.0, 0.95, 1.05), (1.3, 1.2, 1.4), spread=1.6))
-    assert v.status == "inconclusive" and "too disturbed" in v.evidence and "1.60x" in v.evidence
+    assert v.status == "inconclusive" and "too disturbed" in v.evidence and v.evidence.count("1.60x") == 1
     assert all(limit.status == "inconclusive" for limit in v.limits)
     assert verdict(CFG, _metrics((1.8, 1.6, 2.1), (1.0, 0.95, 1.05), (1.3, 1.2, 1.4), spread=1.5)).status == "holds"
 

@@ -136,7 +136,8 @@ def verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
     largest = str(config.sizes[-1])
     per_size = ", ".join(f"{float(m['ratio_vs_relu'][exp_act]['forward'][str(n)]):.2f}x at {n:,}" for n in config.sizes)
     evidence = (f"{exp_act}'s forward pass takes {sweep.text('{:.2f}', 'x')} relu's time over the size sweep "
-                f"({per_size}); {reason}. Disturbance check: {why}.").replace(" seeds)", " processes)")
+                f"({per_size}); {reason}." + ("" if disturbed else f" Disturbance check: {why}.")
+                ).replace(" seeds)", " processes)")
     t = 1 + config.margin
     step = _interval(m["train_step_ratio_ci"][exp_act])
     shape = "-".join(str(w) for w in (784, *config.train_widths, 10))
