@@ -13,8 +13,10 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from scipy import stats as scipy_stats
 
 from actlab.activations import REGISTRY, get
 from actlab.claims.cost import (
@@ -30,27 +32,25 @@ from actlab.claims.cost import (
     CopyInto,
     Timing,
     choose_clock,
-    cost_rule,
-    cost_verdict,
     elementwise_tasks,
     measure,
     regime_of,
     run,
     train_step_task,
 )
-from actlab.claims.cost.verdict import decision_sizes
+from actlab.claims.cost.processes import aggregate, cache_level
+from actlab.claims.cost.verdict import verdict
 from actlab.cli.main import main
 from actlab.plots.cost import captions, plot, tables
 from actlab.verdicts.result import load_result
-from actlab.verdicts.stats import Interval, positive_ci95
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT_KEYS = {"experiment", "actlab_version", "config", "metrics", "verdict", "env", "elapsed_s"}
-STATS_KEYS = {"median", "q1", "q3", "iqr", "blocks"}
+STATS_KEYS = {"median", "q1", "q3", "iqr", "blocks", "per_process"}
 
 # Small enough for a whole-zoo run in about a second: two sizes, short blocks, a tiny MLP.
 TINY = dict(sizes=(1000, 3000), min_run_time=0.004, rounds=2, block_time=0.0005, warmup=1,
-            train_widths=(16,), train_batch=8, train_min_run_time=0.004)
+            train_widths=(16,), train_batch=8, train_min_run_time=0.004, processes=2)
 TINY_SET = [f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in TINY.items()]
 
 
@@ -234,6 +234,7 @@ def test_metrics_complete_for_every_activation_pass_and_size(tiny_result):
     sizes = [str(n) for n in cfg.sizes]
     assert m["sizes"] == list(cfg.sizes) and m["largest_size"] == cfg.sizes[-1]
     assert m["devices"] == ["cpu"] and "cuda" not in m and m["bytes_per_element"] == 4
+    assert m["replicates"] == 2 and m["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert set(m["ns_per_element"]) == set(ELEMENTWISE_ZOO)
     for table in (m["ns_per_element"], m["ratio_vs_relu"], m["ratio_vs_copy"]):
         assert set(table) == set(ELEMENTWISE_ZOO)
@@ -245,92 +246,127 @@ def test_metrics_complete_for_every_activation_pass_and_size(tiny_result):
         for p in PASSES:
             for n in sizes:
                 s = m["ns_per_element"][a][p][n]
-                assert set(s) == STATS_KEYS
-                assert 0 < s["q1"] <= s["median"] <= s["q3"] and s["blocks"] >= 2 * cfg.rounds
-                assert s["iqr"] == pytest.approx(s["q3"] - s["q1"], rel=1e-12)
-    assert set(m["copy_ns_per_element"]) == set(PASSES)
-    assert all(set(m["copy_ns_per_element"][p][n]) == STATS_KEYS for p in PASSES for n in sizes)
-    assert list(m["copy_into_ns_per_element"]) == sizes
+                assert set(s) == STATS_KEYS and s["blocks"] == 2 and len(s["per_process"]) == 2
+                assert min(s["per_process"]) <= s["median"] <= max(s["per_process"])
     assert set(m["train_step_ms"]) == set(ELEMENTWISE_ZOO) == set(m["train_step_ratio_vs_relu"])
-    assert all(set(v) == STATS_KEYS and v["median"] > 0 for v in m["train_step_ms"].values())
     budget = m["relu_class_vs_copy"]
     assert set(budget["ratio"]) == set(RELU_CLASS) == set(budget["within_budget"])
-    assert budget["size"] == cfg.sizes[-1] and budget["budget"] == 1.2
     assert m["clock"] == "thread_time"  # one thread, the default
+    assert len(m["load_average_1min"]["per_process"]) == 2
 
 
-def test_ratios_are_the_quotients_of_the_stored_medians(tiny_result):
+def test_ratios_are_geometric_means_of_the_per_process_ratios(tiny_result):
     m = tiny_result.metrics
-    ns, copy_ns = m["ns_per_element"], m["copy_ns_per_element"]
+    ns = m["ns_per_element"]
     for a in ns:
         for p in PASSES:
             for n in ns[a][p]:
-                assert m["ratio_vs_relu"][a][p][n] == pytest.approx(ns[a][p][n]["median"] / ns["relu"][p][n]["median"], rel=1e-12)
-                assert m["ratio_vs_copy"][a][p][n] == pytest.approx(ns[a][p][n]["median"] / copy_ns[p][n]["median"], rel=1e-12)
-        assert m["ratio_vs_relu"]["relu"]["forward"]["1000"] == 1.0
-        steps = m["train_step_ms"]
-        assert m["train_step_ratio_vs_relu"][a] == pytest.approx(steps[a]["median"] / steps["relu"]["median"], rel=1e-12)
-    largest = str(m["largest_size"])
-    for a, r in m["relu_class_vs_copy"]["ratio"].items():
-        assert r == m["ratio_vs_copy"][a]["forward"][largest]
-        assert m["relu_class_vs_copy"]["within_budget"][a] == (r <= 1.2)
+                per = np.array(ns[a][p][n]["per_process"]) / np.array(ns["relu"][p][n]["per_process"])
+                assert m["ratio_vs_relu"][a][p][n] == pytest.approx(math.exp(np.log(per).mean()), rel=1e-9)
+                assert m["ratio_vs_relu_ci"][a][p][n]["estimate"] == m["ratio_vs_relu"][a][p][n]  # one estimator
+        # the sweep: per process the geometric mean over sizes
+        sweep = [math.exp(np.mean([math.log(ns[a]["forward"][n]["per_process"][i]
+                                            / ns["relu"]["forward"][n]["per_process"][i]) for n in ns[a]["forward"]]))
+                 for i in range(2)]
+        assert m["sweep_ratio_processes"][a]["forward"] == pytest.approx(sweep, rel=1e-9)
+    fwd = tiny_result.per_activation[0]
+    assert fwd.key == "forward_time" and fwd.baseline == "relu"
+    assert fwd.get("sigmoid").ratio == pytest.approx(m["sweep_ratio_ci"]["sigmoid"]["forward"]["estimate"], rel=1e-9)
 
 
 def test_result_contract_env_and_verdict(tiny_result):
     d = tiny_result.to_dict()
     assert CONTRACT_KEYS <= set(d) and d["experiment"] == "cost"
     json.dumps(d, allow_nan=False)  # every value is plain JSON
-    assert d["config"]["sizes"] == [1000, 3000] and d["config"]["seed"] == 0
+    assert d["config"]["sizes"] == [1000, 3000] and d["config"]["processes"] == 2
     env = d["env"]
     assert env["threads"] == 1 and env["devices_measured"] == ["cpu"] and env["torch"] == torch.__version__
-    assert set(env["load_average_1_5_15min"]) == {"before", "after"}
-    assert d["verdict"]["status"] in ("holds", "does_not_hold", "inconclusive")
-    est = d["metrics"]["ratio_vs_relu_ci"]["sigmoid"]["forward_backward"]["3000"]["estimate"]
-    assert f"forward+backward {est:.2f}x" in d["verdict"]["evidence"]  # the sentence quotes the numbers
-    assert "this machine" in d["verdict"]["evidence"] and "training step" in d["verdict"]["evidence"]
-    assert d["verdict"]["status"] == "inconclusive"  # 2 rounds: too few for a verdict
-    assert {"rule", "source", "meaning", "key_number"} <= set(d["verdict"])
-    assert d["verdict"]["rule"]["threshold"] == pytest.approx(1.1) and d["verdict"]["rule"]["seeds"] == 2
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    v = d["verdict"]
+    assert v["status"] == "inconclusive"  # 2 processes: too few for a verdict (or a disturbed run)
+    assert {"rule", "source", "meaning", "key_number", "limits"} <= set(v)
+    assert v["rule"]["threshold"] == pytest.approx(1.1) and v["rule"]["seeds"] == 2
+    assert [x["name"] for x in v["limits"]] == ["training step", "memory-bound forward+backward"]
+    assert "Disturbance check" in v["evidence"]
 
 
-def test_round_ratios_and_their_intervals(tiny_result):
-    m = tiny_result.metrics
-    for a in m["ratio_vs_relu_rounds"]:
-        for p in PASSES:
-            for n, ratios in m["ratio_vs_relu_rounds"][a][p].items():
-                assert len(ratios) == TINY["rounds"]
-                iv = positive_ci95(ratios)
-                d = m["ratio_vs_relu_ci"][a][p][n]
-                assert d["estimate"] == pytest.approx(iv.estimate, rel=1e-12) and d["n"] == iv.n
-        assert len(m["train_step_ratio_rounds"][a]) == TINY["rounds"]
-    assert all(r == 1.0 for r in m["ratio_vs_relu_rounds"]["relu"]["forward"]["1000"])
-    assert m["regime"] == {"1000": "cached_heap", "3000": "cached_heap"}
+def test_aggregate_against_numpy_on_constructed_replicates():
+    acts, sizes = ("relu", "sigmoid"), (10, 20)
+    rng = np.random.default_rng(0)
+    reps = []
+    for _ in range(5):
+        ns = {a: {p: {str(n): float(rng.uniform(1, 2) * (2 if a == "sigmoid" else 1)) for n in sizes} for p in PASSES}
+              for a in acts}
+        reps.append({"ns": ns, "copy_ns": {p: {str(n): 1.0 for n in sizes} for p in PASSES},
+                     "copy_into_ns": {str(n): 0.5 for n in sizes}, "train_ms": {a: float(rng.uniform(1, 2)) for a in acts}})
+    m = aggregate(reps, acts, sizes)
+    per = np.array([r["ns"]["sigmoid"]["forward"]["10"] / r["ns"]["relu"]["forward"]["10"] for r in reps])
+    logs = np.log(per)
+    half = scipy_stats.t.ppf(0.975, 4) * logs.std(ddof=1) / math.sqrt(5)
+    ci = m["ratio_vs_relu_ci"]["sigmoid"]["forward"]["10"]
+    assert ci["estimate"] == pytest.approx(math.exp(logs.mean()), rel=1e-12)
+    assert ci["ci95_low"] == pytest.approx(math.exp(logs.mean() - half), rel=1e-9) and ci["n"] == 5
+    relu = [r["ns"]["relu"]["forward"]["20"] for r in reps]
+    assert m["relu_spread"]["forward"]["20"] == pytest.approx(max(relu) / min(relu), rel=1e-12)
+    steps = np.array([r["train_ms"]["sigmoid"] / r["train_ms"]["relu"] for r in reps])
+    assert m["train_step_ratio_vs_relu"]["sigmoid"] == pytest.approx(math.exp(np.log(steps).mean()), rel=1e-12)
 
 
-def test_timing_keeps_one_median_per_round():
-    t = Timing.from_samples([1.0, 3.0, 2.0, 10.0, 20.0, 30.0], calls=6, rounds=[0, 0, 0, 1, 1, 1])
-    assert t.round_medians == (2.0, 20.0)
-    with pytest.raises(ValueError, match="round"):
-        Timing.from_samples([1.0, 2.0], calls=2, rounds=[0])
-
-
-def test_regimes_split_at_the_allocation_threshold():
+def test_regimes_and_cache_levels():
     assert regime_of(ALLOC_THRESHOLD_BYTES // 4 - 1, 4) == "cached_heap"
     assert regime_of(ALLOC_THRESHOLD_BYTES // 4, 4) == "fresh_pages"
-    assert decision_sizes(Config(sizes=(10_000, 1_000_000, 4_000_000, 16_000_000))) == {
-        "cached_heap": 4_000_000, "fresh_pages": 16_000_000}
-    assert decision_sizes(Config(**QUICK)) == {"cached_heap": 1_000_000, "fresh_pages": 10_000_000}
+    caches = {"L1d": 32 * 1024, "L2": 1 << 20, "L3": 32 << 20}
+    assert cache_level(10_000, 4, caches) == "L2"  # 80 KB of input and output
+    assert cache_level(1_000_000, 4, caches) == "L3"
+    assert cache_level(10_000_000, 4, caches) == "beyond cache"
+    assert cache_level(10, 4, {}) == "unknown"
+    # quick and full both span the cache regimes, from in-cache to beyond every cache
+    for cfg in (Config(), Config(**QUICK)):
+        assert cache_level(cfg.sizes[0], 4, caches) in ("L1d", "L2")
+        assert cache_level(cfg.sizes[-1], 4, caches) == "beyond cache" and regime_of(cfg.sizes[-1], 4) == "fresh_pages"
+    assert Config(**QUICK).processes >= 5 and Config().processes >= 5
 
 
-@pytest.mark.parametrize(("intervals", "status"), [
-    ({"cached_heap": (1.7, 1.5, 1.9), "fresh_pages": (1.3, 1.2, 1.4)}, "holds"),
-    ({"cached_heap": (1.7, 1.5, 1.9), "fresh_pages": (1.02, 0.99, 1.05)}, "does_not_hold"),
-    ({"cached_heap": (1.7, 1.5, 1.9), "fresh_pages": (1.1, 1.0, 1.2)}, "inconclusive"),
-])
-def test_cost_rule_gives_each_verdict_on_constructed_intervals(intervals, status):
-    rule = cost_rule(Config(rounds=5), "sigmoid")
-    ivs = {r: Interval(e, lo, hi, 5, "log-t") for r, (e, lo, hi) in intervals.items()}
-    assert cost_verdict(ivs, rule)[0] == status
+def _metrics(sweep: tuple[float, float, float], step: tuple[float, float, float], fb: tuple[float, float, float],
+             spread: float = 1.1, n: int = 5) -> dict:
+    iv = lambda t: {"estimate": t[0], "ci95_low": t[1], "ci95_high": t[2], "n": n}  # noqa: E731
+    sizes = ("10000", "10000000")
+    return {
+        "replicates": n, "cpu_capability": "AVX2", "load_average_1min": {"max": 1.0, "cpu_count": 2},
+        "relu_spread": {"forward": {k: spread for k in sizes}},
+        "sweep_ratio_ci": {"sigmoid": {"forward": iv(sweep)}},
+        "train_step_ratio_ci": {"sigmoid": iv(step)},
+        "ratio_vs_relu_ci": {"sigmoid": {"forward_backward": {"10000000": iv(fb)}}},
+        "ratio_vs_relu": {"sigmoid": {"forward": {k: sweep[0] for k in sizes}}},
+    }
+
+
+CFG = Config(activations=("relu", "sigmoid"), sizes=(10_000, 10_000_000))
+
+
+@pytest.mark.parametrize("sweep, status", [((1.8, 1.6, 2.1), "holds"), ((1.11, 1.101, 1.12), "holds"),
+                                           ((1.1, 1.05, 1.15), "inconclusive"), ((1.05, 1.0, 1.099), "does_not_hold"),
+                                           ((0.9, 0.8, 1.0), "does_not_hold")])
+def test_generated_text_never_contradicts_its_numbers(sweep, status):
+    v = verdict(CFG, _metrics(sweep, (1.0, 0.95, 1.05), (1.05, 0.98, 1.12)))
+    assert v.status == status
+    step, fb = v.limits
+    assert step.status == "does_not_hold" and fb.status == "inconclusive"
+    side = "above 1.1" if sweep[1] > 1.1 else "below 1.1" if sweep[2] < 1.1 else "spanning 1.1"
+    assert f"(interval {side})" in v.meaning
+    assert "(below 1.1)" in step.evidence and "barely shows in practice" in v.meaning
+    assert "(spanning 1.1)" in fb.evidence and "spans the threshold" in fb.evidence
+    assert "--seeds" not in fb.evidence and "processes" in fb.evidence
+    word = {"holds": "holds for the forward pass", "does_not_hold": "does not hold here",
+            "inconclusive": "is not settled"}[status]
+    assert word in v.meaning
+
+
+def test_a_disturbed_run_refuses_to_decide():
+    v = verdict(CFG, _metrics((1.8, 1.6, 2.1), (1.0, 0.95, 1.05), (1.3, 1.2, 1.4), spread=1.6))
+    assert v.status == "inconclusive" and "too disturbed" in v.evidence and v.evidence.count("1.60x") == 1
+    assert all(limit.status == "inconclusive" for limit in v.limits)
+    assert verdict(CFG, _metrics((1.8, 1.6, 2.1), (1.0, 0.95, 1.05), (1.3, 1.2, 1.4), spread=1.5)).status == "holds"
 
 
 def test_run_restores_threads_and_verdict_without_exp_activation():
@@ -353,7 +389,7 @@ def test_cli_quick_writes_result_and_figures(tmp_path, capsys):
     folder = out / "cost"
     d = json.loads((folder / "result.json").read_text())
     assert CONTRACT_KEYS <= set(d)
-    assert d["config"]["sizes"] == [1000, 3000] and d["config"]["rounds"] == 2
+    assert d["config"]["sizes"] == [1000, 3000] and d["config"]["rounds"] == 2 and d["config"]["processes"] == 2
     assert set(d["metrics"]["ns_per_element"]) == set(QUICK["activations"])
     pngs = sorted(p.name for p in folder.glob("*.png"))
     assert pngs == ["cost_ns_per_element.png", "cost_ratio.png", "cost_train_step.png"]
@@ -371,13 +407,13 @@ def test_plot_draws_cuda_figures_from_a_result(tiny_result, tmp_path):
     d = copy.deepcopy(tiny_result.to_dict())
     m, keep = d["metrics"], ("relu", "sigmoid", "leaky_relu")
     for key in ("ns_per_element", "ratio_vs_relu", "ratio_vs_copy", "train_step_ms", "train_step_ratio_vs_relu",
-                "ratio_vs_relu_rounds", "ratio_vs_relu_ci", "train_step_ratio_rounds", "train_step_ratio_ci"):
+                "ratio_vs_relu_processes", "ratio_vs_relu_ci", "train_step_ratio_processes", "train_step_ratio_ci"):
         m[key] = {a: m[key][a] for a in keep}
     for key in ("ratio", "within_budget"):
         m["relu_class_vs_copy"][key] = {a: v for a, v in m["relu_class_vs_copy"][key].items() if a in keep}
     device_keys = ["clock", "ns_per_element", "copy_ns_per_element", "copy_into_ns_per_element", "ratio_vs_relu",
                    "ratio_vs_copy", "train_step_ms", "train_step_ratio_vs_relu", "relu_class_vs_copy",
-                   "ratio_vs_relu_rounds", "ratio_vs_relu_ci", "train_step_ratio_rounds", "train_step_ratio_ci"]
+                   "ratio_vs_relu_processes", "ratio_vs_relu_ci", "train_step_ratio_processes", "train_step_ratio_ci"]
     m["cuda"] = {k: m[k] for k in device_keys}
     d["env"]["gpu"] = "Test GPU"
     (tmp_path / "result.json").write_text(json.dumps(d))

@@ -178,8 +178,9 @@ def test_relu_zero_rows_are_exactly_the_inactive_units(expected_result):
 
 @pytest.mark.parametrize(("differences", "status"), [
     ([0.80, 0.82, 0.85, 0.79, 0.81], "holds"),            # a batch leaves sigmoid rows far more one-signed
+    ([0.40, 0.42, 0.39, 0.41, 0.40], "does_not_hold"),     # more coherent than tanh, but under the 0.5 margin
     ([-0.10, -0.12, -0.09, -0.11, -0.10], "does_not_hold"),  # a batch mixes them more than tanh's
-    ([0.30, -0.25, 0.10, -0.20, 0.05], "inconclusive"),    # the interval spans 0
+    ([0.60, 0.40, 0.55, 0.45, 0.50], "inconclusive"),      # the interval spans 0.5
     ([0.80, 0.82, 0.85, 0.79], "inconclusive"),            # too few trials for a verdict
 ])
 def test_batch_rule_gives_each_verdict_on_constructed_differences(differences, status):
@@ -191,8 +192,8 @@ def test_batch_rule_gives_each_verdict_on_constructed_differences(differences, s
 
 def test_verdict_sets_rule_source_meaning_and_key_number(expected_result):
     v = expected_result.verdict
-    assert v.rule.threshold == 0.0 and v.rule.seeds == EXPECTED_CONFIG.trials
-    assert "identity" in v.evidence.lower() and "batch 64" in v.evidence
+    assert v.rule.threshold == sc.BATCH_MARGIN == 0.5 and v.rule.seeds == EXPECTED_CONFIG.trials
+    assert "demonstration of algebra" in v.evidence.lower() and "batch 64" in v.evidence
     assert "CS231n" in v.source.citation and "0." in v.source.ours
     assert "neuron" in v.meaning and "custom-size" in v.meaning
     diffs = [p - t for p, t in zip(expected_result.metrics["weighted_coherence_per_trial"]["sigmoid"]["64"],
@@ -203,7 +204,7 @@ def test_verdict_sets_rule_source_meaning_and_key_number(expected_result):
 def test_a_failed_identity_check_makes_the_verdict_inconclusive(expected_result):
     metrics = json.loads(json.dumps(expected_result.metrics))
     metrics["coherence"]["sigmoid"]["1"][2] = 0.9  # a mixed sigmoid-fed row: ruled out by algebra
-    v = sc._verdict(EXPECTED_CONFIG, metrics)
+    v = sc.verdict(EXPECTED_CONFIG, metrics)
     assert v.status == "inconclusive" and "FAILED" in v.evidence
 
 
@@ -329,6 +330,87 @@ def test_captions_tables_and_callout_quote_the_run(expected_result):
     box = callout(expected_result)
     assert box["figure"] == "sign_coherence_seed_question.png" and "upstream gradient" in box["text"]
     assert "neuron" in box["text"]
-    first = tables(expected_result)[0]
+    effect, first = tables(expected_result)[:2]
+    assert effect["columns"][:3] == ["activation", "role in the verdict", "zero-centred (registry)"]
+    roles = {r[0]: r[1] for r in effect["rows"]}
+    assert roles["sigmoid"] == "subject" and roles["tanh"] == "zero-centred control" and roles["relu"] == ""
     assert first["columns"][:2] == ["activation", "batch (examples)"] and len(first["columns"]) == 2 + 4
     assert ["sigmoid", 1, "0.000", "1.000", "1.000", "1.000"][:2] == first["rows"][0][:2]
+
+
+# --- the control, the text and the per-activation numbers (issue 20, issue 23) -----------------
+
+
+def test_the_control_is_chosen_by_the_registry_zero_centred_property():
+    from actlab.activations import get
+
+    assert not get("gelu").properties.zero_centred  # actlab list says so
+    assert sc.pick_pair(("gelu", "silu", "mish", "relu")) == ("relu", None)
+    assert sc.pick_pair(("gelu", "relu", "selu")) == ("relu", "selu")
+    assert sc.pick_pair(("sigmoid", "elu", "tanh")) == ("sigmoid", "tanh")
+    for positive, centred in [sc.pick_pair(("relu", "gelu", "elu", "softsign", "tanh"))]:
+        assert get(centred).properties.zero_centred and not get(positive).properties.negative_outputs
+
+
+def test_without_a_zero_centred_activation_the_verdict_is_inconclusive_and_per_activation_numbers_come():
+    config = sc.Config(activations=("gelu", "silu", "mish", "relu"), depth=2, width=16, in_features=16,
+                       batches=(1, 8), trials=5)
+    result = sc.run(config)
+    assert result.verdict.status == "inconclusive" and "zero-centred" in result.verdict.evidence
+    assert "gelu" not in result.verdict.evidence.split("activations")[0]  # gelu is never called the control
+    (per,) = result.per_activation
+    assert per.baseline == "relu" and per.better == "lower"
+    for v in per.values:
+        trials = np.array(result.metrics["weighted_coherence_per_trial"][v.activation]["8"])
+        base = np.array(result.metrics["weighted_coherence_per_trial"]["relu"]["8"])
+        assert v.estimate == pytest.approx(math.exp(np.log(trials).mean()), rel=1e-9)
+        assert v.ratio == pytest.approx(math.exp(np.log(trials / base).mean()), rel=1e-9)
+        assert v.n == 5
+
+
+@pytest.mark.parametrize("ratio, words", [(5.8, "several times"), (2.0, "several times"), (1.99, "comparable"),
+                                          (0.7, "comparable"), (0.5, "comparable"), (0.49, "small"),
+                                          (-0.01, "small")])
+def test_mean_words_match_the_ratio(ratio, words):
+    assert words in sc.verdict.__globals__["mean_words"](ratio)
+
+
+def _constructed_metrics(kept: float, relu_ratio: float = 0.7) -> dict:
+    """Metrics by hand: sigmoid-fed layers keep ``kept`` more mass-weighted coherence than tanh's."""
+    config = EXPECTED_CONFIG
+    layers = config.depth + 1
+    per = {"sigmoid": [0.1 + kept + d for d in (-0.01, 0.0, 0.01, 0.005, -0.005)],
+           "tanh": [0.1] * 5, "relu": [0.6] * 5, "leaky_relu": [0.6] * 5, "elu": [0.12] * 5}
+    one = {a: [0.1] + [1.0 if a in ("sigmoid", "relu") else 0.0] * (layers - 1) for a in per}
+    return {
+        "coherence": {a: {"1": one[a], "64": [0.1] * layers} for a in per},
+        "weighted_coherence": {a: {"1": one[a], "64": [0.1] + [float(np.mean(per[a]))] * (layers - 1)} for a in per},
+        "weighted_coherence_per_trial": {a: {"1": [1.0] * 5, "64": per[a]} for a in per},
+        "input_mean_to_std": {a: [0.0] + [{"sigmoid": 5.8, "relu": relu_ratio}.get(a, 0.01)] * (layers - 1)
+                              for a in per},
+    }
+
+
+@pytest.mark.parametrize("kept, status", [(0.9, "holds"), (0.52, "holds"), (0.5, "inconclusive"),
+                                          (0.48, "does_not_hold"), (0.1, "does_not_hold")])
+def test_generated_text_never_contradicts_its_numbers(kept, status):
+    v = sc.verdict(EXPECTED_CONFIG, _constructed_metrics(kept))
+    assert v.status == status
+    share = "more than half" if kept > 0.5 else "less than half" if kept < 0.5 else "about half"
+    assert f"so {share} of the one-signed mass survives" in v.meaning
+    word = {"holds": "holds here", "does_not_hold": "does not hold here", "inconclusive": "is not settled here"}
+    assert word[status] in v.meaning
+    assert "several times their spread (mean/std 5.8)" in v.meaning  # sigmoid's 5.8
+    assert "large mean" not in v.meaning
+    if status == "holds":
+        assert "wholly above 0.5" in v.evidence
+    if status == "does_not_hold":
+        assert "wholly below 0.5" in v.evidence
+
+
+def test_relu_as_the_subject_is_not_said_to_have_a_large_mean():
+    metrics = _constructed_metrics(0.6, relu_ratio=0.7)
+    config = dataclasses.replace(EXPECTED_CONFIG, activations=("relu", "tanh"))
+    v = sc.verdict(config, metrics)
+    assert "relu's inputs have a mean comparable to their spread (mean/std 0.7)" in v.meaning
+    assert "several times" not in v.meaning.split("tanh's")[0]

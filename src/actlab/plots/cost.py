@@ -7,11 +7,11 @@ the name, from ``metrics["cuda"]``):
   element per pass (rows) and size (columns), IQR bars, the out-of-place copy (black
   line) and, forward, ``copy_`` into a preallocated buffer (dotted): the gap between the
   two is the allocation.
-* ``cost_ratio.png``: at the size the verdict reads on each side of the 32 MB allocation
-  threshold, each activation's cost as a multiple of relu's (forward and
-  forward+backward: the geometric mean of one ratio per interleaved round, with its 95%
-  interval over the rounds), and at the
-  largest size its forward as a multiple of a copy, with actlab's 1.2x budget.
+* ``cost_ratio.png``: at the smallest size (in cache) and the largest (beyond every cache),
+  each activation's cost as a multiple of relu's (forward and forward+backward: the
+  geometric mean over independent processes of the per-process ratio, with its 95%
+  interval over the processes: the same number the tables give), and at the largest size
+  its forward as a multiple of a copy, with actlab's 1.2x budget.
 * ``cost_train_step.png``: one MLP training step per activation, in milliseconds
   (IQR as error bars), with its multiple of relu's.
 """
@@ -105,7 +105,8 @@ def _ns_figure(result: Result, device: str, m: Mapping[str, Any], path: Path) ->
             ax.set_title(f"{PASS_LABELS[p]}, {int(size):,} elements"
                          + (f"\n({where} the 32 MB allocation threshold)" if where else ""), fontsize=9)
             if row == 1:
-                ax.set_xlabel("ns per element (median, IQR bars)", fontsize=8)
+                ax.set_xlabel("ns per element (geometric mean over processes,\nbars: quartiles over processes)"
+                              if "replicates" in m else "ns per element (median, IQR bars)", fontsize=8)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, frameon=False)
     fig.suptitle(f"Cost per element, ranked, at each size (ReLU class in bold; {_subtitle(result, device)})",
@@ -120,7 +121,7 @@ def _bars(ax, names: Sequence[str], values: Sequence[float], errors: np.ndarray,
     ax.barh(y, values, height=height, color=colors, edgecolor="0.2", lw=0.5, hatch=hatch, label=label,
             xerr=errors, error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "0.25"})
     for yi, v, above in zip(y, values, errors[1], strict=True):
-        ax.text((v + above) * 1.05, yi, f"{v:.2f}x", va="center", ha="left", fontsize=7.5)  # past the error bar
+        ax.text((v + above) * 1.05, yi, f"{v:.2f}x", va="center", ha="left", fontsize=10)  # past the error bar
 
 
 def _ratio_errors(m: Mapping[str, Any], names: Sequence[str], p: str, size: str,
@@ -137,14 +138,18 @@ def _ratio_errors(m: Mapping[str, Any], names: Sequence[str], p: str, size: str,
 
 
 def _shown_sizes(result: Result) -> list[str]:
-    """The sizes the verdict reads (largest on each side of the allocation threshold), else the largest."""
-    regime = result.metrics.get("regime")
-    if not regime:
-        return [str(result.metrics["largest_size"])]
-    last: dict[str, str] = {}
-    for size in result.metrics["sizes"]:
-        last[regime[str(size)]] = str(size)
-    return [last[r] for r in ("cached_heap", "fresh_pages") if r in last]
+    """The ends of the size sweep: the smallest (in cache) and the largest (beyond every cache)."""
+    sizes = [str(n) for n in result.metrics["sizes"]]
+    return sizes if len(sizes) < 2 else [sizes[0], sizes[-1]]
+
+
+def _where(result: Result, size: str) -> str:
+    """Where a size's input and output sit: "in L2", "beyond cache", with the allocation regime."""
+    level = result.metrics.get("cache_level", {}).get(size)
+    regime = {"cached_heap": "below", "fresh_pages": "above"}.get(result.metrics.get("regime", {}).get(size, ""), "")
+    parts = ([f"in {level}" if level and level.startswith("L") else level] if level and level != "unknown" else [])
+    parts += [f"{regime} the 32 MB allocation threshold"] if regime else []
+    return "; ".join(parts)
 
 
 def _ratio_value(m: Mapping[str, Any], a: str, p: str, size: str) -> float:
@@ -176,7 +181,7 @@ def _ratio_figure(result: Result, device: str, m: Mapping[str, Any], path: Path)
     largest = str(result.metrics["largest_size"])
     names = _order(m, shown[0])[::-1]  # barh draws bottom-up: dearest at the top
     colors = [color_for(a) for a in names]
-    fig, axes = new_figure(1, len(shown) + 1, width=5.6 * (len(shown) + 1), height=0.32 * len(names) + 2.2,
+    fig, axes = new_figure(1, len(shown) + 1, width=5.0 * (len(shown) + 1), height=0.55 * len(names) + 2.4,
                            sharey=True)
     relu_ref = m["ns_per_element"]["relu"]
     threshold = 1 + float(result.config.get("margin", 0.1))
@@ -191,9 +196,8 @@ def _ratio_figure(result: Result, device: str, m: Mapping[str, Any], path: Path)
         ax.axvline(threshold, color="0.45", lw=1, ls=":")
         ax.set_xscale("log")
         ax.set_xlabel("multiple of relu's time (log scale)")
-        where = {"cached_heap": "below", "fresh_pages": "above"}.get(result.metrics.get("regime", {}).get(size, ""), "")
-        ax.set_title(f"vs relu, {int(size):,} elements" + (f"\n({where} the 32 MB allocation threshold)" if where else ""),
-                     fontsize=10)
+        where = _where(result, size)
+        ax.set_title(f"vs relu, {int(size):,} elements" + (f"\n({where})" if where else ""), fontsize=11)
     ax_copy = axes[0, -1]
     values = [float(m["ratio_vs_copy"][a]["forward"][largest]) for a in names]
     _bars(ax_copy, names, values, _ratio_errors(m, names, "forward", largest, m["copy_ns_per_element"]),
@@ -204,17 +208,18 @@ def _ratio_figure(result: Result, device: str, m: Mapping[str, Any], path: Path)
                                   label=f"actlab's budget: ReLU class within {budget:g}x of a copy")
     ax_copy.set_xscale("log")
     ax_copy.set_xlabel("multiple of a same-size copy (clone), forward (log scale)")
-    ax_copy.set_title(f"forward vs a copy, {int(largest):,} elements", fontsize=10)
+    ax_copy.set_title(f"forward vs a copy, {int(largest):,} elements", fontsize=11)
     fig.legend(handles=[
         Patch(facecolor="0.75", edgecolor="0.2", label="forward (upper bar)"),
         Patch(facecolor="0.75", edgecolor="0.2", hatch="//", label="forward + backward (lower bar)"),
         Line2D([], [], color="0.45", ls=":", label=f"verdict threshold {threshold:g}x"),
         budget_line,
         Line2D([], [], color="0.25", marker="|", ls="-", lw=0.8,
-               label=("vs relu: 95% CI over interleaved rounds; vs copy: quartile range" if m.get("ratio_vs_relu_ci")
-                      else "quartile range of the ratio")),
-    ], loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
-    axes[0, 0].set_yticks(np.arange(len(names)), names)
+               label=(("vs relu: 95% CI over independent processes; vs copy: quartile range over processes"
+                       if "replicates" in m else "vs relu: 95% CI over interleaved rounds; vs copy: quartile range")
+                      if m.get("ratio_vs_relu_ci") else "quartile range of the ratio")),
+    ], loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False, fontsize=10)
+    axes[0, 0].set_yticks(np.arange(len(names)), names, fontsize=11)
     for tick in axes[0, 0].get_yticklabels():
         if tick.get_text() in RELU_CLASS:
             tick.set_fontweight("bold")
@@ -226,7 +231,8 @@ def _ratio_figure(result: Result, device: str, m: Mapping[str, Any], path: Path)
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
-    fig.suptitle(f"Activation cost as multiples of relu and of a copy ({_subtitle(result, device)})", y=1.06)
+    fig.suptitle(f"Activation cost as multiples of relu and of a copy ({_subtitle(result, device)})", y=1.02)
+    fig.tight_layout()
     return save_figure(fig, path)
 
 
@@ -251,7 +257,8 @@ def _train_figure(result: Result, device: str, m: Mapping[str, Any], path: Path)
     ax.grid(axis="y", visible=False)
     cfg = result.config
     widths = "-".join(str(w) for w in (784, *cfg.get("train_widths", ()), 10))
-    ax.set_xlabel("milliseconds per training step (median, IQR bars)")
+    ax.set_xlabel("milliseconds per training step (geometric mean over processes, bars: quartiles over processes)"
+                  if "replicates" in m else "milliseconds per training step (median, IQR bars)")
     ax.set_title(f"One SGD training step of a {widths} MLP, batch {cfg.get('train_batch', '?')}, per activation\n"
                  f"({_subtitle(result, device)})")
     return save_figure(fig, path)
@@ -289,11 +296,15 @@ def captions(result: Result) -> dict[str, str]:
             f"line is a plain copy of the same bytes. Above the 32 MB threshold the bars bunch together: fetching "
             f"fresh memory costs more than any arithmetic.")
         if exp_act is not None:
-            parts = ", ".join(f"{_ratio_value(m, exp_act, 'forward_backward', s):.2f}x at {int(s):,}" for s in shown)
+            parts = ", ".join(f"forward {_ratio_value(m, exp_act, 'forward', sz):.2f}x and forward+backward "
+                              f"{_ratio_value(m, exp_act, 'forward_backward', sz):.2f}x at {int(sz):,} elements"
+                              for sz in shown)
             out[f"cost_ratio{suffix}.png"] = (
-                f"Each activation's time as a multiple of relu's, measured side by side in interleaved rounds. "
-                f"{exp_act} forward+backward: {parts}; the dotted line is the verdict's 1.1x threshold, and the error "
-                f"bars are 95% intervals over the rounds. Right: the forward pass against a plain copy.")
+                f"Each activation's time as a multiple of relu's, at the two ends of the size sweep (in cache and "
+                f"beyond every cache). {exp_act}: {parts}. The dotted line is the verdict's "
+                f"{1 + float(result.config.get('margin', 0.1)):g}x threshold; error bars are 95% intervals over "
+                f"independent processes, and the bar labels are the same numbers as the tables. Right: the "
+                f"forward pass against a plain copy.")
         else:
             out[f"cost_ratio{suffix}.png"] = "Each activation's time as a multiple of relu's and of a plain copy."
         steps = m["train_step_ratio_vs_relu"]
@@ -305,34 +316,50 @@ def captions(result: Result) -> dict[str, str]:
 
 
 def tables(result: Result) -> list[dict[str, Any]]:
-    """Labelled tables: ratios vs relu at the verdict's sizes, and the training step."""
+    """Labelled tables: the forward sweep (the verdict), the ratios at each size, and the training step."""
     m = result.metrics
-    shown = _shown_sizes(result)
-    names = _order(m, shown[0])
+    sizes = [str(n) for n in m["sizes"]]
+    names = _order(m, sizes[0])
     ci = m.get("ratio_vs_relu_ci", {})
+    out: list[dict[str, Any]] = []
+    sweep = m.get("sweep_ratio_ci")
+    unit = "processes" if "replicates" in m else "rounds"
+    if sweep:
+        out.append({
+            "title": "The verdict's number: time as a multiple of relu's over the size sweep",
+            "columns": ["activation", "forward (x relu)", "forward 95% CI", "forward+backward (x relu)",
+                        "forward+backward 95% CI"],
+            "rows": [[a, f"{float(sweep[a]['forward']['estimate']):.2f}", _ci_text(sweep[a]["forward"]),
+                      f"{float(sweep[a]['forward_backward']['estimate']):.2f}", _ci_text(sweep[a]["forward_backward"])]
+                     for a in sorted(sweep, key=lambda a: -float(sweep[a]["forward"]["estimate"]))],
+            "note": (f"Per process, the geometric mean over the sizes {', '.join(f'{int(n):,}' for n in sizes)} "
+                     f"elements of the activation's median time over relu's; the estimate is the geometric mean "
+                     f"over {m.get('replicates', '?')} independent processes and the interval is over them "
+                     f"(log-t). Timings are of this machine (CPU capability {m.get('cpu_capability', '?')})."),
+        })
     cols = ["activation"]
-    for s in shown:
-        cols += [f"forward at {int(s):,} (x relu)", f"fwd+bwd at {int(s):,} (x relu)", f"fwd+bwd 95% CI at {int(s):,}"]
+    for sz in sizes:
+        cols += [f"forward at {int(sz):,}", f"fwd+bwd at {int(sz):,}"]
     rows = []
     for a in names:
         row: list[Any] = [a]
-        for s in shown:
-            fb = ci.get(a, {}).get("forward_backward", {}).get(s)
-            # the verdict's estimate (geometric mean of the per-round ratios) where there is one
-            fb_est = float(fb["estimate"]) if fb and fb.get("estimate") is not None else float(
-                m["ratio_vs_relu"][a]["forward_backward"][s])
-            row += [f"{float(m['ratio_vs_relu'][a]['forward'][s]):.2f}", f"{fb_est:.2f}", _ci_text(fb)]
+        for sz in sizes:
+            for p in PASSES:
+                d = ci.get(a, {}).get(p, {}).get(sz)
+                row.append(f"{_ratio_value(m, a, p, sz):.2f} ({_ci_text(d)})")
         rows.append(row)
+    levels = ", ".join(f"{int(sz):,}: {_where(result, sz) or '?'}" for sz in sizes)
+    out.append({"title": "Time as a multiple of relu's at each size (95% CI in brackets)", "columns": cols,
+                "rows": rows,
+                "note": (f"The same estimator as the figure: the geometric mean over {unit} of the per-{unit[:-1]} "
+                         f"ratio, with its 95% interval over {unit}. Where each size sits: {levels}.")})
     tci = m.get("train_step_ratio_ci", {})
-    return [
-        {"title": "Time as a multiple of relu's (this machine, CPU)", "columns": cols, "rows": rows,
-         "note": "Forward: ratio of the medians of interleaved timed blocks. Forward+backward: the geometric mean "
-                 "of one ratio per interleaved round and its 95% interval over the rounds (what the verdict reads). "
-                 "Sizes: the largest below and above the 32 MB allocation threshold. Timings are of this machine."},
-        {"title": "One training step per activation", "columns": ["activation", "ms per step (median)",
-                                                                   "x relu", "95% CI (x relu)"],
+    out.append(
+        {"title": "One training step per activation", "columns": ["activation", "ms per step", "x relu",
+                                                                   "95% CI (x relu)"],
          "rows": [[a, f"{float(m['train_step_ms'][a]['median']):.3f}", f"{float(m['train_step_ratio_vs_relu'][a]):.2f}",
                    _ci_text(tci.get(a))] for a in sorted(m["train_step_ms"],
                                                          key=lambda a: float(m["train_step_ms"][a]["median"]))],
-         "note": "An MLP 784-256-256-10 SGD step on a synthetic batch: the practical cost of the activation choice."},
-    ]
+         "note": (f"An MLP 784-256-256-10 SGD step on a synthetic batch: the practical cost of the activation choice "
+                  f"(a limit beside the headline). ms per step: geometric mean over {unit}.")})
+    return out

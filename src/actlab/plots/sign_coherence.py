@@ -31,6 +31,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
+from ..claims.sign_coherence.verdict import pick_pair
 from ..verdicts.result import Result
 from .style import color_for, legend_outside, new_figure, plt, save_figure, styled
 
@@ -233,10 +234,13 @@ def _plot_histograms(result: Result, path: Path) -> Path:
                                                f"{_share_text(hist)} > 0")
             if li:
                 axes[r, li].set_ylabel("")
+    height = fig.get_size_inches()[1]
     fig.legend(handles=_legend_handles()[:2], loc="upper center", ncol=2, frameon=False,
-               bbox_to_anchor=(0.5, axes[-1, 0].get_position().y0 - 0.5 / fig.get_size_inches()[1]))
+               bbox_to_anchor=(0.5, axes[-1, 0].get_position().y0 - 0.5 / height))
+    # the title sits just above the first row's two-line panel titles (no empty band under it)
     fig.suptitle(f"Whole-layer weight-gradient histograms (one draw, batch {batch}, exact zeros left out); "
-                 f"titles: fraction of rows with one sign, over all {config['trials']} trials", fontsize=11)
+                 f"titles: fraction of rows with one sign, over all {config['trials']} trials", fontsize=11,
+                 y=axes[0, 0].get_position().y1 + 0.5 / height, va="bottom")
     return save_figure(fig, path)
 
 
@@ -459,6 +463,11 @@ def captions(result: Result) -> dict[str, str]:
     return out
 
 
+def _pair(acts: Sequence[str]) -> tuple[str | None, str | None]:
+    """The verdict's subject and zero-centred control (the claim's own choice, from the registry)."""
+    return pick_pair(acts)
+
+
 def tables(result: Result) -> list[dict[str, Any]]:
     """Labelled tables of the metrics: per-layer row coherence, strict and mass-weighted."""
     m, config = result.metrics, result.config
@@ -471,10 +480,29 @@ def tables(result: Result) -> list[dict[str, Any]]:
         return "n/a" if math.isnan(v) else f"{v:.3f}"
 
     out = []
+    large = str(max(config["batches"]))
+    if "weighted_coherence" in m and "input_mean_to_std" in m:
+        positive, centred = _pair(acts)
+        zc = result.data.get("zero_centred", {})
+
+        def role(a: str) -> str:
+            return "subject" if a == positive else "zero-centred control" if a == centred else ""
+        out.append({
+            "title": f"The batch effect at batch {large}: activation-fed layers (2 on), mean over layers",
+            "columns": ["activation", "role in the verdict", "zero-centred (registry)", "input mean / std",
+                        f"strict row coherence, batch {large}", f"mass-weighted row coherence, batch {large}"],
+            "rows": [[a, role(a), {True: "yes", False: "no"}.get(zc.get(a), "?"),
+                      f"{_mean_fed(m['input_mean_to_std'][a]):.2f}", fmt(_mean_fed(m["coherence"][a][large])),
+                      fmt(_mean_fed(m["weighted_coherence"][a][large]))] for a in acts],
+            "note": "Mass-weighted row coherence: per neuron, |positive minus negative gradient mass| / total mass "
+                    "of its row of weight gradients, averaged over neurons (1 = all one sign, about 0.1 = random "
+                    "signs). The verdict: subject minus control, paired per trial, must exceed 0.5. The control is "
+                    "chosen by the registry's zero_centred property (actlab list).",
+        })
     for key, title, note in (
         ("coherence", "Row coherence (share of neurons whose gradient row has one sign)",
          "Layer 1 is fed by the zero-mean input; layers 2 on by the activation. At batch 1 a layer fed by "
-         "non-negative outputs has 1.000 by algebra (identity check)."),
+         "non-negative outputs has 1.000 by algebra (a demonstration, not a test)."),
         ("weighted_coherence", "Mass-weighted row coherence (mean over neurons of |sum g| / sum |g|)",
          "1 when all of a row's gradient mass has one sign, near 0 when the signs balance; the batch rule uses "
          "this measure, because strict coherence breaks on one tiny entry of the other sign."),

@@ -2,11 +2,11 @@
 
 * ``vanishing_grad_norm.png``: weight-gradient norm against Linear layer index
   (log scale), one panel per init, one line per activation (band: min to max over seeds).
-* ``vanishing_bound.png``: the 0.25 bound at work. Top row: mean f'(pre-activation)
-  per hidden layer for every activation, against sigmoid's ceiling 0.25. Bottom row:
-  sigmoid's measured backward gain per layer beside its mean f' and the bound
-  0.25 x ||W||_2.
-* ``vanishing_decay.png``: top, the change per layer towards the input (``decay_per_layer``)
+* ``vanishing_bound.png``: the 0.25 bound at work, two panels, one line per init arm: sigmoid's
+  mean f'(pre-activation) per hidden layer under 0.25, and its measured gain per layer under the
+  bound 0.25 x ||W||_2.
+* ``vanishing_decay.png``: top, the weight-gradient ratio per layer (``decay_per_layer``, dL/dW; not
+  the gain per layer, which is dL/dz)
   for every activation x init, with the decades gained (+) or lost (-) from the last layer
   to the first, in the colour bar's sign convention; bottom, the absolute size of the weight
   gradients (geometric mean over layers), which a flat decay can hide.
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..verdicts.result import Result
 from .style import color_for, legend_outside, new_figure, save_figure, styled
@@ -115,7 +115,7 @@ def plot_grad_norm(result: Result, path: Path) -> Path:
             ax.set_ylabel("||dL/dW|| (Frobenius, log scale)")
     legend_outside(axes[min(ncols, len(inits)) - 1], title="activation")
     fig.suptitle("Weight-gradient norm per layer at initialisation\n"
-                 f"{_subtitle(cfg)}\nband: min to max over seeds; the factor per layer is in the change-per-layer heatmap",
+                 f"{_subtitle(cfg)}\nband: min to max over seeds; the dL/dW ratio per layer is in the heatmap",
                  fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
@@ -123,49 +123,68 @@ def plot_grad_norm(result: Result, path: Path) -> Path:
 
 @styled
 def plot_bound(result: Result, path: Path) -> Path:
-    """Mean f' per layer against 0.25 (top); sigmoid's gain beside its bound (bottom)."""
+    """The 0.25 bound at work, for sigmoid (or the first activation without it), one line per init arm.
+
+    Left: mean f'(z_l) per hidden layer against the ceiling max|f'|. Right: the measured gain per
+    layer ||dL/dz_l|| / ||dL/dz_l+1|| (solid) under its bound max|f'| x ||W_l+1||_2 (dashed).
+    """
     m, cfg = result.metrics, result.config
     acts, inits = list(m["grad_norm"]), _arms(result)
     focus = "sigmoid" if "sigmoid" in acts else acts[0]
     max_abs = float(m["max_abs_derivative"][focus])
-    sigmoid_max = 0.25
-    fig, axes = new_figure(2, len(inits), width=max(3.1 * len(inits) + 1.8, 9.0), height=7.6, sharex=True)
-    top_max = max(float(np.nanmax(_floats(m["mean_derivative"][a][i]))) for a in acts for i in inits)
-    bottom_max = max(float(np.nanmax(_floats(m["gain_bound"][focus][i]))) for i in inits)
-    for col, init in enumerate(inits):
-        top, bottom = axes[0, col], axes[1, col]
-        for name in _drawn(acts, init):
-            slope = _floats(m["mean_derivative"][name][init])
-            top.plot(np.arange(1, len(slope) + 1), slope, color=color_for(name), lw=1.6, label=name)
-        top.axhline(sigmoid_max, color="k", ls="--", lw=1.2, label="0.25 = max of sigmoid'")
-        top.set_ylim(0, max(1.05, 1.08 * top_max))
-        top.set_title(_title(init).replace("weights ", "").replace(", s", ",\ns"), fontsize=9)
-
+    fig, axes = new_figure(1, 2, width=12.0, height=5.0)
+    left, right = axes[0, 0], axes[0, 1]
+    colors = _arm_colors(inits)
+    for init in inits:
+        c = colors[init]
+        slope = _floats(m["mean_derivative"][focus][init])
         gain = _floats(m["backward_gain"][focus][init])
         bound = _floats(m["gain_bound"][focus][init])
-        slope = _floats(m["mean_derivative"][focus][init])
         layers = np.arange(1, len(gain) + 1)
-        c = color_for(focus)
-        bottom.plot(layers, bound, color="0.35", ls="--", lw=1.5,
-                    label=rf"bound ${max_abs:g}\,\|W_{{l+1}}\|_2$")
-        bottom.plot(layers, gain, color=c, lw=2, label=r"measured gain $\|\delta_l\|\,/\,\|\delta_{l+1}\|$")
-        bottom.plot(layers, slope, color=c, ls=":", lw=1.6, label=rf"mean {focus}$'(z_l)$")
-        bottom.axhline(1.0, color="0.6", lw=1, label="1 (gradient kept)")
-        bottom.set_ylim(0, max(1.1, 1.08 * bottom_max))
-        bottom.set_xlabel("hidden layer l (1 = input side)")
-        bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
-        gm = float(np.exp(np.mean(np.log(gain))))
-        bottom.text(0.97, 0.97, f"gain {gm:.2g}/layer", transform=bottom.transAxes, ha="right", va="top",
-                    fontsize=8, color=c)
-    axes[0, 0].set_ylabel("mean f'(pre-activation)")
-    axes[1, 0].set_ylabel(f"{focus}: backward gain per layer")
-    legend_outside(axes[0, -1], title="activation")
-    legend_outside(axes[1, -1], title=rf"{focus} ($\delta_l = \partial L / \partial z_l$)")
-    headline = "The 0.25 bound at work" if focus == "sigmoid" else f"The max|f'| = {max_abs:g} bound of {focus}"
-    fig.suptitle(f"{headline}\ntop: mean f'(pre-activation) per hidden layer; bottom: {focus}'s backward gain "
-                 f"per layer under max|f'| x ||W||_2\n{_subtitle(cfg)}", fontsize=11)
+        left.plot(layers, slope, color=c, lw=1.8, label=_short(init))
+        right.plot(layers, gain, color=c, lw=2.0, label=_short(init))
+        right.plot(layers, bound, color=c, lw=1.2, ls="--")
+    left.axhline(max_abs, color="k", ls=":", lw=1.2)
+    left.text(1, max_abs, f" max|f'| = {max_abs:g}", va="bottom", fontsize=10)
+    left.set_ylim(0, 1.25 * max_abs)
+    left.set_ylabel(f"mean {focus}'(z_l) over units and examples")
+    left.set_title(f"{focus}'s slope per layer: never above {max_abs:g}", fontsize=12)
+    right.axhline(1.0, color="k", lw=1)
+    right.set_yscale("log")
+    right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    right.yaxis.set_minor_formatter(FuncFormatter(_two_five))
+    right.text(0.99, 1.0, "1: gradient kept ", transform=right.get_yaxis_transform(), ha="right", va="top",
+               fontsize=10)
+    right.set_ylabel("gain per layer ||dL/dz_l|| / ||dL/dz_l+1||")
+    right.set_title("measured gain (solid) under its bound max|f'| x ||W||_2 (dashed)", fontsize=12)
+    for ax in (left, right):
+        ax.set_xlabel("hidden layer l (1 = input side)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=10)
+    legend_outside(right, title="init (s = weight scale)")
+    fig.suptitle(f"The {max_abs:g} bound at work: {focus}, {_subtitle(cfg)}", fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def _two_five(v: float, _pos: Any = None) -> str:
+    """Minor log ticks labelled at 2 and 5 times a power of ten only."""
+    if v <= 0:
+        return ""
+    return f"{v:g}" if round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""
+
+
+def _arm_colors(arms: Sequence[str]) -> dict[str, Any]:
+    """Standard inits in distinct hues, scaled arms in reds that darken with s."""
+    import matplotlib
+
+    standard = [a for a in arms if not a.startswith("scaled")]
+    scaled = [a for a in arms if a.startswith("scaled")]
+    cool = matplotlib.colormaps["tab10"]
+    warm = matplotlib.colormaps["Reds"]
+    out = {a: cool([0, 2, 4, 9, 6, 8][k % 6]) for k, a in enumerate(standard)}
+    out.update({a: warm(0.45 + 0.5 * k / max(len(scaled) - 1, 1)) for k, a in enumerate(scaled)})
+    return out
 
 
 @styled
@@ -193,9 +212,9 @@ def plot_decay(result: Result, path: Path) -> Path:
             ax.text(c, r, f"x{decay[r, c]:.3g}/layer\n{change[r, c]:+.1f} dec.", ha="center", va="center",
                     fontsize=7, color="white" if strong else "black")
     bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03)
-    bar.set_label("log10 change per layer towards the input\n(< 0, red: shrinking; > 0, blue: growing)")
-    ax.set_title("Change per layer towards the input, and decades (factors of 10)\n"
-                 "gained (+) or lost (-) from the last layer to the first", fontsize=10)
+    bar.set_label("log10 weight-gradient ratio per layer\n(< 0, red: shrinking; > 0, blue: growing)")
+    ax.set_title("Weight-gradient ratio per layer ||dL/dW_l|| / ||dL/dW_l+1|| (not the gain per layer),\n"
+                 "and decades (factors of 10) gained (+) or lost (-) from the last layer to the first", fontsize=10)
     finite_s = np.isfinite(logs)
     lo, hi = (float(logs[finite_s].min()), float(logs[finite_s].max())) if finite_s.any() else (-1.0, 1.0)
     image2 = ax2.imshow(np.where(finite_s, logs, lo), cmap="viridis", aspect="auto", vmin=lo, vmax=hi)
@@ -206,7 +225,7 @@ def plot_decay(result: Result, path: Path) -> Path:
                      color="white" if dark else "black")
     bar2 = fig.colorbar(image2, ax=ax2, fraction=0.05, pad=0.03)
     bar2.set_label("log10 typical ||dL/dW|| (geometric mean over layers)")
-    ax2.set_title("Absolute size of the weight gradients:\na flat change per layer can still be tiny everywhere",
+    ax2.set_title("Absolute size of the weight gradients:\na flat ratio per layer can still be tiny everywhere",
                   fontsize=10)
     for a in (ax, ax2):
         a.set_xticks(range(len(inits)), [_short(i) for i in inits], rotation=30)
@@ -271,6 +290,14 @@ def plot(result: Result, out_dir: str | Path) -> list[Path]:
     ]
 
 
+def _role(arm: str, m: Mapping[str, Any]) -> str:
+    """Which verdict an arm decides: the headline (standard inits), the limit (the largest s), or neither."""
+    if not arm.startswith("scaled"):
+        return "headline"
+    scaled = [a for a in m.get("weight_scale", {}) if a.startswith("scaled")]
+    return "limit" if scaled and arm == max(scaled, key=lambda a: float(m["weight_scale"][a])) else "shown only"
+
+
 def _fmt_gain(g: Mapping[str, Any]) -> str:
     if g["ci95_low"] is None:
         return "n/a"
@@ -302,9 +329,10 @@ def captions(result: Result) -> dict[str, str]:
                 f"{float(gain[big]['estimate']):.2f} (95% CI {_fmt_gain(gain[big])}): saturation alone does not "
                 f"make it vanish.")
         out["vanishing_bound.png"] = (
-            "Top: each activation's average slope f' per layer; sigmoid never exceeds the dashed 0.25. Bottom: "
-            "sigmoid's measured gain per layer stays under the bound 0.25 x ||W||_2; only with large weights "
-            "(right panels) does the bound, and the gain, reach 1.")
+            "Left: sigmoid's average slope f' per layer, one line per init; it never exceeds 0.25, and with large "
+            "weights (s = weight scale, red lines) the units saturate and it falls towards 0. Right: the measured "
+            "gain per layer (solid) stays under its bound 0.25 x ||W||_2 (dashed); only with large weights do the "
+            "bound, and the gain, reach 1.")
     else:
         out["vanishing_grad_norm.png"] = "Weight-gradient size per layer (log scale) at initialisation."
         out["vanishing_bound.png"] = "Average slope f' per layer and the gain bound max|f'| x ||W||_2."
@@ -312,7 +340,7 @@ def captions(result: Result) -> dict[str, str]:
     flat = [(a, i) for (a, i) in sizes if i in cfg["inits"] and 0.8 < float(m["decay_per_layer"][a][i]) < 1.25]
     tiny = min(flat, key=lambda k: sizes[k]) if flat else None
     out["vanishing_decay.png"] = (
-        "Top: change of the gradient per layer towards the input (red: shrinking, blue: growing) and the decades "
+        "Top: the weight-gradient ratio per layer ||dL/dW_l|| / ||dL/dW_l+1|| (red: shrinking, blue: growing) and the decades "
         "gained (+) or lost (-) over the whole net. Bottom: how large the gradients are."
         + (f" Compare the two for {tiny[0]} with {tiny[1]} init: x{float(m['decay_per_layer'][tiny[0]][tiny[1]]):.2f} "
            f"per layer looks healthy, but its gradients are ~{sizes[tiny]:.0e} everywhere." if tiny else ""))
@@ -329,21 +357,29 @@ def tables(result: Result) -> list[dict[str, Any]]:
         g = m["sigmoid_gain"]
         out.append({
             "title": "Sigmoid: gradient kept per layer, by weight init",
-            "columns": ["init", "weight scale s", "gain per layer (x)", "95% CI (x)", "mean f'",
+            "columns": ["init", "weight scale s", "decides", "gain per layer (x)", "95% CI (x)", "mean f'",
                         "decades lost, last to first layer"],
-            "rows": [[_short(a), f"{float(m['weight_scale'][a]):.2f}", f"{float(g[a]['estimate']):.3f}", _fmt_gain(g[a]),
+            "rows": [[_short(a), f"{float(m['weight_scale'][a]):.2f}", _role(a, m), f"{float(g[a]['estimate']):.3f}",
+                      _fmt_gain(g[a]),
                       f"{float(np.mean(_floats(m['mean_derivative']['sigmoid'][a]))):.3f}",
                       f"{float(m['orders_of_magnitude']['sigmoid'][a]):.1f}"] for a in arms],
-            "note": "Gain = ||dL/dz_l|| / ||dL/dz_l+1||, geometric mean over hidden layers, interval over seeds; "
-                    "below 1 the gradient vanishes towards the input. s = std x sqrt(fan_in).",
+            "note": "Gain per layer = ||dL/dz_l|| / ||dL/dz_l+1|| (z_l: layer l's pre-activations), geometric mean "
+                    "over hidden layers, 95% log-t interval over seeds; below 1 the gradient shrinks towards the "
+                    f"input, below {float(m.get('vanishing_threshold', 1.0)):.3g} it loses at least 2 decades over "
+                    "the net (vanishes). s = weight scale: weights drawn from N(0, s^2 / fan_in); the standard "
+                    "inits have s <= 1.41, s=12 is 12x LeCun's scale. The headline is decided on the standard "
+                    "inits; the largest s is the limit 'saturation alone does not make the gradient vanish'.",
         })
     out.append({
-        "title": "Every activation: change per layer and absolute gradient size",
-        "columns": ["activation", *[f"{_short(a)}: x per layer / typical |dL/dW|" for a in arms]],
+        "title": "Every activation: weight-gradient ratio per layer and absolute gradient size",
+        "columns": ["activation", *[f"{_short(a)}: dL/dW ratio per layer / typical |dL/dW|" for a in arms]],
         "rows": [[n, *[f"x{float(m['decay_per_layer'][n][a]):.3g} / "
                        f"{float(np.exp(np.mean(np.log(_floats(m['grad_norm'][n][a]))))):.1e}" for a in arms]]
                  for n in acts],
-        "note": "x per layer < 1: the weight gradient shrinks towards the input; typical |dL/dW| is the geometric "
-                "mean of the per-layer norms, which shows gradients that are uniformly tiny.",
+        "note": "dL/dW ratio per layer = geometric mean of ||dL/dW_l|| / ||dL/dW_l+1|| over layers (a weight "
+                "gradient is dL/dz times the layer's input, so it differs from the gain per layer, which follows "
+                "dL/dz only); below 1 the weight gradient shrinks towards the input. Typical |dL/dW| is the "
+                "geometric mean of the per-layer norms, which shows gradients that are uniformly tiny. "
+                "s = weight scale: weights drawn from N(0, s^2 / fan_in); s=12 is 12x LeCun's scale.",
     })
     return out

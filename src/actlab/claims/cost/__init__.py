@@ -111,7 +111,9 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, replace
+from multiprocessing import get_context
 from typing import Any
 
 import torch
@@ -128,6 +130,7 @@ from ...training.settings import (
     resolve_device,
     torch_threads,
 )
+from ...training.workers import _init_worker, stop_pool
 from ...verdicts.result import Result, environment
 from ...verdicts.stats import positive_ci95
 from .config import (
@@ -146,8 +149,9 @@ from .config import (
     SOURCE,
     Config,
 )
+from .processes import aggregate, cache_level, cache_sizes, load_average
 from .timing import CLOCKS, Copy, CopyInto, Timing, choose_clock, measure
-from .verdict import _interval_dict, _verdict, cost_rule, cost_verdict, regime_of
+from .verdict import _interval_dict, cost_rule, cost_verdict, per_activation, regime_of, verdict
 
 __all__ = [
     "NAME",
@@ -372,44 +376,97 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _load_average() -> list[float] | None:
+def _replicate(config: Config, replicate: int) -> dict[str, Any]:
+    """One replicate, in its own process: every CPU median of ``_measure_device`` (ns per element, ms per step).
+
+    A top-level function so that a spawned worker can run it; the inputs are drawn from
+    ``config.seed + replicate``.
+    """
+    config = replace(config, seed=config.seed + replicate)
+    with torch_threads(config.threads):
+        m = _measure_device(config, torch.device("cpu"), no_progress)
+    med = lambda d: float(d["median"])  # noqa: E731
+    return {
+        "ns": {a: {p: {k: med(v) for k, v in by.items()} for p, by in bp.items()}
+               for a, bp in m["ns_per_element"].items()},
+        "copy_ns": {p: {k: med(v) for k, v in by.items()} for p, by in m["copy_ns_per_element"].items()},
+        "copy_into_ns": {k: med(v) for k, v in m["copy_into_ns_per_element"].items()},
+        "train_ms": {a: med(v) for a, v in m["train_step_ms"].items()},
+        "load_average": load_average(),
+        "clock": m["clock"],
+    }
+
+
+def _replicates(config: Config, progress: Progress) -> list[dict[str, Any]]:
+    """``config.processes`` replicates, each in a fresh spawned process, one after another."""
+    out = []
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), max_tasks_per_child=1,
+                               initializer=_init_worker)
     try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
+        for i in range(config.processes):
+            progress(i, config.processes, f"cpu process {i + 1}/{config.processes}")
+            out.append(pool.submit(_replicate, config, i).result())
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+    progress(config.processes, config.processes, "cpu processes done")
+    return out
 
 
 def run(config: Config, progress: Progress = no_progress) -> Result:
     """Measure the claim (see the module docstring); never prints, plots or writes.
 
-    Sets ``torch.set_num_threads(config.threads)`` for the run and restores the
-    previous value afterwards.
+    The CPU numbers come from ``config.processes`` independent processes (the replicates); a
+    CUDA device, when asked for, is measured in this process, rounds as replicates.
     """
     watch = Stopwatch()
     device = resolve_device(config.device)
     devices = [torch.device("cpu")] + ([device] if device.type == "cuda" else [])
-    load_before = _load_average()
+    load_before = load_average()
+    replicates = _replicates(config, lambda d, t, m="": progress(d / t, len(devices), m))
+    load_after = load_average()
+    dtype = DTYPES[config.dtype]
+    caches = cache_sizes()
+    cpu = {
+        "clock": replicates[0]["clock"],
+        **aggregate(replicates, config.activations, config.sizes),
+        "regime": {str(n): regime_of(n, dtype.itemsize) for n in config.sizes},
+        "cache_level": {str(n): cache_level(n, dtype.itemsize, caches) for n in config.sizes},
+        "caches_bytes": caches,
+    }
+    largest = str(config.sizes[-1])
+    relu_class = [a for a in config.activations if a in RELU_CLASS]
+    budget_ratio = {a: cpu["ratio_vs_copy"][a]["forward"][largest] for a in relu_class}
+    cpu["relu_class_vs_copy"] = {"budget": config.copy_budget, "size": config.sizes[-1], "pass": "forward",
+                                 "ratio": budget_ratio,
+                                 "within_budget": {a: r <= config.copy_budget for a, r in budget_ratio.items()}}
+    per_device: dict[str, Any] = {"cpu": cpu}
     with torch_threads(config.threads):
-        per_device = {}
-        for i, dev in enumerate(devices):
-            per_device[dev.type] = _measure_device(
-                config, dev, lambda d, t, m="", i=i: progress(i + d / t, len(devices), m))
+        if device.type == "cuda":
+            per_device["cuda"] = _measure_device(config, device, lambda d, t, m="": progress(1 + d / t, 2, m))
         env = environment(device)
+    loads = [load_before, *[r["load_average"] for r in replicates], load_after]
+    one_minute = [v[0] for v in loads if v]
     env["threads"] = config.threads
     env["cpu_model"] = _cpu_model()
     env["cpu_capability"] = torch.backends.cpu.get_cpu_capability()  # which vectorised kernels ran
-    env["load_average_1_5_15min"] = {"before": load_before, "after": _load_average()}
+    env["cpu_count"] = os.cpu_count()
+    env["load_average_1_5_15min"] = {"before": load_before, "after": load_after}
     env["devices_measured"] = [str(d) for d in devices]
     metrics: dict[str, Any] = {
         "sizes": list(config.sizes),
         "largest_size": config.sizes[-1],
         "dtype": config.dtype,
-        "bytes_per_element": DTYPES[config.dtype].itemsize,
+        "bytes_per_element": dtype.itemsize,
         "devices": [str(d) for d in devices],
+        "cpu_capability": env["cpu_capability"],
+        "load_average_1min": {"per_process": [r["load_average"][0] if r["load_average"] else None
+                                              for r in replicates],
+                              "max": max(one_minute) if one_minute else None, "cpu_count": os.cpu_count()},
         **per_device["cpu"],
     }
     if "cuda" in per_device:
         metrics["cuda"] = per_device["cuda"]
-    return Result(experiment=NAME, config=asdict(config), metrics=metrics, verdict=_verdict(config, metrics),
-                  env=env, elapsed_s=watch.elapsed())
-
+    return Result(experiment=NAME, config=asdict(config), metrics=metrics, verdict=verdict(config, metrics),
+                  env=env, elapsed_s=watch.elapsed(), per_activation=per_activation(config, metrics))

@@ -75,6 +75,10 @@ class Config:
         train_min_run_time: seconds of timed training steps per activation.
         margin: the verdict's threshold: "more expensive" means > 1 + margin times relu.
         copy_budget: DESIGN.md's budget for ReLU-class forward vs a copy.
+        processes: independent processes, the replicates of every interval (>= 5 for a verdict);
+            each is spawned fresh and they run one after another.
+        disturbance_bound: the run refuses to decide (inconclusive) when relu's own forward time
+            per element varies more than this factor (max / min over processes) at some size.
     """
 
     seed: int = 0
@@ -93,6 +97,8 @@ class Config:
     train_min_run_time: float = 0.5
     margin: float = 0.1
     copy_budget: float = 1.2
+    processes: int = 5
+    disturbance_bound: float = 1.5
 
     def __post_init__(self) -> None:
         check_fields(self, "seed", "device")
@@ -119,6 +125,8 @@ class Config:
         check_float("train_min_run_time", self.train_min_run_time, positive=True, max_value=MAX_SECONDS)
         check_float("margin", self.margin, min_value=0.0)
         check_float("copy_budget", self.copy_budget, min_value=1.0)
+        check_int("processes", self.processes, min_value=1, max_value=100)
+        check_float("disturbance_bound", self.disturbance_bound, min_value=1.0)
 
 
 def _positive_ints(name: str, values: Any, *, max_value: int, sort: bool = False) -> tuple[int, ...]:
@@ -131,16 +139,19 @@ def _positive_ints(name: str, values: Any, *, max_value: int, sort: bool = False
     return tuple(sorted(set(values))) if sort else tuple(values)
 
 
-#: ``--quick``: the activations the figures and the verdict need, one size on each side of the
-#: allocation threshold (4 MB and 40 MB of float32), and 5 interleaved rounds (the fewest a
-#: verdict takes: one ratio per round).
+#: ``--quick``: the activations the figures and the verdict need, and a size sweep that spans the
+#: cache regimes like the full run's (80 KB of input and output: in L2; 8 MB: in the last-level
+#: cache or just past it; 80 MB: beyond every cache and above the allocation threshold), with 5
+#: processes (the fewest a verdict takes) and shorter timings inside each. Quick and full differ
+#: only in sizes, timings per process and activations, never in the rule.
 QUICK: dict[str, Any] = {
     "activations": ("relu", "leaky_relu", "sigmoid", "tanh", "gelu"),
-    "sizes": (1_000_000, 10_000_000),
-    "min_run_time": 0.1,
-    "rounds": 5,
-    "warmup": 2,
-    "train_min_run_time": 0.08,
+    "sizes": (10_000, 1_000_000, 10_000_000),
+    "min_run_time": 0.03,
+    "rounds": 2,
+    "warmup": 1,
+    "train_min_run_time": 0.03,
+    "processes": 5,
 }
 
 
