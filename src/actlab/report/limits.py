@@ -104,8 +104,10 @@ def per_activation_tables(result: Any) -> list[dict[str, Any]]:
                          v.n or "\u2013", v.note])
         direction = {"higher": "higher is better", "lower": "lower is better", "neither": "neither way is better"}[per.better]
         note = f"95% intervals in brackets; {direction}; \u2605 marks the best estimate." + (f" {per.note}" if per.note else "")
-        tables.append({"title": f"Per activation: {per.quantity}",
-                       "columns": ["activation", f"{per.quantity} ({per.unit})" if per.unit else per.quantity,
-                                   per.ratio_label or f"ratio to {per.baseline}", "seeds", "note"],
-                       "rows": rows, "note": note})
+        columns = ["activation", f"{per.quantity} ({per.unit})" if per.unit else per.quantity,
+                   per.ratio_label or f"ratio to {per.baseline}", "seeds", "note"]
+        # a column with nothing in it (no ratios, no notes) is left out here, not reported as "not measured"
+        keep = [j for j in range(len(columns)) if j < 2 or any(r[j] not in ("", "\u2013") for r in rows)]
+        tables.append({"title": f"Per activation: {per.quantity}", "columns": [columns[j] for j in keep],
+                       "rows": [[r[j] for j in keep] for r in rows], "note": note})
     return tables
