@@ -329,7 +329,7 @@ def _clear_loader_cache():
 def test_cifar10_without_a_folder_is_one_line_exit_2(tmp_path, capsys, data_dir):
     rc = main(["run", "convergence", "--quick", "--dataset", "cifar10", "--out", str(tmp_path / "o"), "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and "cifar-10-batches-bin" in err[0], err
+    assert rc == 2 and len(err) == 1 and "cifar-10-batches-bin" in err[0] and "ACTLAB_OFFLINE" in err[0], err
     assert not (tmp_path / "o" / "convergence").exists()
 
 
