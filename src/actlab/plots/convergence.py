@@ -124,14 +124,16 @@ def _steps(result: Result, out_dir: Path) -> Path:
             if missing:  # censored seeds: drawn at max_steps as open triangles (at least that many steps)
                 cap = result.config["max_steps"]
                 ax.plot([x] * missing, [cap] * missing, "^", mfc="none", color=color_for(a), ms=7)
-                ax.annotate(f"{missing} censored", (x, 1), xycoords=("data", "axes fraction"), ha="center",
-                            va="top", fontsize=8, color=color_for(a))
+                ax.annotate(f"{missing} cens.", (x, 1 - 0.045 * j), xycoords=("data", "axes fraction"),
+                            ha="center", va="top", fontsize=8, color=color_for(a))
     ax.set_yscale("log")
     _plain_log_axis(ax.yaxis)
-    ax.set_xticks(range(len(setups)), [m["setups"][s] for s in setups], rotation=15, ha="right")
+    ax.set_xticks(range(len(setups)), [m["setups"][s].replace(", N(", ",\nN(").replace(" (", "\n(", 1)
+                                       for s in setups], fontsize=9)
     ax.set_ylabel(f"SGD steps to {_pct(target)} training error (log)")
     ax.set_title(f"Steps to {_pct(target)} training error: median (censored log-normal) with its 95% interval, "
-                 f"dots = seeds,\nopen triangles = seeds that never got there (at least max_steps)\n{_where(result)}",
+                 f"dots = seeds,\nopen triangles ('cens.') = seeds that never got there (at least max_steps)\n"
+                 f"{_where(result)}",
                  fontsize=10)
     legend_outside(ax)
     return save_figure(fig, out_dir / "steps.png")
