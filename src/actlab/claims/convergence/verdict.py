@@ -144,14 +144,32 @@ def _limit(config: Any, metrics: Mapping[str, Any], setup: str) -> Limit:
     else:
         name = "a wider CNN"
         statement = f"on the {label}, ReLU reaches {t} at least {config.threshold:g}x sooner than tanh"
+    st = metrics["steps_to_target"][setup]
+    reached = ", ".join(f"{a} reached {t} on {st[a][tkey(config.target)]['reached']} of "
+                        f"{st[a][tkey(config.target)]['trained']} trained seeds" for a in ("relu", "tanh"))
+    bad = [d for d in metrics["degenerate"] if d["setup"] == setup]
+    excluded = ("; not trained (excluded): " + ", ".join(f"{d['activation']} seed {d['seed']} ({d['why']})"
+                                                         for d in bad)) if bad else ""
+    # the easier targets of the same network: what the arm shows where the ratio could be measured
+    easier = [c for c in ratio_cells(metrics) if c["setup"] == setup and c["target"] > config.target]
+    curve = "; ".join(f"at {pct(c['target'])}: " + (
+        f"tanh/relu {c['estimate']:.2f}x" + (f" (95% CI {c['low']:.2f}-{c['high']:.2f}x, {c['n']} pairs)"
+                                             if c["low"] is not None else "")
+        if c["estimate"] is not None else {"act only": "only relu got there", "tanh only": "only tanh got there"}.get(
+            c["side"], "not estimated")) for c in easier)
+    curve_txt = f"; easier targets on this network: {curve}" if curve else ""
     if iv.estimate is not None:
         evidence = (f"{reader_ratio(iv.estimate, iv.low, iv.high)} to {t} training error on the {label}: "
-                    f"{_numbers(j)}; {_why(j)}.")
+                    f"{_numbers(j)}; {_why(j)}{excluded}{curve_txt}.")
     else:
-        evidence = f"no tanh/relu ratio of steps to {t} on the {label} could be estimated: {_why(j)}."
+        evidence = (f"no tanh/relu ratio of steps to {t} on the {label} could be estimated ({reached} within "
+                    f"{config.max_steps} steps; {j.both_censored} seed pairs where neither did): raise max_steps"
+                    f"{excluded}{curve_txt}.")
+    measured = [c for c in easier if c["estimate"] is not None]
+    key_text = (f"tanh/relu {iv.estimate:.2f}x" if iv.estimate is not None else
+                f"n/a at {t}; {measured[-1]['estimate']:.2f}x at {pct(measured[-1]['target'])}" if measured else "n/a")
     return Limit(name, statement, j.status, evidence, rule=j.rule,
-                 key_number=KeyNumber(iv.estimate, f"tanh/relu {iv.estimate:.2f}x" if iv.estimate is not None
-                                      else "n/a", f"tanh/relu steps to {t}, {label}"))
+                 key_number=KeyNumber(iv.estimate, key_text, f"tanh/relu steps to {t}, {label}"))
 
 
 def _curve_summary(metrics: Mapping[str, Any]) -> tuple[str, str]:
