@@ -10,7 +10,8 @@ import pytest
 from scipy import stats
 
 from actlab.claims import convergence
-from actlab.claims.convergence.curve import analyse, ratio_cells, verdict
+from actlab.claims.convergence.curve import analyse, ratio_cells
+from actlab.claims.convergence.verdict import HEADLINE_WORD, per_activation, reader_ratio, verdict
 from actlab.cli.main import main
 from actlab.plots import convergence as conv_plots
 from actlab.verdicts.result import Result, environment
@@ -41,11 +42,19 @@ def config(**kw) -> convergence.Config:
     return convergence.Config(**{**base, **kw})
 
 
-def decide_from(relu_reach, tanh_reach, *, edge=None, relu_runs=None, cfg=None):
-    """The verdict for constructed runs of relu and tanh on the headline CNN."""
+def decide_from(relu_reach, tanh_reach, *, edge=None, relu_runs=None, cfg=None, arm=None, extra=None):
+    """The verdict for constructed runs of relu and tanh on the headline CNN; ``arm``: (relu, tanh)
+    reaches of the Krizhevsky-init arm; ``extra``: {activation: reaches} on the headline CNN."""
     cfg = cfg or config()
     runs = {("cnn", "relu"): relu_runs or [fake_run(r) for r in relu_reach],
             ("cnn", "tanh"): [fake_run(r) for r in tanh_reach]}
+    for a, reaches in (extra or {}).items():
+        runs[("cnn", a)] = [fake_run(r) for r in reaches]
+    setups = ["cnn"]
+    if arm is not None:
+        setups.append("cnn_krizhevsky")
+        runs[("cnn_krizhevsky", "relu")] = [fake_run(r) for r in arm[0]]
+        runs[("cnn_krizhevsky", "tanh")] = [fake_run(r) for r in arm[1]]
     search = {p: {0.03: rs[0], 0.01: fake_run(None), 0.1: fake_run(None)} for p, rs in runs.items()}
     chosen = {p: 0.03 for p in runs}
     edges = {p: None for p in runs}
@@ -53,7 +62,10 @@ def decide_from(relu_reach, tanh_reach, *, edge=None, relu_runs=None, cfg=None):
         edges[("cnn", edge)] = "high"
         chosen[("cnn", edge)] = 0.1
     grids = {p: [0.01, 0.03, 0.1] for p in runs}
-    metrics, data = analyse(cfg, ["cnn"], ("relu", "tanh"), runs, search, chosen, edges, grids)
+    acts = ("relu", "tanh", *(extra or {}))
+    metrics, data = analyse(cfg, setups, acts, runs, search, chosen, edges, grids)
+    if arm is not None:
+        metrics["arms"] = {"cnn_krizhevsky": "N(0, 0.01^2) init"}
     return verdict(cfg, metrics, "custom"), metrics
 
 
@@ -97,9 +109,29 @@ def test_best_lr_at_the_grid_edge_is_inconclusive():
     assert "best lr at the grid edge for tanh" in v.evidence
 
 
-def test_target_not_reached_on_every_seed_is_inconclusive():
-    v, _ = decide_from([100, 110, 120, 100, 130], [700, None, 720, 680, 700])
-    assert v.status == "inconclusive" and "raise max_steps" in v.evidence
+def test_a_seed_that_never_reached_the_target_is_a_bound_not_dropped():
+    v, m = decide_from([100, 110, 120, 100, 130], [700, None, 720, 680, 700])
+    cell = m["ratio_vs_tanh"]["cnn"]["relu"]["0.12"]
+    assert cell["censored"] == 1 and cell["n"] == 5 and cell["per_seed_kind"][1] == "above"
+    assert cell["per_seed"][1] == pytest.approx(1000 / 110)  # tanh >= max_steps: ratio >= 1000/110
+    exact = [700 / 100, 720 / 120, 680 / 100, 700 / 130]
+    assert cell["estimate"] > stats.gmean(exact)  # the slow seed pulls the ratio up instead of vanishing
+    assert v.status == "holds" and "1 a bound" in v.evidence
+
+
+def test_the_issue_case_one_slow_relu_seed_no_longer_makes_the_word_inconclusive():
+    """Issue 20: one relu seed that never reached the target turned 'does not hold' into inconclusive."""
+    v, m = decide_from([250, 260, 240, 270, None], [160, 170, 150, 165, 160], cfg=config(max_steps=500))
+    cell = m["ratio_vs_tanh"]["cnn"]["relu"]["0.12"]
+    assert cell["per_seed_kind"][4] == "below" and cell["per_seed"][4] == pytest.approx(160 / 500)
+    assert v.status == "does_not_hold", v.evidence
+    assert "ReLU needed" in v.evidence and v.evidence.startswith("not reproduced on a small CNN (8/16 channels), ")
+
+
+def test_more_than_half_the_pairs_censored_is_inconclusive():
+    v, _ = decide_from([100, 110, 120, 100, 130], [None, None, None, 680, 700])
+    assert v.status == "inconclusive" and "3 of 5 seed pairs are bounds" in v.evidence
+    assert "raise max_steps" in v.evidence
 
 
 # ------------------------------------------------------------------ degenerate runs
@@ -227,7 +259,7 @@ TINY = ["--set", "depths=2", "--set", "seeds=5", "--set", "lr_grid=0.05,0.2", "-
         "--set", "max_steps=20", "--set", "eval_every=5", "--set", "eval_examples=100",
         "--set", "train_examples=500", "--set", "test_examples=100", "--set", "width=8",
         "--set", "channels=4", "--set", "hidden=8", "--set", "targets=0.8,0.6", "--set", "target=0.6",
-        "--set", "min_steps=0"]
+        "--set", "min_steps=0", "--set", "wide_channels=6"]
 
 
 def test_cli_tiny_writes_the_contract_files_and_figures(tmp_path, data_dir):
@@ -237,7 +269,12 @@ def test_cli_tiny_writes_the_contract_files_and_figures(tmp_path, data_dir):
     d = json.loads((folder / "result.json").read_text())
     assert d["config"]["dataset"] == "fashion-mnist" and d["config"]["seeds"] == 5
     assert {"rule", "source", "meaning", "key_number"} <= set(d["verdict"])
-    assert "CIFAR-10 is not available offline" in d["verdict"]["source"]["differences"]
+    assert "not CIFAR-10" in d["verdict"]["source"]["differences"]
+    assert d["metrics"]["lr_search_seed"] == 10_000 and d["metrics"]["reported_seeds"] == [0, 1, 2, 3, 4]
+    assert set(d["metrics"]["arms"]) == {"cnn_krizhevsky", "cnn_wide"}
+    assert [lim["name"] for lim in d["verdict"]["limits"]] == ["the paper's init", "a wider CNN"]
+    per = d["per_activation"][0]
+    assert per["baseline"] == "relu" and [v["activation"] for v in per["values"]] == ["relu", "tanh"]
     assert sorted(p.name for p in folder.glob("*.png")) == ["curves.png", "lr_search.png", "ratio.png", "steps.png"]
     # steps to target are read off the stored curves (a plain scan)
     m, curves = d["metrics"], d["data"]["curves"]
@@ -308,8 +345,15 @@ def test_scale_and_init_rules():
     assert convergence.init_for("tanh", "xavier") == "xavier"
     assert convergence.Config(target=0.11, targets=(0.3,)).targets == (0.3, 0.11)
     # model "auto": the CNN on image datasets, the MLP of `depth` layers on MNIST-1D (no CNN for 1-D signals)
-    assert convergence.setups_of(convergence.Config()) == ["cnn", "mlp2", "mlp4", "mlp8"]
-    assert convergence.setups_of(convergence.Config(dataset="mnist1d", depth=3, depths=(3, 5))) == ["mlp3", "mlp5"]
+    assert convergence.setups_of(convergence.Config()) == ["cnn", "cnn_krizhevsky", "cnn_wide", "mlp2", "mlp4",
+                                                           "mlp8"]
+    assert convergence.setups_of(convergence.Config(**convergence.QUICK)) == ["cnn", "cnn_krizhevsky", "mlp2", "mlp8"]
+    assert convergence.setups_of(convergence.Config(dataset="mnist1d", depth=3, depths=(3, 5))) == [
+        "mlp3", "mlp3_krizhevsky", "mlp5"]
+    assert convergence.parse_setup("cnn_krizhevsky") == ("cnn", 0, "krizhevsky")
+    cfg = convergence.Config(activations=("relu", "tanh", "gelu"))
+    assert convergence.activations_of(cfg, "cnn_wide") == ("relu", "tanh")
+    assert convergence.activations_of(cfg, "cnn") == ("relu", "tanh", "gelu")
     with pytest.raises(ValueError, match="needs an image dataset"):
         convergence.Config(dataset="mnist1d", model="cnn")
 
@@ -329,24 +373,113 @@ def _clear_loader_cache():
 def test_cifar10_without_a_folder_is_one_line_exit_2(tmp_path, capsys, data_dir):
     rc = main(["run", "convergence", "--quick", "--dataset", "cifar10", "--out", str(tmp_path / "o"), "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and "cifar-10-batches-bin" in err[0], err
+    assert rc == 2 and len(err) == 1 and "cifar-10-batches-bin" in err[0] and "ACTLAB_OFFLINE" in err[0], err
     assert not (tmp_path / "o" / "convergence").exists()
 
 
-def test_a_cell_where_some_seed_never_reached_the_target_is_censored_not_estimated():
-    """Ratios from only the seeds that got there would be biased towards the fast ones."""
-    from actlab.claims.convergence.curve import ratio_cells
+def test_ratio_cells_from_bounds_only_say_which_side_without_an_estimate():
+    def cell(kinds, estimate=None):
+        return {"estimate": estimate, "ci95_low": estimate and estimate * 0.8, "ci95_high": estimate and estimate * 1.25,
+                "n": len(kinds), "censored": sum(k != "exact" for k in kinds), "per_seed_kind": kinds}
 
-    def steps(reached, trained=5):
-        return {"reached": reached, "trained": trained}
-
-    def ratio(estimate):
-        return {"estimate": estimate, "ci95_low": estimate * 0.8, "ci95_high": estimate * 1.25, "n": 5}
-
-    metrics = {"targets": [0.2, 0.1],
-               "ratio_vs_tanh": {"mlp": {"relu": {"0.2": ratio(0.7), "0.1": {**ratio(1.4), "n": 2}}}},
-               "steps_to_target": {"mlp": {"relu": {"0.2": steps(5), "0.1": steps(2)},
-                                           "tanh": {"0.2": steps(5), "0.1": steps(5)}}}}
-    whole, partial = ratio_cells(metrics)
+    metrics = {"targets": [0.2, 0.1, 0.05],
+               "ratio_vs_tanh": {"mlp2": {"relu": {"0.2": cell(["exact"] * 5, 0.7), "0.1": cell(["above"] * 5),
+                                                   "0.05": cell(["below", "above"])}}}}
+    whole, relu_only, mixed = ratio_cells(metrics)
     assert whole["side"] == "tanh" and whole["estimate"] == 0.7
-    assert partial["side"] == "censored" and partial["estimate"] is None and partial["low"] is None
+    assert relu_only["side"] == "act only" and relu_only["estimate"] is None
+    assert mixed["side"] == "none"
+
+
+# ------------------------------------------------------------------ lr seeds, arms, per activation
+
+
+def test_the_lr_is_chosen_on_a_seed_that_is_never_reported(monkeypatch):
+    calls: list = []
+    monkeypatch.setattr(convergence, "_train_one", _fake_trainer(0.03, calls))
+    monkeypatch.setattr(convergence, "_load", lambda c: _tiny_tensors())
+    result = convergence.run(config(seed=7, krizhevsky_arm=False, wide_channels=()))
+    search = {c[3] for c in calls if c[0] == "cnn" and c[1] == "relu" and len([d for d in calls if d[:3] == c[:3]]) == 1}
+    reported = sorted(c[3] for c in calls if c[:3] == ("cnn", "relu", 0.03) and c[3] != 10_007)
+    assert search == {10_007} and reported == [7, 8, 9, 10, 11]
+    assert result.metrics["lr_search_seed"] == 10_007 and result.metrics["reported_seeds"] == [7, 8, 9, 10, 11]
+
+
+def test_krizhevsky_init_is_n_0_001_in_every_layer():
+    import torch
+
+    from actlab.training.models import build_cnn
+
+    net = build_cnn(1, 28, 10, "relu", channels=(32, 64), hidden=256, init="krizhevsky", seed=0)
+    layers = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(layers) == 4
+    for m in layers:
+        w = m.weight.detach().double()
+        # std of N(0, 0.01^2) from n draws: relative standard error 1/sqrt(2n) < 9% for the smallest layer (288)
+        assert float(w.std()) == pytest.approx(0.01, rel=0.18) and abs(float(w.mean())) < 3 * 0.01 / w.numel() ** 0.5
+        assert torch.count_nonzero(m.bias) == 0
+    he = build_cnn(1, 28, 10, "relu", channels=(32, 64), hidden=256, init="he", seed=0)
+    assert float(he[3].weight.std()) > 5 * float(net[3].weight.std())  # not just He under another name
+
+
+def test_an_extreme_arm_is_a_limit_and_never_changes_the_headline():
+    v, _ = decide_from([200, 210, 190, 220, 200], [180, 200, 170, 210, 190],
+                       arm=([100, 110, 100, 120, 105], [900, 950, 880, 990, 920]))
+    assert v.status == "does_not_hold"  # as without the arm
+    (lim,) = v.limits
+    assert lim.name == "the paper's init" and lim.status == "holds" and lim.key_number.value > 7
+    assert "N(0, 0.01²)" in lim.statement and "tanh needed" in lim.evidence
+    plain, _ = decide_from([200, 210, 190, 220, 200], [180, 200, 170, 210, 190])
+    assert plain.status == v.status and plain.key_number == v.key_number
+
+
+def test_per_activation_steps_and_paired_ratio_with_censoring():
+    from actlab.verdicts.censored import Censored, censored_lognormal
+
+    relu, gelu = [100, 110, 120, 100, 130], [60, 70, None, 50, 80]
+    cfg = config(activations=("relu", "tanh", "gelu"))
+    _, m = decide_from(relu, [150, 160, 170, 150, 180], extra={"gelu": gelu}, cfg=cfg)
+    per = per_activation(cfg, m)
+    assert per.baseline == "relu" and per.better == "lower" and per.unit == "steps"
+    g = per.get("gelu")
+    ref = censored_lognormal([Censored(60 / 100), Censored(70 / 110), Censored(1000 / 120, "above"),
+                              Censored(50 / 100), Censored(80 / 130)])
+    assert (g.ratio, g.ratio_low, g.ratio_high) == pytest.approx((ref.estimate, ref.low, ref.high))
+    assert "1 of 5 seeds never reached the target" in g.note and per.get("relu").ratio == 1.0
+
+
+# ------------------------------------------------------------------ the words never contradict the numbers
+
+
+@pytest.mark.parametrize("estimate,low,high", [
+    (0.5, 0.4, 0.62), (0.9, 0.8, 0.99), (0.95, 0.9, 1.02), (1.05, 0.98, 1.1), (1.2, 1.01, 1.4), (2.9, 2.5, 2.99),
+    (3.0, 2.8, 3.2), (3.2, 3.01, 3.4), (6.0, 4.0, 9.0), (1.0, 0.5, 2.0)])
+def test_generated_sentences_agree_with_their_numbers_near_every_boundary(estimate, low, high):
+    import re
+
+    _, m = decide_from([100, 110, 120, 100, 130], [700, 650, 720, 680, 700])
+    m["ratio_vs_tanh"]["cnn"]["relu"]["0.12"].update(estimate=estimate, ci95_low=low, ci95_high=high, n=5,
+                                                     censored=0)
+    v = verdict(config(), m, "custom")
+    want = "holds" if low > 3 else "does_not_hold" if high < 3 else "inconclusive"
+    assert v.status == want, (estimate, low, high, v.evidence)
+    text = v.evidence + " " + v.meaning + " " + v.key_number.label
+    assert v.evidence.startswith(HEADLINE_WORD[want] + " on a small CNN (8/16 channels), ")
+    assert v.key_number.text == f"{estimate:.2f}x"
+    # the reader's direction: the activation that needed more steps is named, with a factor >= 1
+    for who, factor in re.findall(r"(ReLU|tanh) needed (\d+\.\d+)x", text):
+        assert float(factor) >= 1.0
+        assert (who == "ReLU") == (estimate < 1), (who, estimate)
+        assert float(factor) == pytest.approx(1 / estimate if estimate < 1 else estimate, abs=0.006)
+    assert reader_ratio(estimate) in text
+    if "tanh got there first" in text:
+        assert high < 1
+    if "ReLU was faster, but" in text:
+        assert low > 1 and high < 3
+    if "wholly above 3" in text:
+        assert low > 3
+    if "wholly below 3" in text:
+        assert high < 3
+    if "spans the threshold" in text:
+        assert low <= 3 <= high
+    assert ("not reproduced" in text) == (want == "does_not_hold")

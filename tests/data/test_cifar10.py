@@ -105,3 +105,109 @@ def test_missing_file_and_bad_label(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(DataError, match="label 12 outside 0..9"):
         read_cifar10(root2)
+
+
+# ------------------------------------------------------------------ the python release and its download
+
+def make_py_archive(root: Path, per_file: int = 4) -> tuple[Path, dict[str, str], str]:
+    """``root/cifar-10-python.tar.gz`` laid out as the official one (``cifar-10-batches-py/<batch>``,
+    each a protocol-2 pickle of {"data": uint8 N x 3072, "labels": [...]}, plus batches.meta); returns
+    (archive, MD5 per batch, MD5 of the archive)."""
+    import io
+    import pickle
+    import tarfile
+
+    from actlab.data.cifar10 import PY_FILES
+
+    root.mkdir(parents=True, exist_ok=True)
+    sums = {}
+    path = root / "cifar-10-python.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for f, name in enumerate((*PY_FILES, "batches.meta")):
+            if name == "batches.meta":
+                payload = pickle.dumps({"label_names": ["airplane"] * 10}, protocol=2)
+            else:
+                data = ((np.arange(per_file * 3072).reshape(per_file, 3072) + 7 * f) % 256).astype(np.uint8)
+                payload = pickle.dumps({"data": data, "labels": [(f + j) % 10 for j in range(per_file)],
+                                        "batch_label": name}, protocol=2)
+                sums[name] = hashlib.md5(payload).hexdigest()
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return path, sums, hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_download_unpacks_and_checks_every_batch(tmp_path, capsys):
+    from actlab.data.cifar10 import download_cifar10, read_cifar10_python
+
+    archive, sums, archive_md5 = make_py_archive(tmp_path / "server")
+    folder = download_cifar10(tmp_path / "cache", url=archive.as_uri(), archive_md5=archive_md5, md5=sums)
+    assert folder == tmp_path / "cache" / "cifar10" / "cifar-10-batches-py"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(sums)  # the six batches only, no meta, no temp files
+    assert [p.name for p in folder.parent.iterdir() if p.name.startswith(".")] == []
+    x_train, y_train, x_test, y_test = read_cifar10_python(folder, md5=sums)
+    assert x_train.shape == (20, 3, 32, 32) and x_test.shape == (4, 3, 32, 32)
+    # batch 1 (data_batch_2), record 3, channel 2, row 1, column 5: flat index 3*3072 + 2*1024 + 1*32 + 5
+    assert int(x_train[4 + 3, 2, 1, 5]) == (3 * 3072 + 2 * 1024 + 32 + 5 + 7) % 256
+    assert y_test.tolist() == [(5 + j) % 10 for j in range(4)]
+    assert "downloading cifar-10-python.tar.gz" in capsys.readouterr().err
+
+
+def test_download_refuses_an_archive_that_fails_torchvisions_md5(tmp_path):
+    from actlab.data.cifar10 import CIFAR10_ARCHIVE_MD5, download_cifar10
+
+    archive, sums, _ = make_py_archive(tmp_path / "server")
+    with pytest.raises(DataError, match=f"fails its MD5 check \\(expected {CIFAR10_ARCHIVE_MD5}"):
+        download_cifar10(tmp_path / "cache", url=archive.as_uri())  # the default: torchvision's sum
+    assert list((tmp_path / "cache" / "cifar10").iterdir()) == []  # nothing kept
+
+
+def test_a_batch_that_fails_its_md5_is_refused_before_it_is_unpickled(tmp_path):
+    from actlab.data.cifar10 import download_cifar10, read_cifar10_python
+
+    archive, sums, archive_md5 = make_py_archive(tmp_path / "server")
+    wrong = {**sums, "data_batch_3": "0" * 32}
+    with pytest.raises(DataError, match="data_batch_3 in cifar-10-python.tar.gz fail their MD5 check"):
+        download_cifar10(tmp_path / "cache", url=archive.as_uri(), archive_md5=archive_md5, md5=wrong)
+    assert not (tmp_path / "cache" / "cifar10" / "cifar-10-batches-py").exists()
+    folder = download_cifar10(tmp_path / "cache", url=archive.as_uri(), archive_md5=archive_md5, md5=sums)
+    with pytest.raises(DataError, match=r"data_batch_3 fails its MD5 check \(expected 0{32}"):
+        read_cifar10_python(folder, md5=wrong)
+
+
+def test_a_pickle_that_calls_anything_but_numpy_is_refused(tmp_path):
+    import pickle
+
+    from actlab.data.cifar10 import PY_FILES, read_cifar10_python
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    sums = {}
+    for name in PY_FILES:
+        payload = pickle.dumps({"data": Evil(), "labels": [0]}, protocol=2)
+        (folder / name).write_bytes(payload)
+        sums[name] = hashlib.md5(payload).hexdigest()
+    with pytest.raises(DataError, match=r"(__builtin__|builtins)\.print is not allowed"):
+        read_cifar10_python(folder, md5=sums)
+
+
+def test_load_reads_a_python_folder_the_user_has_and_never_downloads_offline(tmp_path, monkeypatch):
+    import tarfile
+
+    from actlab.data import cifar10
+
+    archive, sums, _ = make_py_archive(tmp_path / "server")
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "user", filter="data")
+    monkeypatch.setattr(cifar10, "CIFAR10_PY_MD5", sums)
+    monkeypatch.setenv("ACTLAB_OFFLINE", "1")
+    monkeypatch.setenv("ACTLAB_CACHE_DIR", str(tmp_path / "cache"))
+    (x_train, _, _, _), folder = cifar10.load_cifar10(tmp_path / "user")
+    assert folder == tmp_path / "user" / "cifar-10-batches-py" and x_train.shape == (20, 3, 32, 32)
+    with pytest.raises(DataError, match="downloads are disabled \\(ACTLAB_OFFLINE=1\\)"):
+        cifar10.load_cifar10(tmp_path / "empty")
+    assert not (tmp_path / "cache").exists()

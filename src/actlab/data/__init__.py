@@ -277,14 +277,15 @@ def _load_spiral(options: dict[str, Any], *, data_dir: str | os.PathLike[str] | 
 
 
 def _load_cifar10(options: dict[str, Any], *, data_dir: str | os.PathLike[str] | None, download: bool) -> _Raw:
-    # never downloaded (170 MB): read from a cifar-10-batches-bin folder, see actlab.data.cifar10
-    from .cifar10 import CIFAR10_CLASSES, find_cifar10, read_cifar10
+    # a folder the user has (binary or python release), else the python archive downloaded on
+    # request, MD5-checked as torchvision checks it: see actlab.data.cifar10
+    from .cifar10 import CIFAR10_CLASSES, load_cifar10
 
     _check_options("cifar10", options, ())
-    x_train, y_train, x_test, y_test = read_cifar10(data_dir)
+    (x_train, y_train, x_test, y_test), folder = load_cifar10(data_dir, download=download)
     return _Raw(x_train, y_train, x_test, y_test, class_names=CIFAR10_CLASSES, flat_shape=(3072,),
-                channel_shape=(3, 32, 32), source="CIFAR-10 (Krizhevsky 2009), binary version",
-                scaling="pixels / 255, in [0, 1]", options={}, files=(str(find_cifar10(data_dir)),))
+                channel_shape=(3, 32, 32), source=f"CIFAR-10 (Krizhevsky 2009), {folder.name}",
+                scaling="pixels / 255, in [0, 1]", options={}, files=(str(folder),))
 
 
 _LOADERS: dict[str, Callable[..., _Raw]] = {

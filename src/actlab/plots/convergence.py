@@ -107,6 +107,8 @@ def _steps(result: Result, out_dir: Path) -> Path:
     width = 0.8 / max(1, len(acts))
     for j, a in enumerate(acts):
         for i, s in enumerate(setups):
+            if a not in m["steps_to_target"][s]:  # the arms train relu and tanh only
+                continue
             st = m["steps_to_target"][s][a][_tk(target)]
             x = i + (j - (len(acts) - 1) / 2) * width
             vals = [_num(v) for v in st["per_seed"]]
@@ -119,15 +121,20 @@ def _steps(result: Result, out_dir: Path) -> Path:
                 ax.errorbar([x], [g], yerr=yerr, fmt="s", color=color_for(a), mec="k", ms=8, capsize=5, lw=1.5,
                             label=a if i == 0 else None)
             missing = st["trained"] - st["reached"]
-            if missing:
-                ax.annotate(f"{missing} not\nreached", (x, 1), xycoords=("data", "axes fraction"), ha="center",
-                            va="top", fontsize=7, color=color_for(a))
+            if missing:  # censored seeds: drawn at max_steps as open triangles (at least that many steps)
+                cap = result.config["max_steps"]
+                ax.plot([x] * missing, [cap] * missing, "^", mfc="none", color=color_for(a), ms=7)
+                ax.annotate(f"{missing} cens.", (x, 1 - 0.045 * j), xycoords=("data", "axes fraction"),
+                            ha="center", va="top", fontsize=8, color=color_for(a))
     ax.set_yscale("log")
     _plain_log_axis(ax.yaxis)
-    ax.set_xticks(range(len(setups)), [m["setups"][s] for s in setups], rotation=15, ha="right")
+    ax.set_xticks(range(len(setups)), [m["setups"][s].replace(", N(", ",\nN(").replace(" (", "\n(", 1)
+                                       for s in setups], fontsize=9)
     ax.set_ylabel(f"SGD steps to {_pct(target)} training error (log)")
-    ax.set_title(f"Steps to {_pct(target)} training error: geometric mean with its 95% interval "
-                 f"(log scale, never below 0), dots = seeds\n{_where(result)}", fontsize=10)
+    ax.set_title(f"Steps to {_pct(target)} training error: median (censored log-normal) with its 95% interval, "
+                 f"dots = seeds,\nopen triangles ('cens.') = seeds that never got there (at least max_steps)\n"
+                 f"{_where(result)}",
+                 fontsize=10)
     legend_outside(ax)
     return save_figure(fig, out_dir / "steps.png")
 
@@ -136,7 +143,7 @@ def _ratio(result: Result, out_dir: Path) -> Path:
     m = result.metrics
     ratios = m["ratio_vs_tanh"]
     setups = [s for s in m["setups"] if "relu" in ratios.get(s, {})]
-    fig, ax = new_figure(1, 1, width=8.5, height=4.6)
+    fig, ax = new_figure(1, 1, width=9.5, height=5.0)
     targets = [float(t) for t in m["targets"]]
     xs = np.arange(len(targets))
     cells = {(c["setup"], c["target"]): c for c in _cells(m)}
@@ -147,7 +154,7 @@ def _ratio(result: Result, out_dir: Path) -> Path:
         x = xs + (i - (len(setups) - 1) / 2) * offset
         est, lo, hi = [], [], []
         for t in targets:
-            c = cells.get((s, t), {})  # a censored cell (not every seed reached it) has no estimate
+            c = cells.get((s, t), {})  # no estimate: too few seed pairs, or every pair a one-sided bound
             est.append(_num(c.get("estimate")))
             lo.append(_num(c.get("low")))
             hi.append(_num(c.get("high")))
@@ -158,12 +165,11 @@ def _ratio(result: Result, out_dir: Path) -> Path:
                     capsize=3, lw=1)
         highs += [v for v in hi[ok]] + [v for v in est if not np.isnan(v)]
         for k, t in enumerate(targets):
-            sr = m["steps_to_target"][s]["relu"][_tk(t)]["reached"]
-            stt = m["steps_to_target"][s]["tanh"][_tk(t)]["reached"]
-            if np.isnan(est[k]) and sr and not stt:
+            side = cells.get((s, t), {}).get("side")
+            if np.isnan(est[k]) and side == "act only":
                 ax.annotate("relu only", (x[k], 1), xycoords=("data", "axes fraction"), ha="center", va="top",
                             fontsize=7, color=colour, rotation=90)
-            elif np.isnan(est[k]) and stt and not sr:
+            elif np.isnan(est[k]) and side == "tanh only":
                 ax.annotate("tanh only", (x[k], 0), xycoords=("data", "axes fraction"), ha="center", va="bottom",
                             fontsize=7, color=colour, rotation=90)
     ax.axhline(1, color="0.2", lw=1)
@@ -181,8 +187,8 @@ def _ratio(result: Result, out_dir: Path) -> Path:
     ax.set_xlim(-0.4, len(targets) - 0.4 + 0.9)
     ax.set_xlabel("target training error (harder to the right)")
     ax.set_ylabel("tanh steps / relu steps (log)\n> 1: relu faster")
-    ax.set_title(f"tanh steps / relu steps at each target (above 1: relu faster; below: tanh faster), geometric mean, 95% interval\n{_where(result)}",
-                 fontsize=10)
+    ax.set_title("tanh steps / relu steps at each target (above 1: relu faster; below: tanh faster),\n"
+                 f"paired by seed, censored seeds as bounds, 95% interval\n{_where(result)}", fontsize=10)
     legend_outside(ax)
     return save_figure(fig, out_dir / "ratio.png")
 
@@ -191,10 +197,14 @@ def _lr_search(result: Result, out_dir: Path) -> Path:
     m, target = result.metrics, result.metrics["target"]
     setups = list(m["setups"])
     n = len(setups)
-    fig, axes = new_figure(1, n, width=3.3 * n + 1.6, height=3.6, squeeze=False, sharey=True)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axes = new_figure(rows, cols, width=3.6 * cols + 1.8, height=3.3 * rows + 0.4, squeeze=False, sharey=True)
     cap = result.config["max_steps"]
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
     for k, s in enumerate(setups):
-        ax = axes[0][k]
+        ax = axes[k // cols][k % cols]
         for j, (a, by_lr) in enumerate(m["lr_search"][s].items()):
             lrs = sorted(by_lr, key=float)
             x = np.array([float(lr) for lr in lrs]) * (1 + 0.06 * (j - 0.5))  # small offset: no hidden markers
@@ -214,16 +224,16 @@ def _lr_search(result: Result, out_dir: Path) -> Path:
         ax.set_yscale("log")
         _plain_log_axis(ax.xaxis)
         _plain_log_axis(ax.yaxis)
-        ax.set_title(m["setups"][s], fontsize=10)
+        ax.set_title(m["setups"][s].replace(", N(", ",\nN("), fontsize=9)
         ax.set_xlabel("learning rate (log)")
-        if k == 0:
-            ax.set_ylabel(f"steps to {_pct(target)}, first seed (log)")
+        if k % cols == 0:
+            ax.set_ylabel(f"steps to {_pct(target)},\nlr-search seed (log)")
     axes[0][0].plot([], [], "^", color="0.4", label="not reached (top line)")
     axes[0][0].plot([], [], "x", color="0.4", label="diverged / stuck")
     axes[0][0].plot([], [], "o", ms=11, mfc="none", mec="0.4", label="chosen")
-    legend_outside(axes[0][-1], handles=axes[0][0].get_legend_handles_labels()[0])
-    fig.suptitle("Learning-rate grid per network and activation (grown until the chosen rate is interior)",
-                 fontsize=10)
+    legend_outside(axes[0][cols - 1], handles=axes[0][0].get_legend_handles_labels()[0])
+    fig.suptitle("Learning-rate grid per network and activation, on a seed that is not reported\n"
+                 "(grown until the chosen rate is interior)", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, out_dir / "lr_search.png")
 
@@ -262,17 +272,18 @@ def captions(result: Result) -> dict[str, str]:
         "curves.png": (f"Training error against SGD steps, one thin line per seed. In the {label} panel, compare "
                        f"where each activation's lines cross the dashed {t} line (the dots): geometric mean "
                        f"{', '.join(parts)} steps. The other panels are the MLPs of part (b)."),
-        "steps.png": (f"Steps to {t} training error per network: squares are geometric means with 95% intervals "
-                      f"computed on a log scale (they never go below zero), dots are single seeds. For the {label}, "
-                      f"{', '.join(parts)} steps: tanh/relu = {ratio}, against the paper's 6x."),
+        "steps.png": (f"Steps to {t} training error per network: squares are medians with 95% intervals from the "
+                      "censored log-normal estimate (a seed that never got there counts as at least max_steps, an "
+                      f"open triangle), dots are single seeds. For the {label}, {', '.join(parts)} steps: "
+                      f"tanh/relu = {ratio}, against the paper's 6x."),
         "ratio.png": ("tanh's steps divided by relu's at each target error, per network, with 95% intervals; above "
                       "the solid line at 1x relu is faster, the dashed line is the paper's 6x and the dotted one "
                       f"the rule's {cfg.get('threshold', 3):g}x. relu is clearly faster in {len(relu_cells)} of "
                       f"{len(cells)} cells, tanh in {len(tanh_cells)}"
                       + (f"; the largest ratio is {best['estimate']:.2f}x ({m['setups'][best['setup']]}, "
                          f"{_pct(best['target'])})." if best else ".")),
-        "lr_search.png": (f"Steps to {t} on the first seed for every learning rate tried; the circled rate was "
-                          f"chosen ({lrs}). "
+        "lr_search.png": (f"Steps to {t} on the lr-search seed (seed {m.get('lr_search_seed', 'n/a')}, never "
+                          f"reported) for every learning rate tried; the circled rate was chosen ({lrs}). "
                           + (f"Still at the grid edge: {', '.join(edges)}." if edges else
                              "Every chosen rate is interior: a faster rate outside the grid is unlikely.")),
     }
@@ -294,24 +305,29 @@ def tables(result: Result) -> list[dict[str, Any]]:
         for a, by_t in m["steps_to_target"][s].items():
             st = by_t[_tk(target)]
             rows.append([label, a, f"{m['lr_chosen'][s][a]:g}",
-                         f"{st['geo_mean']:.0f}" if st["geo_mean"] is not None else "not reached",
+                         f"{st['geo_mean']:.0f}" if st["geo_mean"] is not None else "not estimated",
                          _ci(st["ci95_low"], st["ci95_high"]), f"{st['reached']} / {st['trained']}"])
     out.append({"title": f"Steps to {t} training error", "columns": [
-        "network", "activation", "learning rate (chosen)", "SGD steps (geometric mean)", "95% interval (steps)",
+        "network", "activation", "learning rate (chosen)", "SGD steps (median)", "95% interval (steps)",
         "seeds that reached it / trained"], "rows": rows,
-        "note": "Geometric mean over seeds; the interval is a t interval of log(steps), so it stays positive."})
+        "note": ("Median over seeds from the censored log-normal estimate: a seed that never reached the target "
+                 f"counts as at least {result.config['max_steps']} steps (censored), not as missing; with nothing "
+                 "censored it is the geometric mean with the t interval of log(steps).")})
     rows = []
     for c in _cells(m):
         text = (f"{c['estimate']:.2f}" if c["estimate"] is not None else
-                "left out: not every seed reached it" if c["side"] == "censored" else "not measured")
-        rows.append([m["setups"][c["setup"]], f"{100 * c['target']:g}", text,
-                     _ci(c["low"], c["high"], "{:.2f}"), c["n"]])
+                "relu only (bounds)" if c["side"] == "act only" else
+                "tanh only (bounds)" if c["side"] == "tanh only" else "not estimated")
+        reader = (f"{1 / c['estimate']:.2f}" if c["estimate"] else "")
+        rows.append([m["setups"][c["setup"]], f"{100 * c['target']:g}", text, reader,
+                     _ci(c["low"], c["high"], "{:.2f}"), c["n"], c["censored"]])
     if rows:
         out.append({"title": "tanh/relu ratio of steps, by target error", "columns": [
-            "network", "target training error (%)", "tanh steps / relu steps (x)", "95% interval (x)",
-            "seed pairs"], "rows": rows,
-            "note": "Above 1: relu reaches the target in fewer steps. The paper reports about 6x at 25% on CIFAR-10. "
-                    "'not measured': fewer than one seed pair reached that target."})
+            "network", "target training error (%)", "tanh steps / relu steps (x)", "relu steps / tanh steps (x)",
+            "95% interval of tanh/relu (x)", "seed pairs", "of which bounds (censored)"], "rows": rows,
+            "note": "Above 1 in the tanh/relu column: relu reaches the target in fewer steps (the paper: about 6x "
+                    "at 25% on CIFAR-10). Paired by seed; a pair where one run never reached the target is a bound "
+                    "(censored log-normal estimate); 'not estimated': fewer than 2 exact pairs."})
     rows = []
     for s, per_act in m["lr_search"].items():
         for a, by_lr in per_act.items():
@@ -319,7 +335,8 @@ def tables(result: Result) -> list[dict[str, Any]]:
                 bad = m["lr_search_degenerate"][s].get(a, {}).get(lr)
                 note = bad or ("chosen" if float(lr) == m["lr_chosen"][s][a] else "")
                 rows.append([m["setups"][s], a, lr, steps if steps is not None else "not reached", note])
-    out.append({"title": f"Learning-rate search (first seed, steps to {t})", "columns": [
+    out.append({"title": f"Learning-rate search (seed {m.get('lr_search_seed', 'n/a')}, not reported; steps to {t})",
+                "columns": [
         "network", "activation", "learning rate", f"SGD steps to {t}", "note"], "rows": rows,
         "note": "The chosen rate reaches the target first; a rate at the grid's edge makes the grid grow."})
     rows = []

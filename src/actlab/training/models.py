@@ -8,6 +8,9 @@ Init schemes (weights; biases are set to ``bias_init``, default 0, except for
 * ``xavier``: Glorot & Bengio 2010, U(-a, a) with a = sqrt(6 / (fan_in + fan_out)).
 * ``he``: He et al. 2015, N(0, 2 / fan_in).
 * ``lecun``: LeCun et al. 1998, N(0, 1 / fan_in).
+* ``krizhevsky``: Krizhevsky et al. 2012, section 5: N(0, 0.01^2) for every layer, whatever its
+  fan-in (before He and LeCun-style scaling was usual). Not in ``INITS`` (the standard inits that
+  claims sweep by default); ``ALL_INITS`` has it.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from torch import nn
 
 from ..activations import Activation, get
 
-__all__ = ["INITS", "build_mlp", "build_cnn", "init_weights", "linear_layers", "activation_of"]
+__all__ = ["INITS", "ALL_INITS", "KRIZHEVSKY_STD", "build_mlp", "build_cnn", "init_weights", "linear_layers", "activation_of"]
 
 INITS = ("default", "xavier", "he", "lecun")
+#: Krizhevsky et al. 2012, section 5: "from a zero-mean Gaussian distribution with standard deviation 0.01".
+KRIZHEVSKY_STD = 0.01
+ALL_INITS = (*INITS, "krizhevsky")
 
 
 def activation_of(act: str | Activation) -> Activation:
@@ -47,8 +53,10 @@ def _init_layer(layer: nn.Linear | nn.Conv2d, scheme: str, bias_init: float | No
             w.normal_(0.0, math.sqrt(2.0 / fan_in), generator=generator)
         elif scheme == "lecun":
             w.normal_(0.0, math.sqrt(1.0 / fan_in), generator=generator)
+        elif scheme == "krizhevsky":
+            w.normal_(0.0, KRIZHEVSKY_STD, generator=generator)
         else:
-            raise ValueError(f"init {scheme!r} is not one of {', '.join(INITS)}")
+            raise ValueError(f"init {scheme!r} is not one of {', '.join(ALL_INITS)}")
         if layer.bias is not None and (scheme != "default" or bias_init is not None):
             layer.bias.fill_(0.0 if bias_init is None else bias_init)
 
@@ -56,8 +64,8 @@ def _init_layer(layer: nn.Linear | nn.Conv2d, scheme: str, bias_init: float | No
 def init_weights(model: nn.Module, scheme: str = "default", bias_init: float | None = None,
                  generator: torch.Generator | None = None) -> nn.Module:
     """(Re-)initialise every Linear and Conv2d of ``model`` in place; returns ``model``."""
-    if scheme not in INITS:
-        raise ValueError(f"init {scheme!r} is not one of {', '.join(INITS)}")
+    if scheme not in ALL_INITS:
+        raise ValueError(f"init {scheme!r} is not one of {', '.join(ALL_INITS)}")
     for m in model.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             _init_layer(m, scheme, bias_init, generator)
