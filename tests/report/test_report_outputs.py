@@ -37,7 +37,7 @@ def test_markdown_holds_verdict_key_number_meaning_scale_and_time(tmp_path):
     assert text == render_markdown(scan_results(root))  # a pure function of the files
     assert str(root) not in text  # no paths: the README block does not depend on where it was rendered
     lines = text.splitlines()
-    assert "**1 holds, 0 does not hold, 1 inconclusive, 4 not run, 1 unreadable.**" in lines
+    assert "**1 holds, 0 do not hold, 1 inconclusive, 4 not run, 1 unreadable.**" in lines
     assert "| 1 | sign-coherence | \u2713 holds | **1.000** share of neurons one-signed | quick | 6.2 s |" in lines
     assert ("| 3 | vanishing | ? inconclusive | no key number in this result (made by an older actlab): see its "
             "evidence in the report | custom | 1 min 15 s |") in lines
