@@ -154,7 +154,8 @@ def check_data_folder(data_dir: str | os.PathLike[str] | None = None) -> Path | 
     try:
         exists, is_dir = folder.exists(), folder.is_dir()
     except OSError as exc:
-        raise DataError(f"data folder {folder} (from {origin}) cannot be read: {exc.strerror or exc}", folder) from None
+        raise DataError(f"data folder {folder} (from {origin}) cannot be read ({exc.strerror or exc}): give it read "
+                        f"permission (chmod -R u+rX {folder}) or point {origin} at a readable one", folder) from None
     if not exists:
         raise DataError(f"data folder {folder} (from {origin}) does not exist: point {origin} at the folder "
                         "holding mnist/ and fashion-mnist/, or unset it to use the cache (and downloads)", folder)
