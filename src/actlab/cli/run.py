@@ -48,6 +48,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             args.parser.print_help()
             return EXIT_OK
         raise UsageError("run needs a CLAIM, or all (see `actlab run --help`)")
+    from .._datafolder import DataFolderError, check_named_data_folder
+
+    if not (args.help or args.set == ["help"]):
+        try:  # a named data folder that is not there: said at once, before torch and the claims load
+            check_named_data_folder(args.data_dir)
+        except DataFolderError as exc:
+            raise UsageError(str(exc)) from None
     from ..claims import claim_names, load_claim
     from ..runs.failures import FAILED_FILE, clear_failure, record_failure
     from ..runs.folders import (
