@@ -111,6 +111,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                     result, folder = _run_claim(module, config, label, args, out_root)
             except FolderError as exc:
                 raise UsageError(str(exc)) from None
+            except UsageError:  # bad input that only the run could see: exit 2 at once, as for any bad input
+                raise
             except Exception as exc:  # noqa: BLE001 - one claim's failure must not cost the others
                 if len(modules) == 1:
                     raise
@@ -169,7 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _failure_line(exc: BaseException) -> str:
     from ..data.errors import DataError
 
-    if isinstance(exc, (DataError, UsageError)):
+    if isinstance(exc, DataError):
         return one_line(exc)
     return f"{type(exc).__name__}: {one_line(exc)}"
 
