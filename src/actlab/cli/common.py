@@ -158,9 +158,10 @@ class ProgressLine:
                 self.stream.flush()
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
+        # No join: the heartbeat checks _stop under the lock before it writes, so nothing is
+        # written after this, and Ctrl-C never waits for the thread to wake up.
+        with self._lock:
+            self._stop.set()
         if self.enabled and self.tty:
             with self._lock:
                 self.stream.write("\n")
