@@ -126,6 +126,14 @@ class ProgressLine:
                 return
             self._write(done, total, message, now)
 
+    def later(self, done: float, total: float, message: str = "") -> None:
+        """Like a call, but shown only if nothing else is said for ``heartbeat`` seconds: work that
+        usually ends at once (a bad argument is then the only line) and sometimes takes long."""
+        if self.enabled:
+            with self._lock:
+                self._latest = (done, total, message)
+                self.last = time.perf_counter()
+
     def _beat(self, period: float) -> None:
         while not self._stop.wait(period / 2):
             with self._lock:

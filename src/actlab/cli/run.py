@@ -55,6 +55,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             check_named_data_folder(args.data_dir)
         except DataFolderError as exc:
             raise UsageError(str(exc)) from None
+    # Loading torch and every claim takes seconds (tens on a loaded machine): after a second of
+    # it, say so (a bad argument found at once stays the only line).
+    quiet = args.no_progress or args.help or args.set == ["help"] or args.claim.lower() != "all"
+    starting = ProgressLine("actlab run", enabled=not quiet)
+    starting.later(0, 1, "loading torch and the claims")
+    try:
+        return _cmd_run(args, starting)
+    finally:
+        starting.close()
+
+
+def _cmd_run(args: argparse.Namespace, starting: ProgressLine) -> int:
     from ..claims import claim_names, load_claim
     from ..runs.failures import FAILED_FILE, clear_failure, record_failure
     from ..runs.folders import (
@@ -100,6 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    starting.close()
     _resolve_data(modules, configs, args)  # every claim's data, before the first claim starts
     verdicts, failed = [], []
     try:
