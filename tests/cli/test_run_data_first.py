@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -40,8 +41,24 @@ def test_a_named_data_folder_that_does_not_exist_is_an_error_at_once(tmp_path, m
     assert time.monotonic() - started < 30
     assert err.count("\n") == 1 and str(missing) in err and "does not exist" in err
     assert ("ACTLAB_DATA_DIR" if how == "env" else "--data-dir") in err
-    # before any claim: nothing was written
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    # before anything else (in about a second: no torch, no claim is loaded): nothing was written
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_check_loads_no_torch(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    probe = ("import sys; from actlab.cli.main import main; code = main(sys.argv[1:]); "
+             "print('torch' in sys.modules, code)")
+    env = {**os.environ, "ACTLAB_DATA_DIR": str(tmp_path / "nonexistent"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-c", probe, "run", "all", "--quick", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.stdout.split() == ["False", "2"], proc.stdout + proc.stderr
+    assert str(tmp_path / "nonexistent") in proc.stderr
 
 
 def test_a_data_folder_that_is_a_file_is_named(tmp_path, monkeypatch):

@@ -129,7 +129,8 @@ def test_data_dir_argument_beats_environment(data_dir: Path, tmp_path: Path, mon
     monkeypatch.setenv("ACTLAB_DATA_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(DataError) as excinfo:
         load_dataset("mnist")
-    one_line_error(excinfo, "nowhere", "[no such folder]", "ACTLAB_DATA_DIR", "ACTLAB_OFFLINE=1")
+    # a named folder that is missing is an error naming it, never passed over for the cache (issue 18)
+    one_line_error(excinfo, f"data folder {tmp_path / 'nowhere'} (from ACTLAB_DATA_DIR) does not exist")
     ds = load_dataset("mnist", data_dir=data_dir, max_train=10)
     assert ds.y_train.tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
 
@@ -329,6 +330,7 @@ def test_download_good_file_once(mirror, data_dir: Path, tmp_path: Path, isolate
     monkeypatch.setenv("ACTLAB_DATA_MIRROR", base)
     monkeypatch.setenv("ACTLAB_OFFLINE", "0")
     remote = FILES["mnist"]["t10k-labels-idx1-ubyte.gz"]
+    (tmp_path / "empty").mkdir()  # a data folder without the file (a missing one is an error)
     path = fetch_file(remote, data_dir=tmp_path / "empty")
     assert path == isolated_env / "mnist" / "t10k-labels-idx1-ubyte.gz"
     assert path.read_bytes() == (data_dir / "mnist" / remote.name).read_bytes()
@@ -380,6 +382,7 @@ def test_download_whole_dataset_then_offline(mirror, data_dir: Path, tmp_path: P
         serve(root, data_dir, name)
     monkeypatch.setenv("ACTLAB_DATA_MIRROR", base)
     monkeypatch.setenv("ACTLAB_OFFLINE", "0")
+    (tmp_path / "empty").mkdir()
     ds = load_dataset("mnist", data_dir=tmp_path / "empty", max_train=100, max_test=100)
     assert ds.y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert sorted(requested) == sorted(f"/mnist/{name}" for name in MNIST_FILES)
@@ -701,5 +704,6 @@ def test_an_unreadable_data_folder_is_a_data_error(copy_dir: Path, monkeypatch: 
     monkeypatch.setattr(Path, "stat", stat)
     with pytest.raises(DataError) as excinfo:
         fetch_file(FILES["mnist"]["t10k-labels-idx1-ubyte.gz"], data_dir=copy_dir)
-    one_line_error(excinfo, f"cannot read {copy_dir / 'mnist' / 't10k-labels-idx1-ubyte.gz'} (Permission denied)",
-                   "chmod -R u+rX")
+    # the folder itself cannot be looked at: named at once, before any file in it
+    one_line_error(excinfo, f"data folder {copy_dir} (from --data-dir) cannot be read (Permission denied)",
+                   f"chmod -R u+rX {copy_dir}")

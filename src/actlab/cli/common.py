@@ -126,6 +126,14 @@ class ProgressLine:
                 return
             self._write(done, total, message, now)
 
+    def later(self, done: float, total: float, message: str = "") -> None:
+        """Like a call, but shown only if nothing else is said for ``heartbeat`` seconds: work that
+        usually ends at once (a bad argument is then the only line) and sometimes takes long."""
+        if self.enabled:
+            with self._lock:
+                self._latest = (done, total, message)
+                self.last = time.perf_counter()
+
     def _beat(self, period: float) -> None:
         while not self._stop.wait(period / 2):
             with self._lock:
@@ -158,9 +166,10 @@ class ProgressLine:
                 self.stream.flush()
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
+        # No join: the heartbeat checks _stop under the lock before it writes, so nothing is
+        # written after this, and Ctrl-C never waits for the thread to wake up.
+        with self._lock:
+            self._stop.set()
         if self.enabled and self.tty:
             with self._lock:
                 self.stream.write("\n")

@@ -48,6 +48,25 @@ def cmd_run(args: argparse.Namespace) -> int:
             args.parser.print_help()
             return EXIT_OK
         raise UsageError("run needs a CLAIM, or all (see `actlab run --help`)")
+    from .._datafolder import DataFolderError, check_named_data_folder
+
+    if not (args.help or args.set == ["help"]):
+        try:  # a named data folder that is not there: said at once, before torch and the claims load
+            check_named_data_folder(args.data_dir)
+        except DataFolderError as exc:
+            raise UsageError(str(exc)) from None
+    # Loading torch and every claim takes seconds (tens on a loaded machine): after a second of
+    # it, say so (a bad argument found at once stays the only line).
+    quiet = args.no_progress or args.help or args.set == ["help"] or args.claim.lower() != "all"
+    starting = ProgressLine("actlab run", enabled=not quiet)
+    starting.later(0, 1, "loading torch and the claims")
+    try:
+        return _cmd_run(args, starting)
+    finally:
+        starting.close()
+
+
+def _cmd_run(args: argparse.Namespace, starting: ProgressLine) -> int:
     from ..claims import claim_names, load_claim
     from ..runs.failures import FAILED_FILE, clear_failure, record_failure
     from ..runs.folders import (
@@ -93,6 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    starting.close()
     _resolve_data(modules, configs, args)  # every claim's data, before the first claim starts
     verdicts, failed = [], []
     try:
@@ -104,6 +124,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                     result, folder = _run_claim(module, config, label, args, out_root)
             except FolderError as exc:
                 raise UsageError(str(exc)) from None
+            except UsageError:  # bad input that only the run could see: exit 2 at once, as for any bad input
+                raise
             except Exception as exc:  # noqa: BLE001 - one claim's failure must not cost the others
                 if len(modules) == 1:
                     raise
@@ -162,7 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _failure_line(exc: BaseException) -> str:
     from ..data.errors import DataError
 
-    if isinstance(exc, (DataError, UsageError)):
+    if isinstance(exc, DataError):
         return one_line(exc)
     return f"{type(exc).__name__}: {one_line(exc)}"
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from .._datafolder import DataFolderError, check_named_data_folder, named_data_folder
 from .._version import __version__
 from .errors import DataError
 
@@ -136,35 +137,17 @@ def _mirror_urls(remote: RemoteFile) -> list[str]:
 def data_folder(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, str] | None:
     """The data folder the user named, and where it was named: ``(data_dir, "--data-dir")``, else
     ``($ACTLAB_DATA_DIR, "ACTLAB_DATA_DIR")``, else None (then only the cache folder is used)."""
-    if data_dir is not None and str(data_dir) != "":
-        return Path(data_dir).expanduser(), "--data-dir"
-    if os.environ.get("ACTLAB_DATA_DIR"):
-        return Path(os.environ["ACTLAB_DATA_DIR"]).expanduser(), "ACTLAB_DATA_DIR"
-    return None
+    return named_data_folder(data_dir)
 
 
 def check_data_folder(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
     """The data folder the user named (:func:`data_folder`), checked: DataError naming it at once
     if it is missing, not a folder, or unreadable. A named folder is never silently passed over
     for the cache or a download. None when no folder was named."""
-    named = data_folder(data_dir)
-    if named is None:
-        return None
-    folder, origin = named
     try:
-        exists, is_dir = folder.exists(), folder.is_dir()
-    except OSError as exc:
-        raise DataError(f"data folder {folder} (from {origin}) cannot be read: {exc.strerror or exc}", folder) from None
-    if not exists:
-        raise DataError(f"data folder {folder} (from {origin}) does not exist: point {origin} at the folder "
-                        "holding mnist/ and fashion-mnist/, or unset it to use the cache (and downloads)", folder)
-    if not is_dir:
-        raise DataError(f"data folder {folder} (from {origin}) is a file, not a folder: point {origin} at the "
-                        "folder holding mnist/ and fashion-mnist/", folder)
-    if not os.access(folder, os.R_OK | os.X_OK):
-        raise DataError(f"data folder {folder} (from {origin}) is not readable: give it read permission "
-                        f"(chmod -R u+rX {folder}) or point {origin} at a readable one", folder)
-    return folder
+        return check_named_data_folder(data_dir)
+    except DataFolderError as exc:
+        raise DataError(str(exc), exc.path) from None
 
 
 def _search_dirs(data_dir: str | os.PathLike[str] | None) -> list[Path]:
