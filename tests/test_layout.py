@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: Lower layers first: a module may import its own layer or a lower one, never a higher one.
 #: ``actlab/__init__.py`` (the public facade) sits above them all.
 LAYERS = ("_version", "activations", "data", "probes", "integrations", "training", "verdicts", "claims", "runs",
-          "plots", "report", "cli")
+          "compare", "plots", "report", "cli")
 MAX_LINES = 600
 
 

@@ -14,6 +14,7 @@ from .common import (
     UsageError,
     check_writable,
     claim_config,
+    load_plugin_args,
 )
 
 __all__ = ["cmd_run", "write_claim_folder"]
@@ -71,6 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             resolve_device(args.device)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+    load_plugin_args(args)  # --plugin: the user's activations, before the names are checked
     configs = [claim_config(m, args, strict=len(modules) == 1) for m in modules]
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
         raise UsageError(f"--threads {args.threads} must be from 1 to {MAX_THREADS}")
