@@ -13,27 +13,12 @@ from pathlib import Path
 
 import pytest
 
-import actlab.claims as claims_pkg
 from actlab.cli import main
 from actlab.verdicts.result import load_result
+from conftest import REAL
 
 sys.path.insert(0, str(Path(__file__).parent))
 import compare_fake_claim as fake  # noqa: E402
-
-REAL = "sign-coherence"
-
-
-@pytest.fixture
-def with_fake(monkeypatch):
-    real_load = claims_pkg.load_claim
-
-    def load(name: str):
-        return fake if name.strip().lower() == fake.NAME else real_load(name)
-
-    monkeypatch.setattr(claims_pkg, "load_claim", load)
-    monkeypatch.setattr(claims_pkg, "claim_names", lambda available_only=True: [fake.NAME, REAL])
-    fake.RUNS.clear()
-    return fake
 
 
 def _compare(out: Path, acts: str = "relu,tanh,gelu", *extra: str) -> int:

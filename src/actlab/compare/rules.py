@@ -69,6 +69,7 @@ class SentenceRule:
     statistic: str
     why: str
     limits: tuple[SentenceRule, ...] = ()
+    slowest_count: bool = False  # say in how many networks the activation is the slowest
     combine: str = "every"   # "every": holds when every arm holds; "any": holds when some arm holds
 
     def rule(self, seeds: int) -> Rule:
@@ -101,7 +102,8 @@ RULES: tuple[SentenceRule, ...] = (
                  "Don't expect much: tanh needs more steps than relu to the same target."),
     SentenceRule("Never use sigmoid.", STEPS, ("sigmoid",), 1.5, "above", True,
                  "steps to target / relu's, paired by seed",
-                 "Never: sigmoid needs at least 1.5x relu's steps in every network measured.", limits=(_LIMIT_GAIN,)),
+                 "Never: sigmoid needs at least 1.5x relu's steps in every network measured.", limits=(_LIMIT_GAIN,),
+                 slowest_count=True),
     SentenceRule("GELU/SiLU train at least as fast as ReLU.", STEPS, ("gelu", "silu"), 1.1, "below", True,
                  "steps to target / relu's, paired by seed",
                  "Today's practice (transformers): each needs no more than relu's steps, within a 10% margin "
@@ -173,7 +175,8 @@ def _evaluate(rule: SentenceRule, scorecard: Mapping[str, Any]) -> dict[str, Any
                 continue
             intervals[arm] = _interval(cell, rule.use_ratio, str(col.get("unit", "")))
             out["arms"].append({"arm": arm, "activation": act, "column": col["id"],
-                                "text": cell_text(cell, ratio=rule.use_ratio)})
+                                "text": cell_text(cell, ratio=rule.use_ratio),
+                                "unit": "x" if rule.use_ratio else "%"})
     seeds = min((iv.n for iv in intervals.values()), default=0)
     r = rule.rule(seeds)
     out["rule"] = asdict(r)
@@ -205,7 +208,7 @@ def _evaluate(rule: SentenceRule, scorecard: Mapping[str, Any]) -> dict[str, Any
 
 def _context(scorecard: Mapping[str, Any], rule: SentenceRule) -> str:
     """For sentences about one activation's speed: in how many networks it is the slowest."""
-    if rule.prop is not STEPS or len(rule.activations) != 1:
+    if not rule.slowest_count or rule.prop is not STEPS or len(rule.activations) != 1:
         return ""
     act = rule.activations[0]
     cols = find_columns(scorecard, STEPS)

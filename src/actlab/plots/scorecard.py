@@ -42,6 +42,25 @@ def _rank_colour(rank: float):
     return cmap(0.12 + 0.76 * rank)
 
 
+#: a column whose largest estimate is within this factor of its smallest is drawn pale (no real spread)
+_FLAT = 1.15
+
+
+def _positions(values: Mapping[str, float], better: str) -> dict[str, float]:
+    """0 (best) .. 1 (worst) by where each estimate lies between the column's best and worst
+    (on a log scale for positive numbers), not by rank: near-equal numbers get near-equal colours."""
+    import math
+
+    lo, hi = min(values.values()), max(values.values())
+    positive = lo > 0
+    if (positive and hi / lo < _FLAT) or hi == lo:
+        return {a: 0.5 for a in values}
+    scale = (lambda v: math.log(v)) if positive else (lambda v: v)
+    span = scale(hi) - scale(lo)
+    pos = {a: (scale(v) - scale(lo)) / span for a, v in values.items()}
+    return pos if better == "lower" else {a: 1 - p for a, p in pos.items()}
+
+
 def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
     """Write ``out_dir/scorecard.png``; returns its path (none when there is nothing to draw)."""
     cols = list(scorecard.get("columns", []))
@@ -63,8 +82,8 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
         ax.axis("off")
         ax.text(0.2, 0.35, "Which activation should I use? Each claim's own number per activation",
                 fontsize=12.5, fontweight="bold", va="center")
-        ax.text(0.2, 0.68, "cell: estimate (95% CI over seeds); colour: rank in its column, green = better; "
-                "\u2605 best estimate; grey: no better way, or not measured", fontsize=8.5, color="#59636e",
+        ax.text(0.2, 0.68, "cell: estimate (95% CI over seeds); colour: where it lies between its column's best (green) and "
+                "worst (red); \u2605 best estimate; grey: no better way, or not measured", fontsize=8.5, color="#59636e",
                 va="center")
         top = 0.8
         for j, col in enumerate(cols):
@@ -91,13 +110,13 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
                 v = _num(cell.get("estimate")) if cell.get("measured") else None
                 if v is not None:
                     values[row["activation"]] = v
-            order = sorted(values, key=lambda a: values[a], reverse=col.get("better") == "higher")
+            where = _positions(values, col.get("better", "")) if values else {}
             for i, row in enumerate(rows):
                 act = row["activation"]
                 y = y0 + rh * i
                 cell = row.get("cells", {}).get(col["id"], {})
-                if act in values and col.get("better") in ("higher", "lower") and len(order) > 1:
-                    face = _rank_colour(order.index(act) / (len(order) - 1))
+                if act in values and col.get("better") in ("higher", "lower") and len(values) > 1:
+                    face = _rank_colour(where[act])
                 else:
                     face = "#eef1f4"
                 ax.add_patch(plt.Rectangle((x + 0.04, y + 0.03), cw - 0.08, rh - 0.06, facecolor=face,
@@ -122,7 +141,7 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
             ax.text(0.2, y, _WORD[line["status"]], fontsize=8, color=fg, fontweight="bold", va="center",
                     bbox={"boxstyle": "round,pad=0.25", "fc": bg, "ec": fg, "lw": 0.7})
             ax.text(1.55, y, line["sentence"], fontsize=9, fontweight="bold", va="center")
-            arms = "; ".join(f"{a['arm']} {a['text']}" for a in line.get("arms", [])[:4])
+            arms = "; ".join(f"{a['arm']} {a['text']}{a.get('unit', '')}" for a in line.get("arms", [])[:4])
             ax.text(4.6, y, textwrap.shorten(arms or line.get("evidence", ""), 95), fontsize=7.5,
                     color="#59636e", va="center")
             y += 0.42

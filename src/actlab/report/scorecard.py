@@ -25,7 +25,11 @@ from ..compare.table import (
 from .figures import png_info
 from .values import esc
 
-__all__ = ["scorecard_section", "scorecard_markdown", "SCORECARD_CSS", "scorecard_key"]
+__all__ = ["scorecard_section", "scorecard_markdown", "SCORECARD_CSS", "scorecard_key", "README_PLACEHOLDER"]
+
+#: What the README's compare blocks hold until docs/results/compare/ is committed (no numbers).
+README_PLACEHOLDER = ('_Not generated yet: `docs/results/compare/` is committed after a real `actlab compare --quick` on a '
+                      'quiet machine; `actlab report docs/results/compare --markdown README.md` then fills this block from its files._')
 
 STATUS_MARK = {"holds": "\u2713", "does_not_hold": "\u2717", "inconclusive": "?"}
 
