@@ -66,6 +66,12 @@ def test_verify_checks_the_plugins_activations(tmp_path, capsys):
     assert "1 of 1 activations match" in out
 
 
+def test_the_documented_example_plugin_verifies(capsys):
+    example = Path(__file__).resolve().parents[2] / "examples" / "my_acts.py"
+    assert main(["verify", "--plugin", str(example), "--no-progress"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == ["mine", "ok"]
+
+
 def test_a_wrong_declared_derivative_fails_verify_and_compare_refuses(tmp_path, capsys):
     plugin = _plugin(tmp_path, "wrong", derivative="lambda x: 2.0 * (x > 0).to(x.dtype)")
     assert main(["verify", "--plugin", str(plugin), "wrong", "--no-progress"]) == 1
