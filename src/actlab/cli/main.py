@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
                    help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray instance)")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    p.add_argument("--plugin", action="append", metavar="FILE", help=PLUGIN_HELP)
     p.set_defaults(func=_sweep)
 
     # actlab compare (issue 23): the claims on a set of activations, a scorecard, the rule of thumb checked

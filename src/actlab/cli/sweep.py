@@ -9,7 +9,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import EXIT_FAILURE, EXIT_OK, ProgressLine, UsageError, check_writable, claim_config
+from .common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    ProgressLine,
+    UsageError,
+    check_writable,
+    claim_config,
+    load_plugin_args,
+)
 
 __all__ = ["cmd_sweep"]
 
@@ -36,6 +44,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers {args.workers} must be from 0 to {MAX_WORKERS} (0: one per core)")
     if args.ray_address is not None and args.backend != "ray":
         raise UsageError("--ray-address goes with --backend ray")
+    load_plugin_args(args)  # --plugin: here, then in every worker (runs/sweep_backends.py)
     base = claim_config(module, args, strict=True)
     grid: dict[str, str] = {}
     for item in args.grid or []:
