@@ -153,3 +153,27 @@ def test_never_writes_over_a_compare_folder_it_did_not_make(with_fake, tmp_path,
     assert "actlab did not write it" in capsys.readouterr().err
     assert (out / "compare" / "notes.txt").read_text() == "mine"
     assert fake.RUNS == []  # refused before any work
+
+
+def test_a_changed_plugin_file_is_measured_again(with_fake, tmp_path):
+    from actlab.activations import REGISTRY
+    from actlab.activations.plugins import _LOADED
+
+    plugin = tmp_path / "my_acts.py"
+    plugin.write_text("from actlab.activations import get, register_activation\n"
+                      "register_activation('mine', lambda x: x.relu(), lambda x: (x > 0).to(x.dtype), "
+                      "get('relu').properties)\n")
+    out = tmp_path / "res"
+    try:
+        assert _compare(out, "mine,relu", "--plugin", str(plugin)) == 0
+        assert _compare(out, "mine,relu", "--plugin", str(plugin)) == 0
+        assert len(fake.RUNS) == 1  # same file: reused
+        card = json.loads((out / "compare" / "scorecard.json").read_text())
+        assert set(card["claims"][fake.NAME]["plugins"]) == {"mine"}
+        plugin.write_text(plugin.read_text() + "# changed\n")
+        assert _compare(out, "mine,relu", "--plugin", str(plugin)) == 0
+        assert len(fake.RUNS) == 2  # other bytes: measured again
+    finally:
+        if "mine" in REGISTRY.names():
+            REGISTRY.unregister("mine")
+        _LOADED.clear()

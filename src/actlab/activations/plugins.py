@@ -21,7 +21,8 @@ import runpy
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["PluginError", "load_plugin_file", "load_plugin_files", "loaded_plugin_files", "plugin_digest"]
+__all__ = ["PluginError", "load_plugin_file", "load_plugin_files", "loaded_plugin_files", "loaded_plugins",
+           "plugin_digest"]
 
 
 class PluginError(ValueError):
@@ -76,6 +77,11 @@ def load_plugin_files(paths: Iterable[str | Path]) -> list[str]:
     for path in paths:
         names += [n for n in load_plugin_file(path) if n not in names]
     return names
+
+
+def loaded_plugins() -> dict[str, tuple[str, ...]]:
+    """Each plugin file this process has loaded (resolved path) -> the activation names it registered."""
+    return dict(_LOADED)
 
 
 def loaded_plugin_files() -> tuple[str, ...]:

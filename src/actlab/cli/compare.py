@@ -93,7 +93,7 @@ def _verify(activations: list[str], progress_enabled: bool) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ..activations.plugins import loaded_plugin_files, plugin_digest
+    from ..activations.plugins import loaded_plugins, plugin_digest
     from ..claims import claim_names, load_claim
     from ..compare import CompareError, check_rule_of_thumb, plan, run_compare, write_compare_folder
     from ..compare.folder import check_compare_folder
@@ -101,7 +101,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..runs.folders import FolderError, check_claim_folder, check_out_folder, check_report_file
     from .run import write_claim_folder
 
-    plugged = load_plugin_args(args)
+    load_plugin_args(args)
     activations = _activations(args)
     baseline = "relu"
     if args.baseline:
@@ -135,10 +135,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         plans = plan(claims, activations, baseline, quick=args.quick, common=common, sets=_sets(args.set))
     except CompareError as exc:
         raise UsageError(str(exc)) from None
-    digests = {}
-    for path in loaded_plugin_files():
+    digests = {}  # plugin activation -> its file's SHA-256: a changed file is not reused
+    for path, registered in loaded_plugins().items():
         digest = plugin_digest(path)
-        digests.update({n: digest for n in plugged})
+        digests.update({n: digest for n in registered})
     progress_on = not args.no_progress
 
     def run_claim(p, label: str):

@@ -138,7 +138,7 @@ def _num(v: Any) -> float | None:
 def _interval(cell: Mapping[str, Any], use_ratio: bool, unit: str) -> Interval:
     keys = ("ratio", "ratio_low", "ratio_high") if use_ratio else ("estimate", "low", "high")
     est, low, high = (_num(cell.get(k)) for k in keys)
-    if not use_ratio and unit.strip() not in ("%",) and est is not None:  # a fraction: to percent
+    if not use_ratio and "%" not in unit and est is not None:  # a fraction: to percent
         est, low, high = (None if v is None else 100 * v for v in (est, low, high))
     return Interval(est, low, high, int(cell.get("n") or 0), "log-t" if use_ratio else "t")
 
