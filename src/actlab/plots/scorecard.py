@@ -75,9 +75,9 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
     width = left + cw * ncol + 0.3
     height = 0.8 + head_h + rh * len(rows) + rule_h + 0.35
     with plt.rc_context({"font.size": 9, "font.family": "DejaVu Sans", "figure.dpi": 110, "savefig.dpi": 110}):
-        fig = plt.figure(figsize=(max(width, 8.0), height))
+        fig = plt.figure(figsize=(max(width, 10.0), height))
         ax = fig.add_axes((0, 0, 1, 1))
-        ax.set_xlim(0, max(width, 8.0))
+        ax.set_xlim(0, max(width, 10.0))
         ax.set_ylim(height, 0)
         ax.axis("off")
         ax.text(0.2, 0.35, "Which activation should I use? Each claim's own number per activation",
@@ -97,6 +97,10 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
                     fontweight="bold", linespacing=1.1)
             ax.text(x + cw / 2, top + head_h - 0.12, sub, ha="center", va="center", fontsize=7, color="#59636e")
         y0 = top + head_h
+        if not cols:
+            ax.text(left + 0.1, y0 + rh * len(rows) / 2, "No claim here gave per-activation numbers:\n"
+                    "every cell is \"not measured by this claim\"", va="center", fontsize=9.5, color="#818b98",
+                    style="italic")
         for i, row in enumerate(rows):
             y = y0 + rh * i
             base = " (baseline)" if row["activation"] == scorecard.get("baseline") else ""
@@ -142,7 +146,8 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
                     bbox={"boxstyle": "round,pad=0.25", "fc": bg, "ec": fg, "lw": 0.7})
             ax.text(1.55, y, line["sentence"], fontsize=9, fontweight="bold", va="center")
             arms = "; ".join(f"{a['arm']} {a['text']}{a.get('unit', '')}" for a in line.get("arms", [])[:4])
-            ax.text(4.6, y, textwrap.shorten(arms or line.get("evidence", ""), 95), fontsize=7.5,
+            room = max(20, int((max(width, 10.0) - 4.75) / 0.058))  # characters of 7.5 pt text that fit
+            ax.text(4.6, y, textwrap.shorten(arms or line.get("evidence", ""), room), fontsize=7.5,
                     color="#59636e", va="center")
             y += 0.42
         path = save_figure(fig, Path(out_dir) / FIGURE)
