@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +100,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..compare.folder import check_compare_folder
     from ..plots.scorecard import plot_scorecard
     from ..runs.folders import FolderError, check_claim_folder, check_out_folder, check_report_file
+    from ..verdicts.result import environment
     from .run import write_claim_folder
 
+    started = time.perf_counter()
     load_plugin_args(args)
     activations = _activations(args)
     baseline = "relu"
@@ -174,6 +177,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     scorecard["rule_of_thumb"] = check_rule_of_thumb(scorecard)
     scorecard["command"] = command
+    reused = sum(bool(info.get("reused")) for info in scorecard["claims"].values())
+    env = environment(args.device or "cpu")
+    scorecard["run"] = {"wall_s": round(time.perf_counter() - started, 1), "claims_reused": reused,
+                        "machine": {k: env.get(k) for k in ("cpu_count", "threads", "torch", "device")}}
     try:
         folder = write_compare_folder(out_root, scorecard, command, figures=lambda d: plot_scorecard(scorecard, d))
     except FolderError as exc:

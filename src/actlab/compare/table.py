@@ -88,6 +88,14 @@ def render_scorecard_markdown(scorecard: Mapping[str, Any], command: str = "") -
     rules = render_rule_lines(scorecard)
     if rules:
         parts += ["", "**The rule of thumb (CS231n), checked line by line:**", "", rules.rstrip()]
+    run = scorecard.get("run") or {}
+    if run.get("wall_s") is not None:
+        machine = run.get("machine") or {}
+        where = f" on {machine['cpu_count']} CPU core(s)" if machine.get("cpu_count") else ""
+        minutes, seconds = divmod(int(round(float(run["wall_s"]))), 60)
+        reused = run.get("claims_reused") or 0
+        parts += ["", f"This comparison took {minutes} min {seconds} s wall{where}"
+                  + (f", {reused} claim(s) reused from earlier runs" if reused else ", every claim run") + "."]
     if command:
         parts += ["", f"Rerun: `{command}`"]
     return "\n".join(parts) + "\n"

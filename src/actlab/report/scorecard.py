@@ -59,7 +59,8 @@ def _figure(root: Path) -> str:
     if info is None:
         return ""
     uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-    alt = "The scorecard: activations by measured property, coloured by rank, with the rule of thumb's verdicts"
+    alt = ("The scorecard: activations by measured property, each cell coloured from its column's best (green) to "
+           "worst (red), with the rule of thumb's verdicts")
     return (f'<figure data-file="scorecard.png"><img src="{uri}" width="{info[0]}" height="{info[1]}" '
             f'alt="{esc(alt)}"><figcaption><strong>Scorecard.</strong> {esc(alt)}.</figcaption></figure>')
 
