@@ -105,6 +105,15 @@ def test_resumes_after_an_interrupted_comparison(with_fake, tmp_path, monkeypatc
     assert (out / "compare" / "scorecard.json").is_file()
 
 
+def test_a_setting_without_a_claim_goes_to_every_claim_that_has_it(with_fake, tmp_path):
+    out = tmp_path / "res"
+    assert _compare(out, "relu,tanh,gelu", "--set", "refuse=tanh") == 0  # only the fake has 'refuse'
+    card = json.loads((out / "compare" / "scorecard.json").read_text())
+    assert card["claims"][fake.NAME]["config"]["refuse"] == "tanh"
+    assert card["claims"][fake.NAME]["refused"] == {"tanh": "activations: tanh is not something this claim can measure"}
+    assert card["claims"][REAL]["refused"] == {}
+
+
 def test_an_activation_a_claim_refuses_is_not_measured_there(with_fake, tmp_path):
     out = tmp_path / "res"
     assert _compare(out, "relu,tanh,gelu", "--set", f"{fake.NAME}.refuse=gelu") == 0
@@ -134,7 +143,8 @@ def test_report_markdown_writes_the_scorecard_block(with_fake, tmp_path):
 
 @pytest.mark.parametrize("argv, words", [
     (["compare", "relu,nosuchact"], "unknown activation 'nosuchact'"),
-    (["compare", "relu,tanh", "--set", "nodot=1"], "must look like CLAIM.KEY=VALUE"),
+    (["compare", "relu,tanh", "--set", "noequals"], "must look like CLAIM.KEY=VALUE or KEY=VALUE"),
+    (["compare", "relu,tanh", "--set", "nosuch=1"], "no claim compared has a setting 'nosuch'"),
     (["compare", "relu,tanh", "--set", "fake-acts.nosuch=1"], "has no setting 'nosuch'"),
     (["compare", "relu,tanh", "--claims", "nosuch"], "unknown claim 'nosuch'"),
     (["compare", "relu,tanh", "--baseline", "nosuch"], "--baseline: unknown activation"),

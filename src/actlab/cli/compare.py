@@ -40,18 +40,22 @@ def _activations(args: argparse.Namespace) -> list[str]:
 
 
 def _sets(items: list[str] | None) -> dict[str, dict[str, str]]:
+    """--set CLAIM.KEY=VALUE (one claim) or KEY=VALUE (every claim that has KEY: under "*")."""
     from ..claims import load_claim
 
     out: dict[str, dict[str, str]] = {}
     for item in items or []:
         key, eq, value = item.partition("=")
-        claim, dot, setting = key.strip().partition(".")
-        if not eq or not dot or not setting:
-            raise UsageError(f"--set {item!r} must look like CLAIM.KEY=VALUE, e.g. convergence.max_steps=300")
-        try:
-            name = load_claim(claim).NAME
-        except ValueError as exc:
-            raise UsageError(f"--set {item!r}: {exc}") from None
+        claim, dot, setting = key.strip().rpartition(".")
+        if not eq or not setting.strip() or (dot and not claim):
+            raise UsageError(f"--set {item!r} must look like CLAIM.KEY=VALUE or KEY=VALUE, e.g. "
+                             "convergence.max_steps=300")
+        name = "*"
+        if dot:
+            try:
+                name = load_claim(claim).NAME
+            except ValueError as exc:
+                raise UsageError(f"--set {item!r}: {exc}") from None
         out.setdefault(name, {})[setting.strip().replace("-", "_")] = value
     return out
 

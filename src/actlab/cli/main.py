@@ -189,8 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--dataset", help="mnist, fashion-mnist or mnist1d (claims that train on data)")
     p.add_argument("--data-dir", dest="data_dir", help="folder with mnist/ and fashion-mnist/ IDX files")
-    p.add_argument("--set", action="append", metavar="CLAIM.KEY=VALUE",
-                   help="a setting of one claim (repeatable), e.g. convergence.max_steps=300")
+    p.add_argument("--set", action="append", metavar="[CLAIM.]KEY=VALUE",
+                   help="a setting of one claim (convergence.max_steps=300), or of every claim that has it "
+                        "(workers=1) (repeatable)")
     p.add_argument("--plugin", action="append", metavar="FILE", help=PLUGIN_HELP)
     p.add_argument("--no-plots", action="store_true", help="no claim figures (the scorecard's figure is still drawn)")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")

@@ -67,19 +67,25 @@ def plan(claims: Sequence[str], activations: Sequence[str], baseline: str, *, qu
     """Each claim's config for these activations; :class:`CompareError` for settings no claim can take.
 
     ``common``: seed, seeds, device, dataset, data_dir (given to the claims that have them);
-    ``sets``: claim -> {setting: value} (``--set CLAIM.KEY=VALUE``).
+    ``sets``: claim -> {setting: value} (``--set CLAIM.KEY=VALUE``), "*" -> {setting: value} for every
+    claim that has the setting (``--set KEY=VALUE``).
     """
     from ..claims import load_claim
 
+    sets = sets or {}
+    modules = [load_claim(name) for name in claims]
+    for key in sets.get("*", {}):  # KEY=VALUE for every claim that has it: some claim must
+        if not any(key in _fields(m) for m in modules):
+            raise CompareError(f"no claim compared has a setting {key!r} (--set {key}=...)")
     out = []
-    for name in claims:
-        module = load_claim(name)
+    for module in modules:
         valid = _fields(module)
         over = {k: v for k, v in (common or {}).items() if v is not None and k in valid}
-        for key in (sets or {}).get(module.NAME, {}):
+        over.update({k: v for k, v in sets.get("*", {}).items() if k in valid})
+        for key in sets.get(module.NAME, {}):
             if key.replace("-", "_") not in valid:
                 raise CompareError(f"claim {module.NAME} has no setting {key!r}; its settings: {', '.join(sorted(valid))}")
-        over.update((sets or {}).get(module.NAME, {}))
+        over.update(sets.get(module.NAME, {}))
         refused: dict[str, str] = {}
         if "activations" in valid:
             if "baseline" in valid:
