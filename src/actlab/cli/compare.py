@@ -183,7 +183,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     scorecard["command"] = command
     reused = sum(bool(info.get("reused")) for info in scorecard["claims"].values())
     env = environment(args.device or "cpu")
+    claims_s = sum(float(info.get("elapsed_s") or 0) for info in scorecard["claims"].values())
     scorecard["run"] = {"wall_s": round(time.perf_counter() - started, 1), "claims_reused": reused,
+                        "claims_elapsed_s": round(claims_s, 1),
                         "machine": {k: env.get(k) for k in ("cpu_count", "threads", "torch", "device")}}
     try:
         folder = write_compare_folder(out_root, scorecard, command, figures=lambda d: plot_scorecard(scorecard, d))

@@ -64,6 +64,11 @@ def render_rule_lines(scorecard: Mapping[str, Any]) -> str:
     return "\n".join(out) + ("\n" if out else "")
 
 
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(float(seconds))), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
 def not_measured_notes(scorecard: Mapping[str, Any]) -> list[str]:
     notes = []
     for claim, info in scorecard.get("claims", {}).items():
@@ -92,10 +97,12 @@ def render_scorecard_markdown(scorecard: Mapping[str, Any], command: str = "") -
     if run.get("wall_s") is not None:
         machine = run.get("machine") or {}
         where = f" on {machine['cpu_count']} CPU core(s)" if machine.get("cpu_count") else ""
-        minutes, seconds = divmod(int(round(float(run["wall_s"]))), 60)
         reused = run.get("claims_reused") or 0
-        parts += ["", f"This comparison took {minutes} min {seconds} s wall{where}"
-                  + (f", {reused} claim(s) reused from earlier runs" if reused else ", every claim run") + "."]
+        text = f"This `actlab compare` took {_duration(run['wall_s'])} wall{where}"
+        if reused:
+            text += (f", reusing {reused} claim result(s) from earlier runs (the claims' own run times add up to "
+                     f"{_duration(run.get('claims_elapsed_s') or 0)})")
+        parts += ["", text + "."]
     if command:
         parts += ["", f"Rerun: `{command}`"]
     return "\n".join(parts) + "\n"
