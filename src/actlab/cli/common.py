@@ -22,7 +22,7 @@ from typing import Any
 
 __all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError", "Parser", "int_arg",
            "parse_activation", "fmt_num", "check_writable", "ProgressLine", "claim_config", "one_line", "status_words",
-           "quiet_stdout"]
+           "quiet_stdout", "load_plugin_args"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -230,3 +230,18 @@ def quiet_stdout() -> None:
     except (OSError, ValueError, AttributeError):  # no real stdout (tests capture it): nothing to silence
         pass
 
+
+
+def load_plugin_args(args: argparse.Namespace) -> list[str]:
+    """Run the ``--plugin FILE`` files (repeatable) here, before any name is looked up; the names
+    they registered. Worker processes load them too (``training.workers``). One-line
+    :class:`UsageError` for a missing file, a file that raises, a file that registers nothing."""
+    paths = getattr(args, "plugin", None) or []
+    if not paths:
+        return []
+    from ..activations.plugins import PluginError, load_plugin_files
+
+    try:
+        return load_plugin_files(paths)
+    except PluginError as exc:
+        raise UsageError(str(exc)) from None

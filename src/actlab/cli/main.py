@@ -77,6 +77,16 @@ def _sweep(args: argparse.Namespace) -> int:
     return cmd_sweep(args)
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import cmd_compare
+
+    return cmd_compare(args)
+
+
+PLUGIN_HELP = ("a Python file that calls actlab.activations.register_activation (repeatable); it runs as your own "
+               "code, with your rights, here and in every worker process")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="actlab", description="Activation functions and gradient flow, measured.")
     parser.add_argument("--version", action="version", version=f"actlab {__version__}")
@@ -96,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="check activations against their declared derivative and properties")
     p.add_argument("names", nargs="*", metavar="NAME", help="activations to check (default: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    p.add_argument("--plugin", action="append", metavar="FILE", help=PLUGIN_HELP)
     p.set_defaults(func=_verify)
 
     from ..claims import CLAIMS
@@ -122,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true", help="write result.json only")
     p.add_argument("--no-report", action="store_true", help="do not (re)build DIR/report.html afterwards")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    p.add_argument("--plugin", action="append", metavar="FILE", help=PLUGIN_HELP)
     p.set_defaults(func=_run, parser=p)
 
     p = sub.add_parser("report", help="write DIR/report.html: every claim in DIR, with figures and verdicts",
@@ -159,7 +171,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
                    help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray instance)")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    p.add_argument("--plugin", action="append", metavar="FILE", help=PLUGIN_HELP)
     p.set_defaults(func=_sweep)
+
+    # actlab compare (issue 23): the claims on a set of activations, a scorecard, the rule of thumb checked
+    p = sub.add_parser("compare", help="run the claims on a set of activations: a scorecard and the rule of thumb, checked",
+                       description="Run the claims on ACT,... (default: sigmoid, tanh, relu, leaky_relu, elu, maxout, "
+                                   "gelu, silu) and write DIR/compare/scorecard.json, its table and figure, and a "
+                                   "scorecard section at the top of DIR/report.html. Claim results already in DIR for "
+                                   "the same settings are reused; rerun the same command to resume. See docs/COMPARE.md.")
+    p.add_argument("activations", nargs="?", metavar="ACT,...", help="comma-separated activation names")
+    p.add_argument("--quick", action="store_true", help="the claims' --quick sizes (about 10 minutes on a 2-core CPU)")
+    p.add_argument("--out", default="actlab-results", help="results folder (default: actlab-results)")
+    p.add_argument("--baseline", help="the activation every ratio is taken against (default: relu)")
+    p.add_argument("--claims", help="comma-separated claims to run (default: all)")
+    p.add_argument("--seed", type=int_arg, help="random seed")
+    p.add_argument("--seeds", type=int_arg, help="number of seeds (claims that repeat over seeds; verdicts need 5)")
+    p.add_argument("--device", help="cpu or cuda")
+    p.add_argument("--dataset", help="mnist, fashion-mnist or mnist1d (claims that train on data)")
+    p.add_argument("--data-dir", dest="data_dir", help="folder with mnist/ and fashion-mnist/ IDX files")
+    p.add_argument("--set", action="append", metavar="[CLAIM.]KEY=VALUE",
+                   help="a setting of one claim (convergence.max_steps=300), or of every claim that has it "
+                        "(workers=1) (repeatable)")
+    p.add_argument("--plugin", action="append", metavar="FILE", help=PLUGIN_HELP)
+    p.add_argument("--no-plots", action="store_true", help="no claim figures (the scorecard's figure is still drawn)")
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    p.set_defaults(func=_compare)
     return parser
 
 

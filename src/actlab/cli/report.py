@@ -56,7 +56,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"wrote {path} ({len(folder.results)} claim(s){missing})")
     for opt, out in outputs:
         if opt == "--markdown":
-            written = _write_markdown(out, render_markdown(folder), Path(args.dir).resolve().name)
+            key = Path(args.dir).resolve().name
+            written = _write_markdown(out, render_markdown(folder), key)
+            _write_scorecard_markdown(out, args.dir, key)  # actlab compare's scorecard, if DIR has one
         else:
             _check_own_png(out)
             written = render_summary_png(folder, out)
@@ -74,6 +76,22 @@ def _write_markdown(path: Path, block: str, key: str) -> Path:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"--markdown {path}: {exc}") from None
     return write_text_atomic(text, path)
+
+
+def _write_scorecard_markdown(path: Path, results_dir: str, key: str) -> None:
+    """DIR/compare/scorecard.json between the ``KEY scorecard`` markers of ``path`` (when it has them)."""
+    from ..report.markdown import markdown_block
+    from ..report.scorecard import scorecard_key, scorecard_markdown
+
+    block = scorecard_markdown(results_dir)
+    if block is None:
+        return
+    text = path.read_text(encoding="utf-8")
+    if markdown_block(text, scorecard_key(key)) is None:
+        print(f"actlab: warning: {path} has no '<!-- actlab results {scorecard_key(key)}: begin -->' lines; "
+              "the scorecard block is not written", file=sys.stderr)
+        return
+    _write_markdown(path, block, scorecard_key(key))
 
 
 def _check_own_png(path: Path) -> None:

@@ -16,6 +16,7 @@ from .common import (
     UsageError,
     check_writable,
     claim_config,
+    load_plugin_args,
     one_line,
     status_words,
 )
@@ -95,6 +96,7 @@ def _cmd_run(args: argparse.Namespace, starting: ProgressLine) -> int:
             resolve_device(args.device)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+    load_plugin_args(args)  # --plugin: the user's activations, before the names are checked
     configs = [claim_config(m, args, strict=len(modules) == 1) for m in modules]
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
         raise UsageError(f"--threads {args.threads} must be from 1 to {MAX_THREADS}")

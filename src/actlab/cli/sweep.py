@@ -16,6 +16,7 @@ from .common import (
     UsageError,
     check_writable,
     claim_config,
+    load_plugin_args,
     one_line,
     status_words,
 )
@@ -46,6 +47,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers {args.workers} must be from 0 to {MAX_WORKERS} (0: one per core)")
     if args.ray_address is not None and args.backend != "ray":
         raise UsageError("--ray-address goes with --backend ray")
+    load_plugin_args(args)  # --plugin: here, then in every worker (runs/sweep_backends.py)
     base = claim_config(module, args, strict=True)
     from ..data.errors import DataError
     from ..data.files import check_data_folder

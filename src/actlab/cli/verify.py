@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import EXIT_FAILURE, EXIT_OK, ProgressLine, parse_activation
+from .common import EXIT_FAILURE, EXIT_OK, ProgressLine, load_plugin_args, parse_activation
 
 __all__ = ["cmd_verify"]
 
@@ -17,7 +17,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         check_stability,
     )
 
-    acts = [parse_activation(n) for n in (args.names or names())]
+    plugged = load_plugin_args(args)  # --plugin FILE: with no NAME, check what it registered
+    acts = [parse_activation(n) for n in (args.names or plugged or names())]
     # verify() is these four checks in this order; run one at a time to show progress
     # (each takes well under 2 s on a 2-core CPU, so the line moves at least that often).
     checks = (("derivative", check_derivative), ("gradcheck", check_gradcheck),

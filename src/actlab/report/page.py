@@ -19,6 +19,7 @@ from .._version import __version__
 from ..claims import CLAIMS
 from .claims import claim_module, run_scale
 from .folder import ResultsFolder
+from .scorecard import SCORECARD_CSS, scorecard_section
 from .section import claim_section
 from .summary import missing_block, monitor_note, monitor_section, summary_table, tally
 from .values import esc, plural, unique
@@ -81,6 +82,7 @@ and says whether the claim holds here.</p>
 {_scale_line(folder, modules)}
 {tally(folder)}
 </header>
+{scorecard_section(folder.root)}
 <section class="summary-section">
 <h2 class="visually-plain">Summary</h2>
 {summary_table(folder, modules, quick)}
@@ -104,7 +106,7 @@ def page(title: str, body: str) -> str:
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
 <meta name="generator" content="actlab {esc(__version__)}">
 <title>{esc(title)}</title>
-<style>{CSS}</style>
+<style>{CSS}{SCORECARD_CSS}</style>
 <script>{SCRIPT}</script>
 </head>
 <body>

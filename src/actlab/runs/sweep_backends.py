@@ -33,7 +33,7 @@ class SweepError(ValueError):
     """A sweep that cannot start or go on: the message says why and what to do."""
 
 
-def execute_run(module_name: str, config: Any) -> dict[str, Any]:
+def execute_run(module_name: str, config: Any, plugins: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run one config of a claim here; the task both backends run.
 
     Returns ``{"status": "ok", "result": Result.to_dict()}`` or, if the claim raised,
@@ -44,6 +44,10 @@ def execute_run(module_name: str, config: Any) -> dict[str, Any]:
 
     torch.set_num_threads(1)  # one thread per run, whatever the backend and the worker count
     try:
+        if plugins:  # --plugin files (a Ray worker is not started by our pool's initializer)
+            from ..activations.plugins import load_plugin_files
+
+            load_plugin_files(plugins)
         module = importlib.import_module(module_name)
         return {"status": "ok", "result": module.run(config).to_dict()}
     except Exception as exc:  # reported to the driver, traceback and all
@@ -51,7 +55,7 @@ def execute_run(module_name: str, config: Any) -> dict[str, Any]:
                 "traceback": traceback.format_exc(), "data_error": isinstance(exc, DataError)}
 
 
-def _init_local_worker(driver_alive: Any) -> None:
+def _init_local_worker(driver_alive: Any, plugins: tuple[str, ...] = ()) -> None:
     """A local worker ignores Ctrl-C (the driver's to handle) and ends when the driver does.
 
     ``driver_alive`` is the read end of a pipe whose only write end the driver holds: it
@@ -61,9 +65,11 @@ def _init_local_worker(driver_alive: Any) -> None:
     import signal
 
     from ..activations import REGISTRY
+    from ..activations.plugins import load_plugin_files
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     REGISTRY.load_plugins(report=False)  # a broken plugin: the driver has said so once
+    load_plugin_files(plugins)  # --plugin files the driver loaded (a fork server's workers start without them)
 
     def watch() -> None:
         try:
@@ -114,8 +120,10 @@ class _LocalBackend:
     def _new_pool(self):
         from concurrent.futures import ProcessPoolExecutor
 
+        from ..activations.plugins import loaded_plugin_files
+
         return ProcessPoolExecutor(max_workers=self.slots, mp_context=self._context,
-                                   initializer=_init_local_worker, initargs=(self._alive_r,))
+                                   initializer=_init_local_worker, initargs=(self._alive_r, loaded_plugin_files()))
 
     def submit(self, module_name: str, config: Any):
         from concurrent.futures.process import BrokenProcessPool
@@ -186,12 +194,15 @@ class _RayBackend:
             self._owner = True
         self.slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._task = ray.remote(num_cpus=1, max_retries=0)(execute_run)
+        from ..activations.plugins import loaded_plugin_files
+
+        self._plugins = loaded_plugin_files()  # paths on this machine: a remote node needs the same path
 
     def submit(self, module_name: str, config: Any):
         if str(getattr(config, "device", "cpu")).startswith("cuda"):
             # A GPU run goes to a node with a free GPU (Ray sets CUDA_VISIBLE_DEVICES to it).
-            return self._task.options(num_gpus=1).remote(module_name, config)
-        return self._task.remote(module_name, config)
+            return self._task.options(num_gpus=1).remote(module_name, config, self._plugins)
+        return self._task.remote(module_name, config, self._plugins)
 
     def wait(self, handles: Sequence[Any]) -> list[Any]:
         ready, _ = self._ray.wait(list(handles), num_returns=1)

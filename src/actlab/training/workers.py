@@ -24,17 +24,19 @@ def default_workers(n_tasks: int) -> int:
     return max(1, min(os.cpu_count() or 1, n_tasks))
 
 
-def _init_worker() -> None:
+def _init_worker(plugins: tuple[str, ...] = ()) -> None:
     import signal
 
     import torch
 
     from ..activations import REGISTRY
+    from ..activations.plugins import load_plugin_files
 
     # Ctrl-C is the parent's to handle: it cancels the queue and stops the workers at once.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     REGISTRY.load_plugins(report=False)  # a broken plugin: the parent has said so once
+    load_plugin_files(plugins)  # --plugin files the parent loaded (spawned workers start bare)
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -60,7 +62,10 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` spawned processes with one torch thread each, to pass to
     :func:`run_tasks` as ``pool`` across several rounds of tasks (each new process pays
     its imports once, seconds with torch). Use it as a context manager."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker)
+    from ..activations.plugins import loaded_plugin_files
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                               initargs=(loaded_plugin_files(),))
 
 
 def run_tasks(

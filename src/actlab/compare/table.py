@@ -1,0 +1,108 @@
+"""The scorecard as text: the Markdown table (one row per activation, one column per property,
+units in the header, the best per column marked) and the rule of thumb, line by line.
+
+Pure functions of ``scorecard.json`` (no dates, no paths): the README block is this text, so a
+test can regenerate it from the committed file and compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .scorecard import cell_text
+
+__all__ = ["column_header", "render_table", "render_rule_lines", "render_scorecard_markdown", "STATUS_WORD", "not_measured_notes",
+           "BEST_MARK"]
+
+STATUS_WORD = {"holds": "holds", "does_not_hold": "does not hold", "inconclusive": "inconclusive"}
+BEST_MARK = "\u2605"  # ★
+
+
+def column_header(col: Mapping[str, Any]) -> str:
+    """"convergence: steps to 15% error (steps; lower is better)"."""
+    better = {"higher": "higher is better", "lower": "lower is better"}.get(col.get("better"), "")
+    unit = str(col.get("unit", "")).strip()
+    parts = ", ".join(p for p in (unit, better) if p)
+    return f"{col['claim']}: {col['quantity']}" + (f" ({parts})" if parts else "")
+
+
+def _md(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def render_table(scorecard: Mapping[str, Any]) -> str:
+    """The Markdown table: estimate (95% interval) per cell, the best marked."""
+    cols = scorecard.get("columns", [])
+    if not cols:
+        return "_No claim gave per-activation numbers._\n"
+    head = "| activation | " + " | ".join(_md(column_header(c)) for c in cols) + " |"
+    lines = [head, "|---|" + "---|" * len(cols)]
+    for row in scorecard.get("rows", []):
+        act = row["activation"]
+        cells = []
+        for c in cols:
+            cell = row.get("cells", {}).get(c["id"], {"measured": False})
+            text = cell_text(cell)
+            if c.get("best") == act:
+                text = f"**{text}** {BEST_MARK}"
+            cells.append(_md(text))
+        base = " (baseline)" if act == scorecard.get("baseline") else ""
+        lines.append(f"| {act}{base} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_rule_lines(scorecard: Mapping[str, Any]) -> str:
+    """One Markdown list item per sentence: word, evidence, the rule, limits."""
+    out = []
+    for line in scorecard.get("rule_of_thumb", []):
+        out.append(f"- **{_md(line['sentence'])}** {STATUS_WORD[line['status']]}. {_md(line['evidence'])}. "
+                   f"_Rule: {_md(line.get('rule', {}).get('text', ''))}_")
+        for lim in line.get("limits", []):
+            out.append(f"  - Limit ({_md(lim['name'])}): {_md(lim['statement'])}: {STATUS_WORD[lim['status']]}. "
+                       f"{_md(lim['evidence'])}.")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(float(seconds))), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def not_measured_notes(scorecard: Mapping[str, Any]) -> list[str]:
+    notes = []
+    for claim, info in scorecard.get("claims", {}).items():
+        if info.get("status") == "no_per_activation":
+            notes.append(f"{claim}: gave no per-activation numbers (not measured by this claim)")
+        elif info.get("status") == "not_run":
+            notes.append(f"{claim}: not run")
+        for act, why in sorted(info.get("refused", {}).items()):
+            notes.append(f"{act} not measured by {claim}: {why}")
+    return notes
+
+
+def render_scorecard_markdown(scorecard: Mapping[str, Any], command: str = "") -> str:
+    """The whole block: the table, what was not measured, the rule of thumb, the command."""
+    parts = [f"Rows: activations; columns: each claim's own number per activation, estimate (95% interval) over "
+             f"seeds; {BEST_MARK}: the best estimate in its column (overlapping intervals: no clear winner). "
+             f"Ratios are to {scorecard.get('baseline', 'relu')}, paired by seed, in scorecard.json.", "",
+             render_table(scorecard).rstrip()]
+    missing = not_measured_notes(scorecard)
+    if missing:
+        parts += ["", "Not measured: " + "; ".join(_md(m) for m in missing) + "."]
+    rules = render_rule_lines(scorecard)
+    if rules:
+        parts += ["", "**The rule of thumb (CS231n), checked line by line:**", "", rules.rstrip()]
+    run = scorecard.get("run") or {}
+    if run.get("wall_s") is not None:
+        machine = run.get("machine") or {}
+        where = f" on {machine['cpu_count']} CPU core(s)" if machine.get("cpu_count") else ""
+        reused = run.get("claims_reused") or 0
+        text = f"This `actlab compare` took {_duration(run['wall_s'])} wall{where}"
+        if reused:
+            text += (f", reusing {reused} claim result(s) from earlier runs (the claims' own run times add up to "
+                     f"{_duration(run.get('claims_elapsed_s') or 0)})")
+        parts += ["", text + "."]
+    if command:
+        parts += ["", f"Rerun: `{command}`"]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,136 @@
+"""The scorecard from constructed claim results (the per-activation contract), and the rule of
+thumb's verdicts from it, checked against numbers computed here by hand (scipy's t quantile)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from scipy import stats as sps
+
+from actlab.compare import build_scorecard, check_rule_of_thumb
+from actlab.compare.rules import RULES
+from actlab.compare.scorecard import NOT_MEASURED
+from actlab.compare.table import render_scorecard_markdown
+from actlab.verdicts.result import PerActivation, Result, Verdict
+from actlab.verdicts.stats import activation_number
+
+ACTS = ["sigmoid", "tanh", "relu", "gelu"]
+
+
+def _result(name: str, per: tuple[PerActivation, ...] = ()) -> Result:
+    return Result(experiment=name, config={}, metrics={}, verdict=Verdict("holds", "constructed"), env={},
+                  elapsed_s=1.0, per_activation=per)
+
+
+def _steps(factors: dict[str, float], seeds: int = 5, spread: float = 0.05) -> PerActivation:
+    """Steps per seed: relu 100 * (1 + spread * k), others factor x relu's with their own wobble."""
+    relu = [100.0 * (1 + spread * k) for k in range(seeds)]
+    values = []
+    for act, f in factors.items():
+        per = [r * f * (1 + spread * ((3 * k) % seeds - seeds / 2) / seeds) for k, r in enumerate(relu)]
+        values.append(activation_number(act, per, relu))
+    return PerActivation("steps_to_target", "steps to 15% training error", "steps", "lower", "relu", tuple(values),
+                         ratio_label="steps / relu's, paired by seed")
+
+
+def _log_t(values):
+    logs = [math.log(v) for v in values]
+    n = len(logs)
+    m = sum(logs) / n
+    s = math.sqrt(sum((x - m) ** 2 for x in logs) / (n - 1))
+    h = sps.t.ppf(0.975, n - 1) * s / math.sqrt(n)
+    return math.exp(m), math.exp(m - h), math.exp(m + h)
+
+
+def test_cells_are_the_claims_numbers_and_missing_ones_say_so():
+    relu = [100.0, 110.0, 95.0, 105.0, 98.0]
+    tanh = [180.0, 200.0, 170.0, 210.0, 190.0]
+    steps = PerActivation("steps_to_target", "steps to 15% error", "steps", "lower", "relu",
+                          (activation_number("relu", relu, relu), activation_number("tanh", tanh, relu)))
+    cost = PerActivation("forward_ratio", "forward time / relu's", "x", "lower", "relu",
+                         (activation_number("tanh", [1.5] * 5, [1.0] * 5),))
+    card = build_scorecard({"convergence": _result("convergence", (steps,)), "cost": _result("cost", (cost,)),
+                            "zigzag": _result("zigzag"), "saturation": None}, ["relu", "tanh", "gelu"], "relu",
+                           refused={"cost": {"gelu": "cost takes no such op"}})
+    assert [r["activation"] for r in card["rows"]] == ["relu", "tanh", "gelu"]
+    assert [c["id"] for c in card["columns"]] == ["convergence/steps_to_target", "cost/forward_ratio"]
+    tanh_cell = card["rows"][1]["cells"]["convergence/steps_to_target"]
+    est, low, high = _log_t(tanh)
+    assert tanh_cell["measured"] and tanh_cell["n"] == 5
+    assert tanh_cell["estimate"] == pytest.approx(est, rel=1e-12)
+    assert (tanh_cell["low"], tanh_cell["high"]) == (pytest.approx(low, rel=1e-12), pytest.approx(high, rel=1e-12))
+    r, rl, rh = _log_t([t / b for t, b in zip(tanh, relu)])
+    assert (tanh_cell["ratio"], tanh_cell["ratio_low"], tanh_cell["ratio_high"]) == (
+        pytest.approx(r), pytest.approx(rl), pytest.approx(rh))
+    # lower is better: relu has the smaller estimate in steps; gelu was not measured at all
+    assert card["columns"][0]["best"] == "relu"
+    gelu = card["rows"][2]["cells"]
+    assert not gelu["convergence/steps_to_target"]["measured"]
+    assert gelu["convergence/steps_to_target"]["note"].startswith(NOT_MEASURED)
+    assert gelu["cost/forward_ratio"]["note"] == f"{NOT_MEASURED}: cost takes no such op"
+    assert card["claims"]["zigzag"]["status"] == "no_per_activation"
+    assert card["claims"]["saturation"]["status"] == "not_run"
+    md = render_scorecard_markdown(card)
+    assert "| activation | convergence: steps to 15% error (steps, lower is better) |" in md
+    assert "zigzag: gave no per-activation numbers (not measured by this claim)" in md
+    assert "gelu not measured by cost: cost takes no such op" in md
+
+
+def _card(steps: PerActivation, baseline: str = "relu", gain: PerActivation | None = None):
+    results = {"convergence": _result("convergence", (steps,))}
+    if gain is not None:
+        results["vanishing"] = _result("vanishing", (gain,))
+    card = build_scorecard(results, [v.activation for v in steps.values], baseline)
+    return {line["sentence"]: line for line in check_rule_of_thumb(card)}
+
+
+def test_rule_of_thumb_words_follow_the_intervals():
+    steps = _steps({"sigmoid": 3.0, "tanh": 1.02, "relu": 1.0, "gelu": 0.8, "silu": 0.95})
+    gain = PerActivation("gain_per_layer", "backward gain per layer", "x per layer", "neither", "relu",
+                         (activation_number("sigmoid", [0.24, 0.25, 0.23, 0.24, 0.26], [1.0, 1.01, 0.99, 1.0, 1.02]),
+                          activation_number("relu", [1.0, 1.01, 0.99, 1.0, 1.02], [1.0, 1.01, 0.99, 1.0, 1.02])))
+    lines = _card(steps, gain=gain)
+    assert len(lines) == len(RULES) == 6
+    sigmoid = lines["Never use sigmoid."]
+    assert sigmoid["status"] == "holds", sigmoid["evidence"]
+    assert "Slowest to target in 1 of 1" in sigmoid["evidence"]
+    assert sigmoid["rule"]["threshold"] == 1.5 and sigmoid["rule"]["min_seeds"] == 5
+    assert sigmoid["limits"][0]["status"] == "holds"  # gain 0.24x of relu's: below 1
+    # tanh at 1.02x relu with a 5% wobble: the interval spans 1, so no word either way
+    tanh = lines["Try out tanh but don't expect much."]
+    assert tanh["status"] == "inconclusive" and "spans the threshold 1" in tanh["evidence"]
+    # Use ReLU needs sigmoid AND tanh slower: tanh undecided -> inconclusive
+    assert lines["Use ReLU."]["status"] == "inconclusive"
+    assert lines["Use ReLU."]["limits"][0]["status"] == "holds"  # gelu is faster than relu here
+    assert lines["GELU/SiLU train at least as fast as ReLU."]["status"] == "holds"
+    # nothing measured dead units, nor leaky_relu / maxout / elu: inconclusive with the reason
+    assert "no claim measured the dead units" in lines["Be careful with your learning rates."]["evidence"]
+    assert "none of leaky_relu, maxout, elu" in lines["Try out Leaky ReLU / Maxout / ELU."]["evidence"]
+
+
+def test_rule_of_thumb_reversed_numbers_do_not_hold():
+    steps = _steps({"sigmoid": 0.7, "tanh": 0.6, "relu": 1.0, "gelu": 1.6, "silu": 1.5})
+    lines = _card(steps)
+    assert lines["Never use sigmoid."]["status"] == "does_not_hold"
+    assert lines["Use ReLU."]["status"] == "does_not_hold"
+    assert lines["GELU/SiLU train at least as fast as ReLU."]["status"] == "does_not_hold"
+
+
+def test_too_few_seeds_or_another_baseline_is_inconclusive():
+    lines = _card(_steps({"sigmoid": 3.0, "relu": 1.0}, seeds=3))
+    assert lines["Never use sigmoid."]["status"] == "inconclusive"
+    assert "a verdict needs at least 5" in lines["Never use sigmoid."]["evidence"]
+    lines = _card(_steps({"sigmoid": 3.0, "relu": 1.0}), baseline="tanh")
+    assert lines["Never use sigmoid."]["status"] == "inconclusive"
+    assert "--baseline relu" in lines["Never use sigmoid."]["evidence"]
+
+
+def test_dead_share_rule_reads_percent_and_fractions():
+    dead = [40.0, 45.0, 42.0, 38.0, 44.0]
+    for unit, scale in (("%", 1.0), ("fraction", 0.01)):
+        per = PerActivation("dead_share", "dead units at the deadliest rate that trains", unit, "lower", "relu",
+                            (activation_number("relu", [d * scale for d in dead], positive=True),))
+        card = build_scorecard({"dead-relu": _result("dead-relu", (per,))}, ["relu"], "relu")
+        line = next(x for x in check_rule_of_thumb(card) if x["sentence"].startswith("Be careful"))
+        assert line["status"] == "holds", (unit, line["evidence"])
