@@ -45,6 +45,7 @@ def forget_plugins():
     _LOADED.clear()
 
 
+@pytest.mark.needs_data
 def test_run_loads_the_plugin_in_the_parent_and_in_two_spawned_workers(tmp_path):
     plugin = _plugin(tmp_path, "mine")
     out = tmp_path / "res"
