@@ -124,18 +124,123 @@ def test_concurrent_runs_never_write_at_once(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".vanishing.") and p.is_dir()) == []
 
 
-def test_stale_temporary_folders_of_actlabs_pattern_are_cleaned_and_nothing_else(tmp_path):
-    stale = [tmp_path / ".vanishing.k2j4_x9a", tmp_path / ".vanishing.old.ab12cd34"]
+def test_stale_temporary_folders_actlab_marked_are_cleaned_and_nothing_else(tmp_path):
+    from actlab.runs.folders import TEMP_MARK, _make_temp
+
+    stale = [_make_temp(tmp_path, "vanishing", "tmp"), _make_temp(tmp_path, "vanishing", "old")]
     for folder in stale:
         (folder / "x").mkdir(parents=True)
         (folder / "x" / "result.json").write_text("{}")
-    kept = [tmp_path / ".vanishing.notes", tmp_path / ".vanishing.k2j4_x9a.txt", tmp_path / ".zigzag.k2j4_x9a"]
+    # issue 21, item 4: a user's hidden folders named like actlab's temporary ones, old and new style
+    kept = [tmp_path / ".vanishing.notes", tmp_path / ".vanishing.k2j4_x9a.txt", tmp_path / ".zigzag.k2j4_x9a",
+            tmp_path / ".vanishing.abcdefgh", tmp_path / ".vanishing.old.abcd1234",
+            tmp_path / ".vanishing.actlab-tmp.abcdefgh", tmp_path / ".vanishing.actlab-old.abcd1234"]
     kept[0].mkdir()
     kept[1].write_text("mine")
-    kept[2].mkdir()
+    for folder in (kept[2], *kept[3:]):
+        folder.mkdir()
+        (folder / "thesis.tex").write_text("mine\n")
+    (kept[-1] / TEMP_MARK).write_text("not actlab's words\n")  # a mark file that actlab did not write
     assert actlab("run", "vanishing", *TINY, "--out", str(tmp_path)).returncode == 0
     assert not any(p.exists() for p in stale)
     assert all(p.exists() for p in kept)
+    assert all((p / "thesis.tex").read_text() == "mine\n" for p in (kept[2], *kept[3:]))
+
+
+def test_a_link_at_the_lock_path_is_never_followed(tmp_path):
+    """Issue 21, item 1: `ln -s victim D/.NAME.lock` used to truncate the victim to a pid."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".vanishing.lock").symlink_to(victim)
+    line = one_error_line(actlab("run", "vanishing", *TINY, "--out", str(out)))
+    assert f"{out / '.vanishing.lock'} is a link, not actlab's lock" in line
+    assert victim.read_text() == "precious\n" and (out / ".vanishing.lock").is_symlink()
+    assert not (out / "vanishing").exists()
+
+
+def test_a_link_at_a_sweeps_lock_path_is_never_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (tmp_path / "out" / "vanishing").mkdir(parents=True)
+    (tmp_path / "out" / "vanishing" / ".lock").symlink_to(victim)
+    proc = actlab("sweep", "vanishing", "--seeds", "1", "--workers", "1", "--no-progress", "--out",
+                  str(tmp_path / "out"), *[a for a in TINY if a not in ("--no-plots", "--no-progress")])
+    line = one_error_line(proc)
+    assert "is a link, not actlab's lock" in line
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_users_file_at_the_lock_path_survives_and_no_lock_is_left(tmp_path):
+    """Issue 21, item 5: the user's D/.NAME.lock stays byte for byte; actlab's own lock goes away."""
+    (tmp_path / ".vanishing.lock").write_text("my lock notes\n")
+    line = one_error_line(actlab("run", "vanishing", *TINY, "--out", str(tmp_path)))
+    assert "is a file actlab did not make, not actlab's lock" in line
+    assert (tmp_path / ".vanishing.lock").read_text() == "my lock notes\n"
+    other = tmp_path / "other"
+    assert actlab("run", "vanishing", *TINY, "--out", str(other)).returncode == 0
+    assert sorted(p.name for p in other.iterdir()) == ["report.html", "vanishing"]  # no .lock, no temp folder
+    sweep = actlab("sweep", "vanishing", "--seeds", "1", "--workers", "1", "--no-progress", "--out",
+                   str(tmp_path / "sweep"), *[a for a in TINY if a not in ("--no-plots", "--no-progress")])
+    assert sweep.returncode == 0, sweep.stderr
+    assert not (tmp_path / "sweep" / "vanishing" / ".lock").exists()
+
+
+def test_a_stale_lock_of_a_killed_run_is_reused(tmp_path):
+    from actlab.runs.folders import LOCK_TAG
+
+    (tmp_path / ".vanishing.lock").write_text(f"{LOCK_TAG}999999\n")  # what a SIGKILLed run leaves
+    assert actlab("run", "vanishing", *TINY, "--out", str(tmp_path)).returncode == 0
+    assert not (tmp_path / ".vanishing.lock").exists()
+
+
+def test_the_lock_stays_exclusive_while_holders_remove_it(tmp_path):
+    """Removing the lock file at the end must not let two holders in at once (the race it closes)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        spans = [s for spans in pool.map(_hold_repeatedly, [str(tmp_path)] * 4) for s in spans]
+    assert len(spans) >= 4
+    spans.sort()
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert start >= end, "two processes held the lock at once"
+    assert not (tmp_path / ".vanishing.lock").exists()
+
+
+def _hold_repeatedly(out_root: str) -> list[tuple[float, float]]:
+    from actlab.runs.folders import FolderError
+
+    spans = []
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        try:
+            with claim_lock(out_root, "vanishing"):
+                start = time.monotonic()
+                time.sleep(0.002)
+                spans.append((start, time.monotonic()))
+        except FolderError:
+            pass
+    return spans
+
+
+def test_a_copied_results_folder_with_the_users_figure_survives(tmp_path):
+    """Issue 21, item 2: a copy of docs/results/quick/NAME (no marker) plus the user's PNG."""
+    import shutil
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "results" / "quick" / "vanishing"
+    assert (docs / MARKER).is_file()  # committed results carry the marker
+    legacy = tmp_path / "vanishing"
+    legacy.mkdir()
+    shutil.copy(docs / "result.json", legacy / "result.json")
+    (legacy / "mine.png").write_bytes(b"\x89PNG my figure")
+    line = one_error_line(actlab("run", "vanishing", *TINY, "--out", str(tmp_path)))
+    assert "holds files actlab did not write (mine.png)" in line and f"no {MARKER}" in line
+    assert (legacy / "mine.png").read_bytes() == b"\x89PNG my figure"
+    shutil.copy(docs / MARKER, legacy / MARKER)  # with the committed marker: mine.png is still not listed
+    one_error_line(actlab("run", "vanishing", *TINY, "--out", str(tmp_path)))
+    assert (legacy / "mine.png").read_bytes() == b"\x89PNG my figure"
 
 
 @pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
@@ -260,4 +365,4 @@ def test_write_claim_from_four_processes_never_loses_or_litters(tmp_path):
         assert outcome == "ok" or "another actlab run (pid " in outcome, outcome
     result = json.loads((tmp_path / "vanishing" / "result.json").read_text())
     assert result["config"]["seed"] in [i for i, o in enumerate(outcomes) if o == "ok"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".vanishing.lock", "vanishing"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vanishing"]  # no lock file left (issue 21, item 5)

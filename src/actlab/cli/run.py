@@ -43,6 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..runs.folders import (
         FolderError,
         check_claim_folder,
+        check_claim_lock,
         check_out_folder,
         check_report_file,
         claim_lock,
@@ -79,6 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_out_folder(out_root)
         for module in modules:
             check_claim_folder(out_root, module.NAME)
+            check_claim_lock(out_root, module.NAME)
         if not args.no_report:
             check_report_file(out_root)
     except FolderError as exc:
