@@ -121,7 +121,7 @@ def test_a_report_html_that_is_a_folder_is_named(folder):
     proc = actlab("report", str(folder))
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
-    assert lines[0] == f"actlab: error: cannot write or read {folder / 'report.html'}: Is a directory"
+    assert lines[0] == f"actlab: error: {folder / 'report.html'} is a folder, not actlab's report; move it away"
     proc = actlab("run", "vanishing", *TINY[:-1], "--no-plots", "--out", str(folder))
     assert proc.returncode == 2 and f"{folder / 'report.html'} is a folder, not actlab's report" in proc.stderr
     assert not any(p.name.startswith(".report.html.") for p in folder.iterdir())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from .common import (
     EXIT_OK,
     ProgressLine,
     UsageError,
+    check_utf8_path,
     check_writable,
     claim_config,
 )
@@ -75,6 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     configs = [claim_config(m, args, strict=len(modules) == 1) for m in modules]
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
         raise UsageError(f"--threads {args.threads} must be from 1 to {MAX_THREADS}")
+    check_utf8_path("--out", args.out)
     out_root = Path(args.out)
     try:  # before any work: nothing of the user's is in the way
         check_out_folder(out_root)
@@ -120,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
         for line in folder.skipped:
             print(f"actlab: warning: not in the report: {line}", file=sys.stderr)
-        print(f"\nreport: {build_report(folder)}  (open it in a browser; `actlab report {out_root}` rebuilds it)")
+        print(f"\nreport: {build_report(folder)}  (open it in a browser; `actlab report {shlex.quote(str(out_root))}` rebuilds it)")
     return EXIT_OK
 
 

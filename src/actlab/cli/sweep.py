@@ -9,7 +9,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import EXIT_FAILURE, EXIT_OK, ProgressLine, UsageError, check_writable, claim_config
+from .common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    ProgressLine,
+    UsageError,
+    check_utf8_path,
+    check_writable,
+    claim_config,
+)
 
 __all__ = ["cmd_sweep"]
 
@@ -50,6 +58,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         plan = plan_sweep(module, base, seeds=args.sweep_seeds, grid=grid)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{module.NAME}: {exc}") from None
+    check_utf8_path("--out", args.out)
     out_root = Path(args.out)
     check_writable(out_root)
     progress = ProgressLine(f"sweep {module.NAME}", enabled=not args.no_progress)

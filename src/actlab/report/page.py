@@ -20,7 +20,14 @@ from ..claims import CLAIMS
 from .claims import claim_module, run_scale
 from .folder import ResultsFolder
 from .section import claim_section
-from .summary import missing_block, monitor_note, monitor_section, summary_table, tally
+from .summary import (
+    missing_block,
+    monitor_note,
+    monitor_section,
+    runs_section,
+    summary_table,
+    tally,
+)
 from .values import esc, plural, unique
 
 __all__ = ["render_html", "page", "problems", "CSS", "SCRIPT"]
@@ -64,6 +71,7 @@ def render_html(folder: ResultsFolder, generated: _dt.datetime | None = None) ->
         run_scale(modules[c.name][0], c.name, c.result.config).kind == "quick"
         for c in present if isinstance(c.result.config, Mapping)) >= len(present)
     sections = [claim_section(c, *modules[c.name]) for c in folder.results]
+    sections.append(runs_section(folder))
     if folder.monitor is not None:
         sections.append(monitor_section(folder.monitor))
     env = _common_env(folder)
