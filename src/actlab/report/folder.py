@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shlex
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,7 +231,12 @@ class _Scan:
             if folder.name in CLAIMS:  # a claim's folder without its result: say so
                 self.unreadable.append(Unreadable(folder.name, path, f"{path}: no such file"))
             return
-        why = _not_regular(path, self.inside)
+        # the folder is a real folder inside the results folder (not a link): a regular file in it is inside too
+        try:
+            regular = stat.S_ISREG(os.lstat(path).st_mode)
+        except OSError:
+            regular = False
+        why = None if regular else _not_regular(path, self.inside) or "not a regular file"
         if why:
             self.unreadable.append(Unreadable(folder.name, path, f"{path}: {why}"))
             return

@@ -111,7 +111,7 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
         ran = {"quick": "Quick run (`--quick`)", "full": "Full-scale run", "custom": "Run at custom sizes",
                "unknown": "Run"}[scale.kind]
         tail = f"{ran}, {duration(r.elapsed_s)}" + (f" on {where}" if where else "") + "."
-        if scale.kind != "full":
+        if scale.kind != "full" and name in CLAIMS:  # a command only for actlab's own claims
             tail += f" Full scale: `{scale.full_command.replace('`', '')}`."
         head = f"**{number}. {_name(name)}: {_verdict_word(r.verdict.status)}.**"
         if value:
