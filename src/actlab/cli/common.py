@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError", "Parser", "int_arg",
-           "parse_activation", "fmt_num", "check_writable", "check_utf8_path", "shown_path", "ProgressLine", "claim_config", "one_line",
+           "parse_activation", "fmt_num", "check_writable", "check_utf8_path", "shown_path", "ProgressLine", "claim_config", "check_memory", "one_line",
            "quiet_stdout"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -167,9 +167,21 @@ def claim_config(module, args: argparse.Namespace, *, strict: bool):
             continue
         overrides[key] = value
     try:
-        return make_config(module.Config, module.QUICK if args.quick else None, overrides)
+        config = make_config(module.Config, module.QUICK if args.quick else None, overrides)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{module.NAME}: {exc}") from None
+    check_memory(config, module.NAME)
+    return config
+
+
+def check_memory(config, name: str) -> None:
+    """Settings that cannot fit in this machine's memory: one line with the estimate, before any work."""
+    from ..training.memory import check_fits
+
+    try:
+        check_fits(config, name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 

@@ -135,5 +135,11 @@ def _run_claim(module, config, label: str, args: argparse.Namespace):
         raise
     except ValueError as exc:  # settings only the run can check (batch_size > examples of the dataset)
         raise UsageError(f"{module.NAME}: {exc}") from None
+    except (MemoryError, RuntimeError) as exc:  # an allocation the estimate did not foresee
+        from ..training.memory import is_out_of_memory, out_of_memory_text
+
+        if not is_out_of_memory(exc):
+            raise
+        raise UsageError(out_of_memory_text(exc, config, module.NAME)) from None
     finally:
         progress.close()

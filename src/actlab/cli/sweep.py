@@ -14,6 +14,7 @@ from .common import (
     EXIT_OK,
     ProgressLine,
     UsageError,
+    check_memory,
     check_utf8_path,
     check_writable,
     claim_config,
@@ -58,6 +59,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         plan = plan_sweep(module, base, seeds=args.sweep_seeds, grid=grid)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{module.NAME}: {exc}") from None
+    for run in {id(r.config): r for r in plan.runs[:100_000]}.values():  # each grid point's sizes, before any work
+        check_memory(run.config, module.NAME)
     check_utf8_path("--out", args.out)
     out_root = Path(args.out)
     check_writable(out_root)

@@ -403,7 +403,12 @@ def write_claim(result: Any, name: str, out_root: str | os.PathLike[str],
     old = None
     try:
         if figures is not None:
-            figures(tmp)
+            try:
+                figures(tmp)
+            except OSError as exc:  # matplotlib writes through a file object: its errors name no file
+                if exc.filename:
+                    raise
+                raise OSError(exc.errno, exc.strerror or str(exc), str(final / "*.png")) from None
         body = result.to_dict() if hasattr(result, "to_dict") else result
         write_json_atomic(body, tmp / "result.json")
         files = sorted(p.name for p in tmp.iterdir() if p.name != TEMP_MARK)
