@@ -408,3 +408,34 @@ def test_stopping_an_early_parallel_sweep_is_fast_one_line_and_leaves_nothing(tm
                                         "rerun the same command to go on"], err
     assert latency < 2.0, f"took {latency:.1f}s to stop"
     assert [s for s in ps if not s.startswith("Z")] == [], ps  # no fork server, worker or resource tracker left
+
+
+def test_a_failed_ray_join_keeps_rays_cpp_log_lines_off_stderr(tmp_path):
+    """Issue 21, item 16: gcs_client.cc lines and "Source Location Trace" leaked beside the one-line error."""
+    fake = tmp_path / "fake_ray"
+    (fake / "ray").mkdir(parents=True)
+    (fake / "ray" / "__init__.py").write_text(
+        "import os\n"
+        "def is_initialized():\n    return False\n"
+        "def init(**kwargs):\n"
+        "    os.write(2, b'[2026-12-07 03:00:00,000 E 1 1] gcs_client.cc:102: Failed to connect to GCS\\n'\n"
+        "                b'*** SIGABRT received *** Source Location Trace\\n')\n"
+        "    raise ConnectionError('could not connect to the GCS at 127.0.0.1:' + os.environ['PORT'])\n")
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    env = {**os.environ, "PORT": str(port),
+           "PYTHONPATH": os.pathsep.join([str(fake), SRC, os.environ.get("PYTHONPATH", "")])}
+    sizes = [a for a in TINY if a not in ("--no-plots", "--no-progress")]
+    try:
+        proc = subprocess.run([sys.executable, "-m", "actlab.cli", "sweep", "vanishing", "--seeds", "1", "--backend",
+                               "ray", "--ray-address", f"127.0.0.1:{port}", "--no-progress", "--out", str(tmp_path / "o"),
+                               *sizes], capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        server.close()
+    line = one_error_line(proc)
+    assert f"cannot reach the Ray cluster at 127.0.0.1:{port}: could not connect to the GCS" in line
+    assert "gcs_client.cc" not in proc.stderr and "Source Location Trace" not in proc.stderr

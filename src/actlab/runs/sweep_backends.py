@@ -11,10 +11,12 @@ from __future__ import annotations
 import importlib
 import os
 import socket
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..data.errors import DataError
@@ -320,14 +322,38 @@ def _join_cluster(ray: Any, address: str, timeout: float) -> None:
         except BaseException as exc:  # reported by the waiting thread
             outcome["error"] = exc
 
+    # Ray's C++ client logs to the process's stderr (gcs_client.cc, "Source Location Trace") while
+    # it retries: quiet below fatal unless the user set a level, and its lines kept off the terminal
+    # while the join is waited for (the one-line SweepError says what happened).
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     helper = threading.Thread(target=join, name="actlab-ray-init", daemon=True)
-    helper.start()
-    helper.join(max(0.1, timeout - (time.monotonic() - start)))
+    with _stderr_aside():
+        helper.start()
+        helper.join(max(0.1, timeout - (time.monotonic() - start)))
     if "error" not in outcome:
         raise SweepError(f"{fail}: no answer within {timeout:g}s (ACTLAB_RAY_TIMEOUT sets the limit); is a Ray "
                          "head running there (ray start --head)?")
     if outcome["error"] is not None:
         raise SweepError(f"{fail}: {_first_line(outcome['error'])}")
+
+
+@contextmanager
+def _stderr_aside() -> Iterator[None]:
+    """File descriptor 2 goes to /dev/null for the block (C++ libraries write there directly)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):  # no real stderr (captured): nothing to set aside
+        yield
+        return
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def start_backend(backend: str, workers: int, n_tasks: int, ray_address: str | None):
