@@ -170,6 +170,7 @@ def test_a_result_in_another_claims_folder_is_shown_under_its_own_claim(folder):
             "the folder and the file disagree: shown under vanishing") in proc.stderr
     scanned = scan_results(folder)
     assert [c.name for c in scanned.results] == ["vanishing"] and "dead-relu" in scanned.missing
+    assert "the folder and the file disagree: shown under vanishing" in build_report(scanned).read_text()
 
 
 def test_many_result_folders_give_one_section_per_claim_and_a_bounded_table(folder):
@@ -184,7 +185,7 @@ def test_many_result_folders_give_one_section_per_claim_and_a_bounded_table(fold
     assert [c.name for c in scanned.results] == ["vanishing"]
     assert scanned.runs_total == 601 and len(scanned.runs) == MAX_RUN_ROWS == 500
     assert scanned.run_stats["vanishing"]["runs"] == 601
-    assert len(scanned.skipped) == 51 and scanned.skipped[-1] == "and 550 more lines like these"
+    assert len(scanned.notes) == 51 and scanned.notes[-1] == "and 550 more folders like these"
     html = build_report(scanned).read_text()
     assert html.count('class="claim-head"><h2>All runs (601)') == 1
     assert html.count("<td><code>run-") == 499 and "The first 500 of 601 runs are listed" in html

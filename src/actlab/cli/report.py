@@ -60,6 +60,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(str(exc).replace(", or pass --no-report", "")) from None
     for line in problems(folder):
         print(f"actlab: warning: unreadable (named in the report): {line}", file=sys.stderr)
+    for line in folder.notes:  # a result in another claim's folder
+        print(f"actlab: warning: {line}", file=sys.stderr)
     for line in folder.skipped:  # links out of DIR, figures too large to embed
         print(f"actlab: warning: not in the report: {line}", file=sys.stderr)
     missing = f"; not run: {', '.join(folder.missing)}" if folder.missing else ""

@@ -109,6 +109,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         kept = f"; the {len(verdicts)} finished claim(s) are kept in {out_root}" if verdicts else ""
         print(f"actlab: interrupted{kept}", file=sys.stderr)
+        import gc
+
+        gc.freeze()  # the process ends now: its last collection need not walk torch's objects (seconds)
         return EXIT_INTERRUPTED
     if len(verdicts) > 1:
         print("\nsummary:")
@@ -121,6 +124,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             folder = scan_results(out_root)
         except ReportError as exc:  # another claim's file in DIR is broken beyond reading
             raise UsageError(str(exc)) from None
+        for line in folder.notes:
+            print(f"actlab: warning: {line}", file=sys.stderr)
         for line in folder.skipped:
             print(f"actlab: warning: not in the report: {line}", file=sys.stderr)
         print(f"\nreport: {build_report(folder)}  (open it in a browser; `actlab report {shlex.quote(str(out_root))}` rebuilds it)")

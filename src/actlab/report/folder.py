@@ -126,8 +126,9 @@ class ResultsFolder:
         monitor: the monitor findings, if a log is present (see ``MONITOR_FILES``).
         skipped: one line per file or folder left out because it is not a regular file
             inside the folder (a link out of it), a figure too large to embed (or past the
-            page's budget), or a result whose file names another claim than its folder; at
-            most ``MAX_LINES``, then one line counting the rest.
+            page's budget); at most ``MAX_LINES``, then one line counting the rest.
+        notes: one line per result whose file names another claim than its folder (shown
+            under the file's claim); at most ``MAX_LINES``, then one line counting the rest.
         runs: one row per result found (every run, the sectioned ones included), at most
             ``MAX_RUN_ROWS``; ``runs_total`` counts them all and ``run_stats`` sums them per
             claim (verdict counts, key number count, sum, min and max).
@@ -139,6 +140,7 @@ class ResultsFolder:
     missing: tuple[str, ...]
     monitor: MonitorLog | None
     skipped: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
     runs: tuple[RunRow, ...] = ()
     runs_total: int = 0
     run_stats: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -182,7 +184,7 @@ def scan_results(results_dir: str | Path) -> ResultsFolder:
         if scan.unreadable:
             bad = "; ".join(u.reason for u in scan.unreadable[:5])
             raise ReportError(f"{root}: no readable result.json in it ({bad})")
-        disagree = f" ({scan.skipped[0]})" if scan.skipped else ""
+        disagree = f" ({scan.notes[0]})" if scan.notes else ""
         raise ReportError(f"{root} is not an actlab results folder: no CLAIM/result.json in it{disagree} "
                           f"(claims: {claims}); make one with `actlab run all --quick --out {shlex.quote(str(root))}`")
     order = {name: i for i, name in enumerate(CLAIMS)}
@@ -196,6 +198,7 @@ def scan_results(results_dir: str | Path) -> ResultsFolder:
         missing=tuple(n for n in CLAIMS if n not in present),
         monitor=_read_monitor(root, scan.inside),
         skipped=tuple(skipped),
+        notes=tuple(scan.notes + ([f"and {scan.more_notes} more folders like these"] if scan.more_notes else [])),
         runs=tuple(scan.rows),
         runs_total=scan.runs_total,
         run_stats={k: dict(v) for k, v in scan.stats.items()},
@@ -215,6 +218,8 @@ class _Scan:
         self.stats: dict[str, dict[str, Any]] = {}
         self.figure_bytes = 0
         self.more_lines = 0
+        self.notes: list[str] = []
+        self.more_notes = 0
 
     def skip(self, line: str) -> None:
         if len(self.skipped) < MAX_LINES:
@@ -250,8 +255,12 @@ class _Scan:
             return
         claim = result.experiment if isinstance(result.experiment, str) and result.experiment else folder.name
         if claim != folder.name:
-            self.skip(f"{path}: the file is a {claim} result in a folder named {folder.name}; "
-                      f"the folder and the file disagree: shown under {claim}")
+            line = (f"{path}: the file is a {claim} result in a folder named {folder.name}; "
+                    f"the folder and the file disagree: shown under {claim}")
+            if len(self.notes) < MAX_LINES:
+                self.notes.append(line)
+            else:
+                self.more_notes += 1
         self._count(claim, folder, result)
         if claim in self.found or len(self.found) >= MAX_SECTIONS:
             return

@@ -93,6 +93,7 @@ and says whether the claim holds here.</p>
 <h2 class="visually-plain">Summary</h2>
 {summary_table(folder, modules, quick)}
 {missing_block(folder, modules, quick)}
+{"".join(f'<p class="warn">{esc(line)}</p>' for line in folder.notes)}
 {monitor_note(folder.monitor)}
 </section>
 {"".join(sections)}
