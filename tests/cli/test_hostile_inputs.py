@@ -417,3 +417,58 @@ def test_a_broken_plugin_is_one_warning_line_and_skipped(tmp_path):
     assert shown.returncode == 0 and shown.stderr.strip().splitlines() == [warning]
     version = actlab("--version")  # nothing looked up: the plugin is not even loaded
     assert version.returncode == 0 and version.stderr == ""
+
+
+# --- issue 21 ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv,what", [
+    (["run", "vanishing", "--set", "width=65536", "--set", "depth=2"], "an MLP of 2 layer(s) of width 65536"),
+    (["run", "sign-coherence", "--set", "width=65536", "--set", "in_features=65536"], "width 65536 on 65536 inputs"),
+    (["run", "cost", "--set", "sizes=1073741824"], "six tensors of 1,073,741,824 elements"),
+    (["sweep", "vanishing", "--grid", "width=4,65536", "--set", "depth=2"], "width 65536"),
+])
+def test_settings_that_cannot_fit_in_memory_are_refused_before_any_work(argv, what, tmp_path):
+    """Item 10: these used to end in torch's allocator traceback (or the OOM killer)."""
+    code, _, err = assert_clean([*argv, "--no-progress", "--out", str(tmp_path / "out")], tmp_path)
+    assert code == 2 and what in err and "need at least" in err and "this machine has" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_allocation_that_fails_anyway_is_one_line_with_the_machines_memory(tmp_path, monkeypatch):
+    import actlab.claims.vanishing as vanishing
+
+    def fail(config, progress=None):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 17179869184 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(vanishing, "run", fail)
+    argv = ["run", "vanishing", "--no-plots", "--no-progress", "--out", str(tmp_path), *[f"--set={s}" for s in TINY["vanishing"]]]
+    code, _, err = assert_clean(argv, tmp_path)
+    assert code == 2 and "vanishing: out of memory; these settings need at least" in err and "this machine has" in err
+
+
+def test_the_rebuild_hint_is_shell_quoted(tmp_path):
+    """Item 14: pasting the hint for --out "x $(touch pwned)" ran touch."""
+    import shlex
+
+    out = tmp_path / "x $(touch pwned)"
+    argv = ["run", "vanishing", "--no-plots", "--no-progress", "--out", str(out), *[f"--set={s}" for s in TINY["vanishing"]]]
+    code, stdout, _ = assert_clean(argv, tmp_path)
+    assert code == 0 and f"`actlab report {shlex.quote(str(out))}` rebuilds it" in stdout
+
+
+def test_a_full_disk_while_drawing_figures_names_the_folder(tmp_path, monkeypatch):
+    """Item 16: matplotlib's ENOSPC names no file; the message names where actlab was writing."""
+    import errno
+
+    import actlab.plots
+
+    def full(result, folder):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(actlab.plots, "plot_result", full)
+    argv = ["run", "vanishing", "--no-progress", "--out", str(tmp_path), *[f"--set={s}" for s in TINY["vanishing"]]]
+    code, _, err = assert_clean(argv, tmp_path)
+    assert code == 2 and f"cannot write or read {tmp_path / 'vanishing' / '*.png'}: No space left on device" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporary folder, no lock left

@@ -125,18 +125,123 @@ def test_concurrent_runs_never_write_at_once(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".vanishing.") and p.is_dir()) == []
 
 
-def test_stale_temporary_folders_of_actlabs_pattern_are_cleaned_and_nothing_else(tmp_path):
-    stale = [tmp_path / ".vanishing.k2j4_x9a", tmp_path / ".vanishing.old.ab12cd34"]
+def test_stale_temporary_folders_actlab_marked_are_cleaned_and_nothing_else(tmp_path):
+    from actlab.runs.folders import TEMP_MARK, _make_temp
+
+    stale = [_make_temp(tmp_path, "vanishing", "tmp"), _make_temp(tmp_path, "vanishing", "old")]
     for folder in stale:
         (folder / "x").mkdir(parents=True)
         (folder / "x" / "result.json").write_text("{}")
-    kept = [tmp_path / ".vanishing.notes", tmp_path / ".vanishing.k2j4_x9a.txt", tmp_path / ".zigzag.k2j4_x9a"]
+    # issue 21, item 4: a user's hidden folders named like actlab's temporary ones, old and new style
+    kept = [tmp_path / ".vanishing.notes", tmp_path / ".vanishing.k2j4_x9a.txt", tmp_path / ".zigzag.k2j4_x9a",
+            tmp_path / ".vanishing.abcdefgh", tmp_path / ".vanishing.old.abcd1234",
+            tmp_path / ".vanishing.actlab-tmp.abcdefgh", tmp_path / ".vanishing.actlab-old.abcd1234"]
     kept[0].mkdir()
     kept[1].write_text("mine")
-    kept[2].mkdir()
+    for folder in (kept[2], *kept[3:]):
+        folder.mkdir()
+        (folder / "thesis.tex").write_text("mine\n")
+    (kept[-1] / TEMP_MARK).write_text("not actlab's words\n")  # a mark file that actlab did not write
     assert actlab("run", "vanishing", *TINY, "--out", str(tmp_path)).returncode == 0
     assert not any(p.exists() for p in stale)
     assert all(p.exists() for p in kept)
+    assert all((p / "thesis.tex").read_text() == "mine\n" for p in (kept[2], *kept[3:]))
+
+
+def test_a_link_at_the_lock_path_is_never_followed(tmp_path):
+    """Issue 21, item 1: `ln -s victim D/.NAME.lock` used to truncate the victim to a pid."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".vanishing.lock").symlink_to(victim)
+    line = one_error_line(actlab("run", "vanishing", *TINY, "--out", str(out)))
+    assert f"{out / '.vanishing.lock'} is a link, not actlab's lock" in line
+    assert victim.read_text() == "precious\n" and (out / ".vanishing.lock").is_symlink()
+    assert not (out / "vanishing").exists()
+
+
+def test_a_link_at_a_sweeps_lock_path_is_never_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (tmp_path / "out" / "vanishing").mkdir(parents=True)
+    (tmp_path / "out" / "vanishing" / ".lock").symlink_to(victim)
+    proc = actlab("sweep", "vanishing", "--seeds", "1", "--workers", "1", "--no-progress", "--out",
+                  str(tmp_path / "out"), *[a for a in TINY if a not in ("--no-plots", "--no-progress")])
+    line = one_error_line(proc)
+    assert "is a link, not actlab's lock" in line
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_users_file_at_the_lock_path_survives_and_no_lock_is_left(tmp_path):
+    """Issue 21, item 5: the user's D/.NAME.lock stays byte for byte; actlab's own lock goes away."""
+    (tmp_path / ".vanishing.lock").write_text("my lock notes\n")
+    line = one_error_line(actlab("run", "vanishing", *TINY, "--out", str(tmp_path)))
+    assert "is a file actlab did not make, not actlab's lock" in line
+    assert (tmp_path / ".vanishing.lock").read_text() == "my lock notes\n"
+    other = tmp_path / "other"
+    assert actlab("run", "vanishing", *TINY, "--out", str(other)).returncode == 0
+    assert sorted(p.name for p in other.iterdir()) == ["report.html", "vanishing"]  # no .lock, no temp folder
+    sweep = actlab("sweep", "vanishing", "--seeds", "1", "--workers", "1", "--no-progress", "--out",
+                   str(tmp_path / "sweep"), *[a for a in TINY if a not in ("--no-plots", "--no-progress")])
+    assert sweep.returncode == 0, sweep.stderr
+    assert not (tmp_path / "sweep" / "vanishing" / ".lock").exists()
+
+
+def test_a_stale_lock_of_a_killed_run_is_reused(tmp_path):
+    from actlab.runs.folders import LOCK_TAG
+
+    (tmp_path / ".vanishing.lock").write_text(f"{LOCK_TAG}999999\n")  # what a SIGKILLed run leaves
+    assert actlab("run", "vanishing", *TINY, "--out", str(tmp_path)).returncode == 0
+    assert not (tmp_path / ".vanishing.lock").exists()
+
+
+def test_the_lock_stays_exclusive_while_holders_remove_it(tmp_path):
+    """Removing the lock file at the end must not let two holders in at once (the race it closes)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        spans = [s for spans in pool.map(_hold_repeatedly, [str(tmp_path)] * 4) for s in spans]
+    assert len(spans) >= 4
+    spans.sort()
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert start >= end, "two processes held the lock at once"
+    assert not (tmp_path / ".vanishing.lock").exists()
+
+
+def _hold_repeatedly(out_root: str) -> list[tuple[float, float]]:
+    from actlab.runs.folders import FolderError
+
+    spans = []
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        try:
+            with claim_lock(out_root, "vanishing"):
+                start = time.monotonic()
+                time.sleep(0.002)
+                spans.append((start, time.monotonic()))
+        except FolderError:
+            pass
+    return spans
+
+
+def test_a_copied_results_folder_with_the_users_figure_survives(tmp_path):
+    """Issue 21, item 2: a copy of docs/results/quick/NAME (no marker) plus the user's PNG."""
+    import shutil
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "results" / "quick" / "vanishing"
+    assert (docs / MARKER).is_file()  # committed results carry the marker
+    legacy = tmp_path / "vanishing"
+    legacy.mkdir()
+    shutil.copy(docs / "result.json", legacy / "result.json")
+    (legacy / "mine.png").write_bytes(b"\x89PNG my figure")
+    line = one_error_line(actlab("run", "vanishing", *TINY, "--out", str(tmp_path)))
+    assert "holds files actlab did not write (mine.png)" in line and f"no {MARKER}" in line
+    assert (legacy / "mine.png").read_bytes() == b"\x89PNG my figure"
+    shutil.copy(docs / MARKER, legacy / MARKER)  # with the committed marker: mine.png is still not listed
+    one_error_line(actlab("run", "vanishing", *TINY, "--out", str(tmp_path)))
+    assert (legacy / "mine.png").read_bytes() == b"\x89PNG my figure"
 
 
 @pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
@@ -265,4 +370,77 @@ def test_write_claim_from_four_processes_never_loses_or_litters(tmp_path):
         assert outcome == "ok" or "another actlab run (pid " in outcome, outcome
     result = json.loads((tmp_path / "vanishing" / "result.json").read_text())
     assert result["config"]["seed"] in [i for i, o in enumerate(outcomes) if o == "ok"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".vanishing.lock", "vanishing"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vanishing"]  # no lock file left (issue 21, item 5)
+
+
+@pytest.mark.parametrize("how, code", [("ctrl-c to the group", 130), ("ctrl-c to the process", 130),
+                                       ("sigterm", 143)])
+@pytest.mark.parametrize("delay", [0.2, 1.0])
+def test_stopping_an_early_parallel_sweep_is_fast_one_line_and_leaves_nothing(tmp_path, how, code, delay):
+    """Issue 21, item 12: Ctrl-C early in `sweep --workers 2` took 3-8 s with a multiprocessing
+    traceback (SemLock._rebuild, forkserver); SIGTERM left the fork server and resource tracker
+    behind for 10-20 s with a leaked-semaphore warning."""
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    sizes = [a for a in TINY if a not in ("--no-plots", "--no-progress")]
+    proc = subprocess.Popen([sys.executable, "-m", "actlab.cli", "sweep", "vanishing", "--seeds", "8", "--workers", "2",
+                             "--no-progress", "--out", str(tmp_path), *sizes], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not (tmp_path / "vanishing" / "sweep.json").exists() and proc.poll() is None:
+            assert time.monotonic() < deadline, "the sweep never started"
+            time.sleep(0.01)
+        time.sleep(delay)  # the pool is starting: fork server, workers unpickling their tasks
+        sent = time.monotonic()
+        if how == "ctrl-c to the group":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT if how == "ctrl-c to the process" else signal.SIGTERM)
+        rc = proc.wait(timeout=30)
+        latency = time.monotonic() - sent
+        time.sleep(1.0)
+        ps = subprocess.run(["ps", "-o", "stat=", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        with __import__("contextlib").suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    err = proc.stderr.read()
+    if rc == 0:
+        pytest.skip("the sweep finished before the signal came")
+    assert rc == code, err
+    assert err.strip().splitlines() == [f"actlab: sweep stopped; finished runs are kept in {tmp_path / 'vanishing'}: "
+                                        "rerun the same command to go on"], err
+    assert latency < 2.0, f"took {latency:.1f}s to stop"
+    assert [s for s in ps if not s.startswith("Z")] == [], ps  # no fork server, worker or resource tracker left
+
+
+def test_a_failed_ray_join_keeps_rays_cpp_log_lines_off_stderr(tmp_path):
+    """Issue 21, item 16: gcs_client.cc lines and "Source Location Trace" leaked beside the one-line error."""
+    fake = tmp_path / "fake_ray"
+    (fake / "ray").mkdir(parents=True)
+    (fake / "ray" / "__init__.py").write_text(
+        "import os\n"
+        "def is_initialized():\n    return False\n"
+        "def init(**kwargs):\n"
+        "    os.write(2, b'[2026-12-07 03:00:00,000 E 1 1] gcs_client.cc:102: Failed to connect to GCS\\n'\n"
+        "                b'*** SIGABRT received *** Source Location Trace\\n')\n"
+        "    raise ConnectionError('could not connect to the GCS at 127.0.0.1:' + os.environ['PORT'])\n")
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    env = {**os.environ, "PORT": str(port),
+           "PYTHONPATH": os.pathsep.join([str(fake), SRC, os.environ.get("PYTHONPATH", "")])}
+    sizes = [a for a in TINY if a not in ("--no-plots", "--no-progress")]
+    try:
+        proc = subprocess.run([sys.executable, "-m", "actlab.cli", "sweep", "vanishing", "--seeds", "1", "--backend",
+                               "ray", "--ray-address", f"127.0.0.1:{port}", "--no-progress", "--out", str(tmp_path / "o"),
+                               *sizes], capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        server.close()
+    line = one_error_line(proc)
+    assert f"cannot reach the Ray cluster at 127.0.0.1:{port}: could not connect to the GCS" in line
+    assert "gcs_client.cc" not in proc.stderr and "Source Location Trace" not in proc.stderr

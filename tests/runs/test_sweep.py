@@ -352,7 +352,7 @@ def test_two_sweeps_never_share_a_folder(fake_done, tmp_path):
     with open(folder / ".lock", "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         held.truncate(0)
-        held.write("4242\n")
+        held.write("actlab lock, pid 4242\n")  # folders.LOCK_TAG
         held.flush()
         with pytest.raises(SweepError, match=r"another actlab sweep \(pid 4242\) is running"):
             run_sweep(fake_plan(nan_seed=1), tmp_path)

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED", "UsageError", "Parser", "int_arg",
-           "parse_activation", "fmt_num", "check_writable", "ProgressLine", "claim_config", "one_line", "status_words",
-           "quiet_stdout", "load_plugin_args"]
+           "parse_activation", "fmt_num", "check_writable", "check_utf8_path", "shown_path", "ProgressLine",
+           "claim_config", "check_memory", "one_line", "status_words", "quiet_stdout", "load_plugin_args"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -72,6 +72,20 @@ def fmt_num(v: float) -> str:
         return "inf" if v > 0 else "-inf"
     return f"{v:.4g}"
 
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """A path as text that can always be printed: bytes that are not UTF-8 as ``\\xff`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_utf8_path(option: str, path: str | os.PathLike[str]) -> None:
+    """Refuse, before any work, a path whose name is not UTF-8 (the report and messages could not name it)."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{option} {shown_path(path)}: the name is not valid UTF-8; give a folder whose name "
+                         "is UTF-8 text") from None
 
 
 def check_writable(folder: Path) -> None:
@@ -203,9 +217,21 @@ def claim_config(module, args: argparse.Namespace, *, strict: bool):
             continue
         overrides[key] = value
     try:
-        return make_config(module.Config, module.QUICK if args.quick else None, overrides)
+        config = make_config(module.Config, module.QUICK if args.quick else None, overrides)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{module.NAME}: {exc}") from None
+    check_memory(config, module.NAME)
+    return config
+
+
+def check_memory(config, name: str) -> None:
+    """Settings that cannot fit in this machine's memory: one line with the estimate, before any work."""
+    from ..training.memory import check_fits
+
+    try:
+        check_fits(config, name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..verdicts.result import write_text_atomic
-from .common import EXIT_OK, UsageError, check_writable
+from .common import EXIT_OK, UsageError, check_utf8_path, check_writable
 
 __all__ = ["cmd_report"]
 
@@ -27,6 +27,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         scan_results,
     )
 
+    check_utf8_path("report", args.dir)
+    for opt in ("markdown", "summary_png"):
+        if getattr(args, opt) is not None:
+            check_utf8_path(f"--{opt.replace('_', '-')}", getattr(args, opt))
     outputs = [(opt, Path(value)) for opt, value in (("--markdown", args.markdown), ("--summary-png", args.summary_png))
                if value is not None]
     for opt, path in outputs:
@@ -37,19 +41,27 @@ def cmd_report(args: argparse.Namespace) -> int:
         if outputs:
             raise UsageError(f"{args.dir} is a sweep folder; --markdown and --summary-png take a results folder "
                              "written by `actlab run ... --out DIR`")
+        from ..runs.folders import FolderError, check_report_file
+
         try:
+            check_report_file(args.dir)  # never over a report.html that actlab did not write
             path = build_sweep_report(args.dir)
-        except ReportError as exc:
-            raise UsageError(str(exc)) from None
+        except (ReportError, FolderError) as exc:
+            raise UsageError(str(exc).replace(", or pass --no-report", "")) from None
         print(f"wrote {path} (sweeps: {', '.join(p.name for p in find_sweeps(args.dir))})")
         return EXIT_OK
+    from ..runs.folders import FolderError, check_report_file
+
     try:
         folder = scan_results(args.dir)
+        check_report_file(args.dir)  # never over a report.html that actlab did not write
         path = build_report(folder)
-    except ReportError as exc:
-        raise UsageError(str(exc)) from None
+    except (ReportError, FolderError) as exc:
+        raise UsageError(str(exc).replace(", or pass --no-report", "")) from None
     for line in problems(folder):
         print(f"actlab: warning: unreadable (named in the report): {line}", file=sys.stderr)
+    for line in folder.notes:  # a result in another claim's folder
+        print(f"actlab: warning: {line}", file=sys.stderr)
     for line in folder.skipped:  # links out of DIR, figures too large to embed
         print(f"actlab: warning: not in the report: {line}", file=sys.stderr)
     missing = f"; not run: {', '.join(folder.missing)}" if folder.missing else ""

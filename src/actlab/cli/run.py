@@ -14,6 +14,7 @@ from .common import (
     EXIT_OK,
     ProgressLine,
     UsageError,
+    check_utf8_path,
     check_writable,
     claim_config,
     load_plugin_args,
@@ -73,6 +74,7 @@ def _cmd_run(args: argparse.Namespace, starting: ProgressLine) -> int:
     from ..runs.folders import (
         FolderError,
         check_claim_folder,
+        check_claim_lock,
         check_out_folder,
         check_report_file,
         claim_lock,
@@ -100,11 +102,13 @@ def _cmd_run(args: argparse.Namespace, starting: ProgressLine) -> int:
     configs = [claim_config(m, args, strict=len(modules) == 1) for m in modules]
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
         raise UsageError(f"--threads {args.threads} must be from 1 to {MAX_THREADS}")
+    check_utf8_path("--out", args.out)
     out_root = Path(args.out)
     try:  # before any work: nothing of the user's is in the way
         check_out_folder(out_root)
         for module in modules:
             check_claim_folder(out_root, module.NAME)
+            check_claim_lock(out_root, module.NAME)
         if not args.no_report:
             check_report_file(out_root)
     except FolderError as exc:
@@ -148,6 +152,9 @@ def _cmd_run(args: argparse.Namespace, starting: ProgressLine) -> int:
     except KeyboardInterrupt:
         kept = f"; the {len(verdicts)} finished claim(s) are kept in {out_root}" if verdicts else ""
         print(f"actlab: interrupted{kept}", file=sys.stderr)
+        import gc
+
+        gc.freeze()  # the process ends now: its last collection need not walk torch's objects (seconds)
         return EXIT_INTERRUPTED
     if len(verdicts) + len(failed) > 1:
         print("\nsummary:")
@@ -172,9 +179,11 @@ def _cmd_run(args: argparse.Namespace, starting: ProgressLine) -> int:
         finally:
             progress.close()
         if folder is not None:
+            for line in folder.notes:
+                print(f"actlab: warning: {line}", file=sys.stderr)
             for line in folder.skipped:
                 print(f"actlab: warning: not in the report: {line}", file=sys.stderr)
-            print(f"\nreport: {path}  (open it in a browser; `actlab report {out_root}` rebuilds it)")
+            print(f"\nreport: {path}  (open it in a browser; `actlab report {shlex.quote(str(out_root))}` rebuilds it)")
     if failed:
         names = ", ".join(name for name, _, _ in failed)
         print(f"actlab: {len(failed)} of {len(modules)} claims failed ({names}); the others are written "
@@ -238,6 +247,12 @@ def _run_claim(module, config, label: str, args: argparse.Namespace, out_root: P
             raise
         except ValueError as exc:  # settings only the run can check (batch_size > examples of the dataset)
             raise UsageError(f"{module.NAME}: {exc}") from None
+        except (MemoryError, RuntimeError) as exc:  # an allocation the estimate did not foresee
+            from ..training.memory import is_out_of_memory, out_of_memory_text
+
+            if not is_out_of_memory(exc):
+                raise
+            raise UsageError(out_of_memory_text(exc, config, module.NAME)) from None
 
         def figures(done: int, total: int | None) -> None:
             progress(1, 1, f"drawing figures {done}/{total}" if total else f"drawing figures ({done} drawn)")

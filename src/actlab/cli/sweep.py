@@ -6,14 +6,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
 from .common import (
     EXIT_FAILURE,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     ProgressLine,
     UsageError,
+    check_memory,
+    check_utf8_path,
     check_writable,
     claim_config,
     load_plugin_args,
@@ -22,6 +26,34 @@ from .common import (
 )
 
 __all__ = ["cmd_sweep"]
+
+#: Exit status after SIGTERM, as a shell reports a process it ended (128 + 15).
+EXIT_TERMINATED = 143
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM during a sweep: stopped as Ctrl-C stops it (workers killed, nothing left running)."""
+
+
+@contextlib.contextmanager
+def _sigterm_stops():
+    """SIGTERM raises :class:`_Terminated` in the main thread for the sweep's duration, so that the
+    sweep stops its workers and its fork server at once instead of leaving them to linger."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -69,19 +101,27 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         plan = plan_sweep(module, base, seeds=args.sweep_seeds, grid=grid)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"{module.NAME}: {exc}") from None
+    for run in {id(r.config): r for r in plan.runs[:100_000]}.values():  # each grid point's sizes, before any work
+        check_memory(run.config, module.NAME)
+    check_utf8_path("--out", args.out)
     out_root = Path(args.out)
     check_writable(out_root)
     progress = ProgressLine(f"sweep {module.NAME}", enabled=not args.no_progress)
     try:
-        report = run_sweep(plan, out_root, backend=args.backend, workers=args.workers,
-                           ray_address=args.ray_address, progress=progress,
-                           note=lambda line: print(f"note: {line}"))
+        with _sigterm_stops():
+            report = run_sweep(plan, out_root, backend=args.backend, workers=args.workers,
+                               ray_address=args.ray_address, progress=progress,
+                               note=lambda line: print(f"note: {line}"))
     except SweepError as exc:
         raise UsageError(str(exc)) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (_Terminated): the workers are stopped already
+        progress.close()
         print(f"actlab: sweep stopped; finished runs are kept in {out_root / module.NAME}: "
               "rerun the same command to go on", file=sys.stderr)
-        raise
+        import gc
+
+        gc.freeze()  # the process ends now: its last collection need not walk torch's objects (seconds)
+        return EXIT_TERMINATED if isinstance(exc, _Terminated) else EXIT_INTERRUPTED
     finally:
         progress.close()
     agg = report.aggregate

@@ -84,6 +84,25 @@ class JsonlSink:
         return f"JsonlSink({str(self.path)!r})"
 
 
+def _quiet_tensorboard_writer_thread() -> None:
+    """TensorBoard's writer thread re-raises a write error (a full disk) through ``threading.excepthook``,
+    which prints a whole traceback; the same error reaches the training thread on the next write, where
+    the monitor turns it into its one-line warning. Leave out only that thread's ``OSError``."""
+    import threading
+
+    previous = threading.excepthook
+    if getattr(previous, "_actlab_tensorboard", False):
+        return
+
+    def hook(args: Any) -> None:
+        if type(args.thread).__name__ == "_AsyncWriterThread" and isinstance(args.exc_value, OSError):
+            return  # reported once, in one line, by the monitor's sink warning
+        previous(args)
+
+    hook._actlab_tensorboard = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
+
+
 class TensorBoardSink:
     """Scalars and histograms for TensorBoard (``torch.utils.tensorboard``).
 
@@ -101,6 +120,7 @@ class TensorBoardSink:
     PARAMETER_SCALARS = ("grad_norm", "update_ratio", "sign_coherence", "positive_grad_fraction")
 
     def __init__(self, target: Any) -> None:
+        _quiet_tensorboard_writer_thread()
         self._owned = isinstance(target, (str, os.PathLike))
         self._target = target
         self._writer = None if self._owned else target

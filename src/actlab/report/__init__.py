@@ -83,7 +83,8 @@ def build_report(results: str | os.PathLike[str] | ResultsFolder) -> Path:
         ReportError: ``DIR`` is missing, not a folder, or holds no readable result.
     """
     folder = results if isinstance(results, ResultsFolder) else scan_results(results)
-    text = render_html(folder)
+    # a path that is not UTF-8 (bytes a file system allows) shows escaped, never stops the page
+    text = render_html(folder).encode("utf-8", "backslashreplace").decode("utf-8")
     path = folder.root / REPORT_NAME
     # Temp file in the same folder, then rename: a reader never sees half a report.
     return write_text_atomic(text, path)

@@ -17,6 +17,7 @@ README and ``docs/report-summary.png``::
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,13 +45,24 @@ def _folder(results: str | os.PathLike[str] | ResultsFolder) -> ResultsFolder:
     return results if isinstance(results, ResultsFolder) else scan_results(results)
 
 
+def _html_safe(text: str) -> str:
+    """No HTML from a results folder reaches the README: < and > as entities (no tag can open)."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _name(text: str) -> str:
+    """A claim or folder name, as Markdown text: one line, HTML and Markdown punctuation escaped."""
+    text = _html_safe(" ".join(str(text).split()))
+    return "".join("\\" + ch if ch in "\\`*_[]()|#!~" else ch for ch in text)
+
+
 def _cell(text: str) -> str:
-    """Text for one Markdown table cell: one line, pipes escaped."""
-    return " ".join(text.split()).replace("|", "\\|")
+    """Text for one Markdown table cell: one line, pipes escaped, no HTML."""
+    return _html_safe(" ".join(text.split())).replace("|", "\\|")
 
 
 def _para(text: str) -> str:
-    return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n") if p.strip())
+    return "\n\n".join(_html_safe(" ".join(p.split())) for p in text.split("\n\n") if p.strip())
 
 
 def _rows(folder: ResultsFolder):
@@ -84,7 +96,7 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
     for name, number, claim, reason, module in _rows(folder):
         if claim is None:
             what = "unreadable" if reason else "not run"
-            lines.append(f"| {number} | {name} | {what} | | | |")
+            lines.append(f"| {number} | {_name(name)} | {what} | | | |")
             continue
         r = claim.result
         value, label = key_cell_text(r, module, compact=True)
@@ -94,7 +106,7 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
         limits = limits_markdown(r.verdict)
         if limits:
             key += f" · {_cell(limits)}"
-        lines.append(f"| {number} | {name} | {_verdict_word(r.verdict.status)} | {key} | "
+        lines.append(f"| {number} | {_name(name)} | {_verdict_word(r.verdict.status)} | {key} | "
                      f"{SCALE_WORD[scale.kind]} | {duration(r.elapsed_s)} |")
         meaning, _ = meaning_text(r, module)
         env = r.env if isinstance(r.env, Mapping) else {}
@@ -103,12 +115,12 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
         ran = {"quick": "Quick run (`--quick`)", "full": "Full-scale run", "custom": "Run at custom sizes",
                "unknown": "Run"}[scale.kind]
         tail = f"{ran}, {duration(r.elapsed_s)}" + (f" on {where}" if where else "") + "."
-        if scale.kind != "full":
-            tail += f" Full scale: `{scale.full_command}`."
-        head = f"**{number}. {name}: {_verdict_word(r.verdict.status)}.**"
+        if scale.kind != "full" and name in CLAIMS:  # a command only for actlab's own claims
+            tail += f" Full scale: `{scale.full_command.replace('`', '')}`."
+        head = f"**{number}. {_name(name)}: {_verdict_word(r.verdict.status)}.**"
         if value:
-            head += f" Key number: **{' '.join(value.split())}** {' '.join(label.split())}."
-        details += ["", head, *(["", f"Limits: {' '.join(limits.split())}."] if limits else []), "", _para(meaning),
+            head += f" Key number: **{_cell(value)}** {_cell(label)}."
+        details += ["", head, *(["", f"Limits: {_cell(limits)}."] if limits else []), "", _para(meaning),
                     "", f"_{tail}_"]
     return "\n".join(lines + details) + "\n"
 
@@ -183,6 +195,7 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
 
 
 def _markers(key: str) -> tuple[str, str]:
+    key = re.sub(r"[^\w.-]", "_", key)  # a folder's name never closes the comment (no > in it)
     return f"<!-- actlab results {key}: begin -->", f"<!-- actlab results {key}: end -->"
 
 

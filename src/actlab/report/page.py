@@ -21,7 +21,14 @@ from .claims import claim_module, run_scale
 from .folder import ResultsFolder
 from .scorecard import SCORECARD_CSS, scorecard_section
 from .section import claim_section
-from .summary import missing_block, monitor_note, monitor_section, summary_table, tally
+from .summary import (
+    missing_block,
+    monitor_note,
+    monitor_section,
+    runs_section,
+    summary_table,
+    tally,
+)
 from .values import esc, plural, unique
 
 __all__ = ["render_html", "page", "problems", "CSS", "SCRIPT"]
@@ -65,6 +72,7 @@ def render_html(folder: ResultsFolder, generated: _dt.datetime | None = None) ->
         run_scale(modules[c.name][0], c.name, c.result.config).kind == "quick"
         for c in present if isinstance(c.result.config, Mapping)) >= len(present)
     sections = [claim_section(c, *modules[c.name]) for c in folder.results]
+    sections.append(runs_section(folder))
     if folder.monitor is not None:
         sections.append(monitor_section(folder.monitor))
     env = _common_env(folder)
@@ -87,6 +95,7 @@ and says whether the claim holds here.</p>
 <h2 class="visually-plain">Summary</h2>
 {summary_table(folder, modules, quick)}
 {missing_block(folder, modules, quick)}
+{"".join(f'<p class="warn">{esc(line)}</p>' for line in folder.notes)}
 {monitor_note(folder.monitor)}
 </section>
 {"".join(sections)}

@@ -12,9 +12,20 @@ from .claims import headline, run_scale
 from .folder import MonitorLog, ResultsFolder
 from .limits import limits_inline_html
 from .section import STATUS_LABEL, anchor, badge, claim_number, count_label
-from .values import command_html, esc, first_sentence, short_source, unique, user_text
+from .values import (
+    DASH,
+    command_html,
+    duration,
+    esc,
+    first_sentence,
+    number_text,
+    short_source,
+    unique,
+    user_text,
+)
 
-__all__ = ["NO_KEY_NUMBER", "summary_table", "tally", "missing_block", "monitor_section", "monitor_note", "key_cell_text"]
+__all__ = ["NO_KEY_NUMBER", "summary_table", "tally", "missing_block", "monitor_section", "monitor_note", "key_cell_text",
+           "runs_section"]
 
 Modules = Mapping[str, tuple[ModuleType | None, str | None]]
 
@@ -113,7 +124,8 @@ def missing_block(folder: ResultsFolder, modules: Modules, quick: bool) -> str:
 def monitor_section(log: MonitorLog) -> str:
     out = ['<section class="claim monitor" id="monitor"><div class="claim-head"><h2>Monitor findings</h2></div>',
            f'<p class="dim">From <code>{esc(str(log.path))}</code>'
-           f'{f", {log.steps} sampled steps" if log.steps is not None else ""}.</p>']
+           f'{f", {log.steps} sampled steps" if log.steps is not None else ""}'
+           f'{f" (a large log: every {log.sampled}th step diagnosed)" if log.sampled else ""}.</p>']
     if log.findings is None:
         out.append(f'<p class="warn">The monitor log could not be read: {esc(log.error or "unknown error")}.</p>')
     elif not log.findings:
@@ -147,3 +159,35 @@ def monitor_note(log: MonitorLog | None) -> str:
             counts[str(f.get("severity", "info"))] = counts.get(str(f.get("severity", "info")), 0) + 1
         what = f"{len(log.findings)} finding(s): " + ", ".join(f"{n} {sev}" for sev, n in counts.items())
     return f'<p class="monitor-note">Monitor log: <a href="#monitor">{esc(what)}</a></p>'
+
+
+def runs_section(folder: ResultsFolder) -> str:
+    """When the folder holds more results than claims (copies, many runs of one claim): one table
+    of all runs (at most ``MAX_RUN_ROWS`` rows) and per claim the verdict counts and the key
+    number's range, instead of a section each."""
+    from .folder import MAX_RUN_ROWS
+
+    if folder.runs_total <= len(folder.results):
+        return ""
+    rows = []
+    for claim, st in folder.run_stats.items():
+        n = st.get("key_n", 0)
+        key = (f"mean {number_text(st['key_sum'] / n)}, from {number_text(st['key_min'])} to "
+               f"{number_text(st['key_max'])} ({n} runs)") if n else DASH
+        rows.append(f"<tr><td class=\"name\">{esc(claim)}</td><td>{st.get('runs', 0)}</td>"
+                    + "".join(f"<td>{st.get(s, 0)}</td>" for s in STATUS_LABEL)
+                    + f"<td>{esc(str(st.get('key_label') or ''))}: {esc(key)}</td></tr>")
+    listed = "".join(
+        f"<tr><td><code>{esc(r.folder)}</code></td><td>{esc(r.claim)}</td>"
+        f"<td>{esc(STATUS_LABEL.get(r.status, str(r.status)))}</td><td>{esc(str(r.key))}</td>"
+        f"<td>{esc(str(r.seed))}</td><td>{esc(duration(r.elapsed_s))}</td></tr>" for r in folder.runs)
+    more = (f"<p class=\"dim\">The first {MAX_RUN_ROWS} of {folder.runs_total} runs are listed (by folder name); "
+            f"the others are in <code>{esc(str(folder.root))}</code> and counted above.</p>"
+            if folder.runs_total > len(folder.runs) else "")
+    return (f'<section class="claim runs" id="all-runs"><div class="claim-head"><h2>All runs ({folder.runs_total})'
+            '</h2></div><p>This folder holds more results than claims: each claim above shows one of them; '
+            'every run is counted here.</p><table class="summary"><thead><tr><th>Claim</th><th>Runs</th>'
+            + "".join(f"<th>{esc(label)}</th>" for label in STATUS_LABEL.values())
+            + f"<th>Key number</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            '<table class="summary"><thead><tr><th>Folder</th><th>Claim</th><th>Verdict</th><th>Key number</th>'
+            f"<th>Seed</th><th>Time</th></tr></thead><tbody>{listed}</tbody></table>{more}</section>")

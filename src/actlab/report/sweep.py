@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..verdicts.result import ResultFileError, load_result, write_text_atomic
+from ..verdicts.result import (
+    MAX_RESULT_BYTES,
+    ResultFileError,
+    load_result,
+    read_bounded,
+    write_text_atomic,
+)
 from ..verdicts.stats import mean_ci95
 from .claims import claim_module
 from .folder import ReportError
@@ -62,7 +68,7 @@ def _aggregate(folder: Path) -> dict[str, Any]:
     except Exception as exc:  # sweep.py mid-change, or a damaged manifest: the saved aggregate, if any
         path = folder / AGGREGATE
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_bounded(path, MAX_RESULT_BYTES, "sweep aggregate").decode("utf-8"))
             if isinstance(data, Mapping) and isinstance(data.get("points"), list):
                 return dict(data)
         except (OSError, ValueError):
@@ -317,7 +323,7 @@ runs gave each verdict, and each key number's mean with its 95% confidence inter
 def build_sweep_report(root: str | os.PathLike[str], name: str = "report.html") -> Path:
     """Write ``root/report.html`` for a sweep folder; return its path."""
     root = Path(root)
-    text = render_sweep_html(root)
+    text = render_sweep_html(root).encode("utf-8", "backslashreplace").decode("utf-8")
     path = root / name
     return write_text_atomic(text, path)
 

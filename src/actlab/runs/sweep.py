@@ -12,7 +12,8 @@ aggregated (:func:`aggregate_sweep`) from the files it wrote. Its folder,
     runs/<run-id>/error.json    a run that raised or whose worker died: redone on restart
     aggregate.json              per grid point, mean and 95% CI over seeds of every numeric
                                 metric; computed from the run files only
-    .lock                       held (``flock``) while a sweep works in the folder
+    .lock                       held (``flock``) while a sweep works in the folder, removed after
+                                (never followed if a link; a file actlab did not make is refused)
 
 Resume. Restarting the same command reads ``sweep.json``, checks it is the same plan (a
 different sweep in the folder is a :class:`SweepError`), keeps every run whose
@@ -241,7 +242,11 @@ def _locked(folder: Path) -> Iterator[None]:
         return SweepError(f"another actlab sweep (pid {pid}) is running in {folder}; wait for it, "
                           "or give this one another --out")
 
-    with pid_lock(folder / LOCK, busy):  # held for the whole sweep
+    def foreign(what: str) -> SweepError:
+        return SweepError(f"{folder / LOCK} is {what}, not actlab's lock; actlab leaves it as it is: move it "
+                          "away, or give this sweep another --out")
+
+    with pid_lock(folder / LOCK, busy, foreign=foreign):  # held for the whole sweep; removed after
         yield
 
 

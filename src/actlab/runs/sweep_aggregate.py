@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..verdicts.result import ResultFileError, load_result, to_jsonable
+from ..verdicts.result import ResultFileError, load_result, read_bounded, to_jsonable
 from ..verdicts.stats import mean_ci95
 from .sweep_backends import SweepError
 
@@ -24,11 +24,15 @@ MANIFEST, AGGREGATE, RUNS, RESULT, ERROR, LOCK = (
     "sweep.json", "aggregate.json", "runs", "result.json", "error.json", ".lock")
 
 
+#: A sweep.json larger than this is not read (one of a million runs is about 500 MB; 10,000 runs: 5 MB).
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+
+
 def read_manifest(path: Path) -> dict[str, Any]:
     """``sweep.json``, checked; :class:`SweepError` (saying what to do) if it cannot be used."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        data = json.loads(read_bounded(path, MAX_MANIFEST_BYTES, "sweep manifest").decode("utf-8"))
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:  # too large, not UTF-8, not JSON
         why = "nested too deep to read" if isinstance(exc, RecursionError) else exc
         raise SweepError(f"{path}: unreadable or corrupt sweep manifest ({why}); delete it to start this "
                          "sweep over (finished runs with the same config are kept)") from None

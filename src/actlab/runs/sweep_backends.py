@@ -11,10 +11,12 @@ from __future__ import annotations
 import importlib
 import os
 import socket
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..data.errors import DataError
@@ -104,6 +106,55 @@ def _worker_context():
     return context
 
 
+def _start_server_deaf_to_ctrl_c(context: Any) -> None:
+    """Start the fork server with SIGINT ignored: it and every worker it forks inherit that.
+
+    Ctrl-C goes to the whole process group. The driver alone handles it (it kills the
+    workers); a fork server still importing torch, or a worker still unpickling its task
+    before its initializer runs, would otherwise print a ``KeyboardInterrupt`` traceback
+    (``SemLock._rebuild``, ``forkserver``). An ignored signal stays ignored across exec, and the
+    server gives each child it forks its own (ignored) disposition.
+    """
+    import signal
+
+    if context.get_start_method() != "forkserver" or threading.current_thread() is not threading.main_thread():
+        return
+    from multiprocessing import forkserver, resource_tracker
+
+    resource_tracker.ensure_running()  # (it ignores SIGINT itself) outside the window below
+    # For the few milliseconds the server takes to spawn, a Ctrl-C here is noted and raised after.
+    pressed = []
+    handler = signal.signal(signal.SIGINT, lambda *_: pressed.append(1))
+    try:
+        # exec keeps an ignored signal ignored but resets a handled one to its default: the
+        # server must be spawned under SIG_IGN, so it is set around the spawn alone
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    if pressed:
+        raise KeyboardInterrupt
+
+
+def _stop_fork_server() -> None:
+    """Kill the fork server (it is started again, by ``ensure_running``, when a pool next needs it).
+
+    On Ctrl-C or SIGTERM it would otherwise go on forking the workers the pool asked for, which
+    then fail to find the pool's semaphores (a ``SemLock._rebuild`` traceback) and keep the
+    resource tracker waiting (a "leaked semaphore" warning)."""
+    import signal
+
+    try:
+        from multiprocessing import forkserver
+
+        server = getattr(forkserver, "_forkserver", None)
+        pid = getattr(server, "_forkserver_pid", None)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+    except (ImportError, OSError):
+        pass
+
+
 class _LocalBackend:
     """``concurrent.futures.ProcessPoolExecutor``: worker processes on this machine."""
 
@@ -114,6 +165,7 @@ class _LocalBackend:
     def __init__(self, workers: int) -> None:
         self.slots = workers
         self._context = _worker_context()
+        _start_server_deaf_to_ctrl_c(self._context)
         self._alive_r, self._alive_w = self._context.Pipe(duplex=False)
         self._pool = self._new_pool()
 
@@ -155,6 +207,7 @@ class _LocalBackend:
         if cancel:
             # No public way to stop a running task: kill the workers (private but stable
             # attribute; Python 3.14 adds ProcessPoolExecutor.kill_workers()).
+            _stop_fork_server()  # first: no worker is forked after this
             for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
                 proc.kill()
         # Not waiting: workers finish exiting in the background (the pool joins them at exit).
@@ -280,14 +333,38 @@ def _join_cluster(ray: Any, address: str, timeout: float) -> None:
         except BaseException as exc:  # reported by the waiting thread
             outcome["error"] = exc
 
+    # Ray's C++ client logs to the process's stderr (gcs_client.cc, "Source Location Trace") while
+    # it retries: quiet below fatal unless the user set a level, and its lines kept off the terminal
+    # while the join is waited for (the one-line SweepError says what happened).
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     helper = threading.Thread(target=join, name="actlab-ray-init", daemon=True)
-    helper.start()
-    helper.join(max(0.1, timeout - (time.monotonic() - start)))
+    with _stderr_aside():
+        helper.start()
+        helper.join(max(0.1, timeout - (time.monotonic() - start)))
     if "error" not in outcome:
         raise SweepError(f"{fail}: no answer within {timeout:g}s (ACTLAB_RAY_TIMEOUT sets the limit); is a Ray "
                          "head running there (ray start --head)?")
     if outcome["error"] is not None:
         raise SweepError(f"{fail}: {_first_line(outcome['error'])}")
+
+
+@contextmanager
+def _stderr_aside() -> Iterator[None]:
+    """File descriptor 2 goes to /dev/null for the block (C++ libraries write there directly)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):  # no real stderr (captured): nothing to set aside
+        yield
+        return
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def start_backend(backend: str, workers: int, n_tasks: int, ray_address: str | None):

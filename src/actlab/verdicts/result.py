@@ -59,6 +59,8 @@ __all__ = [
     "write_text_atomic",
     "share_mode",
     "load_result",
+    "read_bounded",
+    "MAX_RESULT_BYTES",
 ]
 
 VERDICTS = ("holds", "does_not_hold", "inconclusive")
@@ -435,8 +437,8 @@ def write_text_atomic(text: str, path: str | Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror or str(exc), str(exc.filename or path.parent)) from None
+    except OSError as exc:  # named by the file the user asked for, never by the temporary file
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     try:
         share_mode(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -458,17 +460,44 @@ def write_json_atomic(obj: Any, path: str | Path) -> Path:
     return write_text_atomic(json.dumps(to_jsonable(obj), indent=1, allow_nan=False) + "\n", path)
 
 
-def load_result(path: str | Path) -> Result:
+#: A result file larger than this is not read (actlab's largest, a full-scale run, is under 1 MB).
+MAX_RESULT_BYTES = 32 * 1024 * 1024
+
+
+def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
+    """The bytes of ``path``, or ``ValueError`` (naming it and its size) if it holds more than ``limit``.
+
+    Never reads more than ``limit + 1`` bytes: an 8 GB (or sparse, or endless) file costs nothing.
+    """
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limit:
+            raise ValueError(f"{path}: {size / 2**20:,.0f} MB, more than the {limit / 2**20:g} MB a {what} may "
+                             "have; not read")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path}: more than the {limit / 2**20:g} MB a {what} may have; not read")
+    return data
+
+
+def load_result(path: str | Path, max_bytes: int = MAX_RESULT_BYTES) -> Result:
     """Read ``result.json`` (or the folder holding it); :class:`ResultFileError` if unusable.
 
-    Unusable: missing, unreadable, not UTF-8, not JSON, nested too deep to parse, or
-    JSON that is not an actlab result (missing fields, fields of the wrong type).
+    Unusable: missing, unreadable, larger than ``max_bytes`` (not read at all), not UTF-8,
+    not JSON, nested too deep to parse, or JSON that is not an actlab result (missing
+    fields, fields of the wrong type).
     """
     path = Path(path)
     if path.is_dir():
         path = path / "result.json"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, max_bytes, "result file").decode("utf-8")
+    except ValueError as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            raise ResultFileError(f"{path}: not a text file (not UTF-8 at byte {exc.start})") from None
+        raise ResultFileError(str(exc)) from None
+    except MemoryError:
+        raise ResultFileError(f"{path}: too large to read in this machine's memory") from None
     except FileNotFoundError as exc:
         raise ResultFileError(f"{path}: no such file") from exc
     except OSError as exc:
