@@ -123,6 +123,10 @@ __all__ = [
     "next_rate",
     "centring_rule",
     "PART_ALIASES",
+    "conditioning_limit",
+    "per_activation",
+    "SAME_WAY_LIMIT",
+    "TWINS",
 ]
 
 #: part (a)'s limit: full-batch descent's steps that move every weight one way stay under this share
