@@ -292,7 +292,7 @@ def tiny():
 def test_metrics_consistent_with_layers_and_probes(tiny):
     m = tiny.metrics
     assert m["steps"] == saturation.probe_steps(60, 6)
-    assert len(m["runs"]) == 6 and {r["status"] for r in m["runs"]} <= {"trained", "stuck at chance", "diverged"}
+    assert len(m["runs"]) == 8 and {r["status"] for r in m["runs"]} <= {"trained", "stuck at chance", "diverged"}
     for act in ("sigmoid", "tanh", "softsign"):
         assert len(m["layer_mean"][act]) == len(m["steps"]) and all(len(row) == 4 for row in m["layer_mean"][act])
         assert all(0 <= v <= 1 for row in m["near_low"][act] for v in row)

@@ -183,11 +183,12 @@ def captions(result: Result) -> dict[str, str]:
 
 
 def _onset(a: dict[str, Any]) -> str:
-    o = a.get("onset") or {}
+    o = {k: (None if v is None else float(v)) for k, v in (a.get("onset") or {}).items()}  # "inf" from JSON too
+    if o.get("by_mean") is not None and not math.isfinite(o["by_mean"]) or (
+            o.get("by_high") is not None and not math.isfinite(o["by_high"])):
+        return "not pinned at the end in every seed"
     if o.get("by_high") is None or o.get("after_low") is None:
         return "n/a" if o.get("by_mean") is None else f"{o['by_mean']:.0f} (no interval)"
-    if not math.isfinite(o["by_high"]):
-        return "not pinned at the end in every seed"
     return f"{max(0.0, o['after_low']):.0f} to {o['by_high']:.0f}"
 
 
