@@ -46,8 +46,7 @@ def decide_claim(runs: list[dict[str, Any]], *, config: dict[str, Any], steps: l
              f"(batch {config['batch_size']}, lr {config['lr']:g}), {config['seeds']} seeds")
     sig = [r for r in runs if r["activation"] == "sigmoid"]
     rule = Rule(
-        statistic=f"step from which the top sigmoid hidden layer stays pinned near 0 (over half its outputs below "
-                  f"{NEAR}) to the end of the run",
+        statistic="onset step (top sigmoid layer pinned near 0 from there to the end)",
         threshold=EARLY_STEPS, holds_if="below", seeds=len(sig),
         text=(f"'Early' is fixed in steps: within the first {EARLY_STEPS} steps ({EARLY_STEPS * config['batch_size']:,} "
               f"examples at batch {config['batch_size']}). A layer is pinned near 0 when more than half of its outputs "
@@ -129,7 +128,7 @@ def decide_claim(runs: list[dict[str, Any]], *, config: dict[str, Any], steps: l
     ctrl_text = ", ".join(f"{a} {_pct(e)}" for a, e in ctrl_err.items() if e is not None)
     if used:
         evidence = (f"{where}: the top sigmoid layer was pinned near 0 to the end in {len(pinned)} of {len(used)} "
-                    f"seeds, from {_onset_text(iv)}; a lower layer was pinned at the end in {len(lower)}; sigmoid "
+                    f"seeds, onset at {_onset_text(iv)}; a lower layer was pinned at the end in {len(lower)}; sigmoid "
                     f"training error {_pct(err)} (chance {_pct(sig[0]['chance_error'])})"
                     + (f", {ctrl_text} at the same settings" if ctrl_text else "") + f"; {reason}")
     else:
@@ -192,7 +191,7 @@ def _meaning(status: str, where: str, scale: str, used: list, pinned: list, iv: 
         return " ".join(s)
     s.append(f"In this {where}, more than half of the top layer's outputs fell below {NEAR} and stayed there to the "
              f"end in {len(pinned)} of {len(used)} seeds"
-             + (f", from {_onset_text(iv)}; its mean output ended at {top_end:.3f}" if pinned and top_end is not None
+             + (f", onset at {_onset_text(iv)}; its mean output ended at {top_end:.3f}" if pinned and top_end is not None
                 else "") + f". A lower layer was pinned at the end in {n_lower} of {len(used)} seeds.")
     s.append("Near 0 the sigmoid is saturated: its slope, at most 0.25 at the middle, is almost 0 there, so almost no "
              "gradient flows back through that layer and the layers below hardly learn.")
