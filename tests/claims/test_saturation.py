@@ -265,17 +265,17 @@ def test_limits_say_whether_the_controls_are_pinned():
     assert "5 of 5 seeds" in v.limits[0].evidence
 
 
-def test_per_activation_pairs_by_seed_and_censors_never_saturated():
+def test_per_activation_pairs_by_seed_and_censors_never_pinned():
     runs = saturation.classify_runs(
-        [dict(fake_run(seed=s, top_from=400 + 100 * s), top_saturated_end=0.8 + 0.02 * s) for s in range(5)]
-        + [dict(fake_run("relu", s, top_from=None, err=0.1), top_saturated_end=0.4, saturation_onset_by=None)
-           for s in range(5)], ["sigmoid", "relu"])
+        [dict(fake_run(seed=s, top_from=400 + 100 * s), top_near_low_end=0.8 + 0.02 * s) for s in range(5)]
+        + [dict(fake_run("relu", s, top_from=None, err=0.1), top_near_low_end=0.4) for s in range(5)],
+        ["sigmoid", "relu"])
     share, onset = saturation.per_activation(runs, ("sigmoid", "relu"), "relu")
     sig = share.get("sigmoid")
     assert sig.estimate == pytest.approx(84.0) and sig.n == 5
     assert sig.ratio == pytest.approx(math.exp(sum(math.log((80 + 2 * s) / 40) for s in range(5)) / 5))
     assert onset.get("sigmoid").estimate == pytest.approx(math.exp(sum(math.log(400 + 100 * s) for s in range(5)) / 5))
-    assert onset.get("relu").estimate is None and "5 of 5 seeds never saturated" in onset.get("relu").note
+    assert onset.get("relu").estimate is None and "5 of 5 seeds never pinned" in onset.get("relu").note
 
 
 # --- real runs at tiny size ----------------------------------------------------------------------

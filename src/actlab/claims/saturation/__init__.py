@@ -271,9 +271,10 @@ def run(config: Config, progress: Progress = no_progress) -> Result:
 
 
 def per_activation(runs: list[dict[str, Any]], acts: tuple[str, ...], baseline: str) -> tuple[PerActivation, ...]:
-    """The top layer's saturated share at the end (%) and its saturation onset (steps), per activation, paired by
-    seed with the baseline. Saturated: the monitor's |f'| < 5% of max |f'|; onset: the first probe from which over
-    half the top layer's units are saturated to the end (censored when never: no number from that seed)."""
+    """The claim's own measure for every activation, paired by seed with the baseline: the top layer's share of
+    outputs at the lower end of its range at the end (%), and the onset step from which over half of them stay there
+    (censored when never: no number from that seed). The monitor's |f'| < 5% count is not used here: a sigmoid
+    output of 0.017 has slope 0.017, just above its 5% line, so it would call the pinned layer unsaturated."""
     by = {a: {r["seed"]: r for r in runs if r["activation"] == a and r["status"] != "diverged"} for a in acts}
     seeds = sorted({r["seed"] for r in runs})
     share, onset = [], []
@@ -281,18 +282,20 @@ def per_activation(runs: list[dict[str, Any]], acts: tuple[str, ...], baseline: 
         def col(key: str, scale: float, who: str = a) -> list[float | None]:
             return [None if by[who].get(s) is None or by[who][s].get(key) is None else scale * by[who][s][key]
                     for s in seeds]
-        never = sum(1 for s in seeds if by[a].get(s) is not None and by[a][s].get("saturation_onset_by") is None)
-        share.append(activation_number(a, col("top_saturated_end", 100.0), col("top_saturated_end", 100.0, baseline),
+        never = sum(1 for s in seeds if by[a].get(s) is not None and by[a][s].get("onset_by") is None)
+        share.append(activation_number(a, col("top_near_low_end", 100.0), col("top_near_low_end", 100.0, baseline),
                                        positive=False))
-        onset.append(activation_number(a, col("saturation_onset_by", 1.0), col("saturation_onset_by", 1.0, baseline),
-                                       note=f"{never} of {len(by[a])} seeds never saturated by the end (censored, "
+        onset.append(activation_number(a, col("onset_by", 1.0), col("onset_by", 1.0, baseline),
+                                       note=f"{never} of {len(by[a])} seeds never pinned by the end (censored, "
                                             "left out)" if never else ""))
-    return (PerActivation("top_saturated_share", "top hidden layer's saturated share at the end", "%", "lower",
-                          baseline, share, ratio_label=f"ratio to {baseline}, paired by seed",
-                          note="Saturated: |f'(x)| < 5% of the activation's largest |f'|, on the probe examples."),
-            PerActivation("top_saturation_onset", "step from which over half the top layer is saturated to the end",
+    return (PerActivation("top_pinned_share", "top hidden layer's outputs at the lower end of their range, at the end",
+                          "%", "lower", baseline, share, ratio_label=f"ratio to {baseline}, paired by seed",
+                          note=f"Within {NEAR} of the lower end (sigmoid: 0; tanh, softsign: -1; relu: 0, where its "
+                               "slope is 0), on the probe examples; there the activation passes back little or no "
+                               "gradient."),
+            PerActivation("top_pinned_onset", "step from which over half the top layer's outputs stay at the lower end",
                           "steps", "higher", baseline, onset, ratio_label=f"ratio to {baseline}, paired by seed",
-                          note="Higher is better: later saturation. A seed that never saturated has no onset."))
+                          note="Higher is better: pinned later. A seed never pinned has no onset (censored)."))
 
 
 def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
