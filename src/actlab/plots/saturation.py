@@ -163,7 +163,7 @@ def captions(result: Result) -> dict[str, str]:
     if sig and result.data.get("near_low_per_seed", {}).get("sigmoid"):
         top = sig["top_pinned_for"]
         out[NEAR_ZERO] = (
-            "The verdict's statistic. The top layer's line jumps above the dashed 50% line "
+            "The verdict reads when this happens. The top layer's line jumps above the dashed 50% line "
             + (f"around step {sig['top_pinned_from_median']} (median over seeds) " if sig["top_pinned_from_median"]
                is not None else "in no seed ")
             + f"and stays there ({sig['top_pinned_seeds']} of {sig['seeds']} seeds pinned at the end; onset between "
@@ -178,7 +178,7 @@ def captions(result: Result) -> dict[str, str]:
                f"sigmoid layers spread around 0.5. " if near else "")
             + " ".join(f"{a}: {_span([lo + hi for lo, hi in zip(m['near_low'][a][-1], m['near_high'][a][-1])])} of "
                        "each layer's outputs in the end bins (within 0.05 of -1 or 1)."
-                       for a in hists if a != "sigmoid" and m.get("near_low", {}).get(a) and m.get("near_high", {}).get(a)))
+                       for a in hists if a in ("tanh", "softsign") and m.get("near_low", {}).get(a) and m.get("near_high", {}).get(a)))
     return out
 
 
