@@ -83,7 +83,15 @@ CONFIRM_OFFSET = 1000  # confirmation seeds: seed + 1000, seed + 1001, ... (neve
 
 @dataclass(frozen=True)
 class Config:
-    """Every setting of the dead-relu claim (defaults: the full-scale run)."""
+    """Every setting of the dead-relu claim (defaults: the full-scale run).
+
+    Args:
+        seeds: fresh seeds (seed + 1000, seed + 1001, ...) that confirm each chosen setting; the reported ones.
+        select_seeds: seeds (seed, seed + 1, ...) per setting that choose the deadliest rate that still trains.
+        adam_lrs: Adam rates tried for every activation (the standard conditions; comma-separated).
+        lrs: plain-SGD rates tried for relu (the SGD limit; comma-separated).
+        bias_inits: initial biases; the first is standard, the others are limits at the chosen Adam rate.
+    """
 
     activations: tuple[str, ...] = ("relu", "leaky_relu", "elu")
     baseline: str = "relu"
