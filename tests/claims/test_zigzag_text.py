@@ -28,7 +28,8 @@ def linear_section(ratio=(40.5, 72.8, 183.7), same_gd=(0.0, 0.0, 0.00032)) -> Se
 
 @pytest.mark.parametrize(("ratio", "same_gd", "status"), [
     ((40.5, 72.8, 183.7), (0.0, 0.0, 0.00032), "holds"),      # slow, and almost no same-way steps: conditioning
-    ((40.5, 72.8, 183.7), (0.0, 0.0, 0.011), "inconclusive"),  # just over the 1% bound
+    ((40.5, 72.8, 183.7), (0.0, 0.0, 0.049), "holds"),         # just under the 5% bound
+    ((40.5, 72.8, 183.7), (0.0, 0.0, 0.051), "inconclusive"),  # just over it
     ((1.5, 72.8, 183.7), (0.0, 0.0, 0.0), "inconclusive"),     # not slowed at every n
     ((40.5, 72.8, 183.7), (0.6, 0.7, 0.8), "does_not_hold"),   # most full-batch steps move all weights one way
     ((None, 72.8, 183.7), (0.0, 0.0, 0.0), "inconclusive"),    # tolerance not reached at n = 2

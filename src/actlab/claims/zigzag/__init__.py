@@ -130,7 +130,7 @@ __all__ = [
 ]
 
 #: part (a)'s limit: full-batch descent's steps that move every weight one way stay under this share
-SAME_WAY_LIMIT = 0.01
+SAME_WAY_LIMIT = 0.05
 
 
 def _linear_only_verdict(config: Config, section: Section) -> Verdict:
@@ -174,9 +174,8 @@ def _combine(config: Config, sections: dict[str, Section]) -> Verdict:
     note = "passed" if a.status != "does_not_hold" else "FAILED"
     if a.status == "does_not_hold":
         status = "inconclusive"  # the harness's algebra is broken: no number can be trusted
-    evidence = (f"(b), the test: {b.evidence.rstrip('.')}. (a), an algebra check ({note}): the quadrant fraction is "
-                f"1 by algebra and the condition number about 1 + {a.metrics['sgd_steps_ratio_population'] - 1:.1f} n "
-                f"for these inputs; {a.evidence[:1].lower() + a.evidence[1:]}")
+    evidence = (f"(b), the test: {b.evidence.rstrip('.')}. (a), an algebra check ({note}): what it measures is "
+                "in the limit beside the verdict and in the part (a) table.")
     return Verdict(status, evidence, rule=b.rule, source=b.source, meaning=b.meaning, key_number=b.key_number,
                    limits=(conditioning_limit(config, a),))
 
