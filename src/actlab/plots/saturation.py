@@ -166,8 +166,8 @@ def captions(result: Result) -> dict[str, str]:
             "The verdict reads when this happens. The top layer's line jumps above the dashed 50% line "
             + (f"around step {sig['top_pinned_from_median']} (median over seeds) " if sig["top_pinned_from_median"]
                is not None else "in no seed ")
-            + f"and stays there ({sig['top_pinned_seeds']} of {sig['seeds']} seeds pinned at the end; onset between "
-            f"steps {_onset(sig)}, 95%), pinned for {_pct(top['mean'])} of the run on average, while the lower layers stay "
+            + f"and stays there ({sig['top_pinned_seeds']} of {sig['seeds']} seeds pinned at the end; onset at step "
+            f"{_onset(sig)}, 95% interval), pinned for {_pct(top['mean'])} of the run on average, while the lower layers stay "
             f"near 0% (at most {_pct(sig['lower_pinned_for_max'])} of the run pinned).")
     hists = result.data.get("final_histogram") or {}
     if hists:
