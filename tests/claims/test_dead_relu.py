@@ -56,11 +56,13 @@ def test_leaky_and_elu_units_cannot_die():
 
 # --- constructed runs ------------------------------------------------------------------------------
 
-CONFIG = {**{f: getattr(dead_relu.Config, f) for f in ("depth", "width", "init", "steps", "batch_size", "dataset")},
-          "lrs": (0.1, 0.5, 0.7, 1.0), "adam_lrs": (0.001, 0.01, 0.03, 0.1), "seeds": 5, "train_examples": 0}
+CONFIG = {**{f: getattr(dead_relu.Config, f) for f in ("depth", "width", "init", "steps", "batch_size", "dataset",
+                                                          "momentum")},
+          "lrs": (0.1, 0.5, 0.7, 1.0), "adam_lrs": (0.001, 0.01, 0.03, 0.1), "bias_inits": (0.0, 0.01),
+          "activations": ("relu", "leaky_relu"), "seeds": 5, "select_seeds": 5, "train_examples": 0}
 
 
-def fake(act="relu", opt="sgd", lr=0.1, seed=0, dead=0.0, err=0.03, bias=0.0, diverged=None, stuck=False):
+def fake(act="relu", opt="adam", lr=0.01, seed=0, dead=0.0, err=0.03, bias=0.0, diverged=None, stuck=False):
     return {"activation": act, "optimizer": opt, "bias_init": bias, "lr": lr, "seed": seed,
             "dead": None if diverged else dead, "dead_per_layer": None if diverged else [dead] * 3,
             "dead_at_init": 0.0, "diverged_at": diverged, "train_error": None if diverged else err,
@@ -68,127 +70,194 @@ def fake(act="relu", opt="sgd", lr=0.1, seed=0, dead=0.0, err=0.03, bias=0.0, di
             "test_error": None if diverged else err, "chance_error": 0.887}
 
 
-def grid(act="relu", bias=0.0, seeds=5, **per_lr):
-    """Runs for every rate of CONFIG: per_lr maps 'sgd_0.7' -> dict(dead=..., err=...) (default: trains, none dead)."""
-    known = {f"{o}_{lr:g}" for o, key in (("sgd", "lrs"), ("adam", "adam_lrs")) for lr in CONFIG[key]}
-    assert set(per_lr) <= known, set(per_lr) - known  # a misspelt rate must not be ignored silently
-    out = []
-    for opt, lrs in (("sgd", CONFIG["lrs"]), ("adam", CONFIG["adam_lrs"])):
-        for lr in lrs:
-            spec = per_lr.get(f"{opt}_{lr:g}", {})
-            for s in range(seeds):
-                kw = {k: (v[s] if isinstance(v, (list, tuple)) else v) for k, v in spec.items()}
-                out.append(fake(act, opt, lr, s, bias=bias, **kw))
-    return out
+def setting(act="relu", opt="adam", lr=0.01, bias=0.0, seeds=5, base=0, **spec):
+    """One setting's runs; a list value gives one entry per seed."""
+    return [fake(act, opt, lr, base + s, bias=bias,
+                 **{k: (v[s] if isinstance(v, (list, tuple)) else v) for k, v in spec.items()}) for s in range(seeds)]
 
 
-def decide(runs, **config):
-    runs = dead_relu.classify(runs)
-    verdict, chosen = dead_relu.decide_claim(runs, dead_relu.summarise(runs), config={**CONFIG, **config})
-    return verdict, chosen
+def summary(runs, arm=None):
+    out = dead_relu.summarise(dead_relu.classify(runs))
+    return [dict(s, arm=arm) for s in out] if arm else out
 
 
-BREAKS = {"sgd_1": {"diverged": 14}, "adam_0.1": {"stuck": True, "dead": 0.97, "err": 0.88}}
+def selection(adam_dead=0.5, adam_err=0.08, top_err=0.88):
+    """relu Adam: 0.001 and 0.01 train with few dead, 0.03 is the band, 0.1 breaks; SGD likewise."""
+    runs = (setting(lr=0.001, dead=0.01) + setting(lr=0.01, dead=0.2, err=0.05)
+            + setting(lr=0.03, dead=adam_dead, err=adam_err) + setting(lr=0.1, dead=0.97, err=top_err, stuck=True)
+            + setting(opt="sgd", lr=0.1) + setting(opt="sgd", lr=0.5, dead=0.02)
+            + setting(opt="sgd", lr=0.7, dead=0.1, err=0.06) + setting(opt="sgd", lr=1.0, diverged=12)
+            + [r for lr in (0.001, 0.01, 0.03, 0.1) for r in setting("leaky_relu", lr=lr, err=0.05 if lr < 0.1 else 0.5)])
+    return summary(runs)
+
+
+def confirmation(dead=(0.6, 0.62, 0.58, 0.65, 0.61), err=0.07, lr=0.03, bias_dead=0.55, sgd_dead=0.1, **kw):
+    base = 1000
+    return (summary(setting(lr=lr, dead=list(dead), err=err, base=base, **kw), "headline")
+            + summary(setting(lr=lr, bias=0.01, dead=bias_dead, err=err, base=base), "bias 0.01")
+            + summary(setting(opt="sgd", lr=0.7, dead=sgd_dead, err=0.06, base=base), "sgd")
+            + summary(setting("leaky_relu", lr=0.03, err=0.05, base=base), "activation leaky_relu"))
+
+
+def verdict(sel=None, conf=None, **config):
+    return dead_relu.decide_claim(selection() if sel is None else sel, confirmation() if conf is None else conf,
+                                  config={**CONFIG, **config}, scale="full-scale")
 
 
 def check_contract(v):
     assert v.rule is not None and v.rule.threshold == 0.4 and v.rule.holds_if == "above"
+    assert "Adam" in v.rule.text and "median" in v.rule.text and "fresh seeds" in v.rule.text
     assert v.source is not None and "40%" in v.source.value and v.source.differences
     assert v.key_number is not None and v.key_number.label
     assert 3 <= v.meaning.count(". ") + 1 <= 8, v.meaning
+    assert len(v.evidence.split()) < 90, v.evidence  # the sentence is the conclusion; the cases are in tables
+    check_sentences(v)
 
 
-def test_holds_when_a_trained_setting_kills_over_40_percent():
-    runs = grid(**BREAKS, **{"adam_0.03": {"dead": [0.6, 0.65, 0.7, 0.62, 0.66], "err": 0.06}})
-    runs += grid(bias=0.01, **BREAKS, **{"adam_0.03": {"dead": 0.55, "err": 0.07}})
-    runs += grid("leaky_relu", **{"sgd_0.7": {"diverged": 20}, "sgd_1": {"diverged": 10}})
-    v, chosen = decide(runs)
+def check_sentences(v, sel=None):
+    """No generated sentence contradicts its numbers."""
+    import re
+
+    word = {"holds": "claim holds here", "does_not_hold": "claim does not hold here",
+            "inconclusive": "not enough for a verdict"}
+    assert word[v.status] in v.meaning
+    assert all(w not in v.meaning for k, w in word.items() if k != v.status)
+    if v.key_number.value is not None:
+        assert v.key_number.text == f"{100 * v.key_number.value:.0f}% dead"
+        assert re.search(r"Adam lr [0-9.]+", v.key_number.label)  # the key number names its optimizer
+        if v.status == "holds":
+            assert v.key_number.value > 0.4
+        if v.status == "does_not_hold":
+            assert v.key_number.value < 0.4
+    if sel is not None and "no longer trained" in v.meaning:
+        lr = float(re.search(r"next rate up, ([0-9.]+), no longer trained", v.meaning).group(1))
+        above = next(s for s in sel if s["activation"] == "relu" and s["optimizer"] == "adam" and s["lr"] == lr)
+        assert not above["trains"]
+    if sel is not None and "still trained but killed fewer" in v.meaning:
+        lr = float(re.search(r"next rate up, ([0-9.]+), still trained", v.meaning).group(1))
+        above = next(s for s in sel if s["activation"] == "relu" and s["optimizer"] == "adam" and s["lr"] == lr)
+        assert above["trains"]
+    for lim in v.limits:
+        kn = lim.key_number
+        if kn is not None and kn.value is not None and lim.rule is not None and lim.status != "inconclusive":
+            below = kn.value < lim.rule.threshold
+            assert (lim.status == "holds") == (below if lim.rule.holds_if == "below" else not below), lim
+
+
+def test_still_trains_is_decided_per_setting_by_the_median():
+    """Issue 20: one seed at 11.2% training error must not flip a setting that trains at about 9%."""
+    runs = dead_relu.classify(setting(lr=0.03, dead=0.47, err=[0.08, 0.085, 0.112, 0.09, 0.079]))
+    (s,) = dead_relu.summarise(runs)
+    assert s["trains"] and s["median_train_error"] == pytest.approx(0.085)
+    assert s["dead_mean"] == pytest.approx(0.47) and s["n_untrained"] == 1  # the 11.2% seed's units still count
+    runs = dead_relu.classify(setting(lr=0.03, dead=0.47, err=[0.08, 0.112, 0.112, 0.2, 0.079]))
+    assert not dead_relu.summarise(runs)[0]["trains"]
+    # a diverged seed counts as infinite error, and has no dead share
+    runs = dead_relu.classify(setting(lr=0.03, dead=0.5, err=0.05, diverged=[None, None, 7, 7, 7]))
+    s = dead_relu.summarise(runs)[0]
+    assert not s["trains"] and s["dead_mean"] == pytest.approx(0.5) and s["n_diverged"] == 3
+
+
+def test_choose_the_deadliest_setting_that_still_trains():
+    sel = selection()
+    c = dead_relu.choose(sel, "relu", "adam", 0.0)
+    assert (c["optimizer"], c["lr"]) == ("adam", 0.03)
+    assert dead_relu.highest_trainable(sel, "relu", "sgd", 0.0)["lr"] == 0.7
+    sel = selection(adam_err=0.12)  # 0.03 no longer trains: 0.01 is the deadliest that does
+    assert dead_relu.choose(sel, "relu", "adam", 0.0)["lr"] == 0.01
+
+
+def test_holds_on_fresh_seeds():
+    sel = selection()
+    v = verdict(sel)
     assert v.status == "holds", v.evidence
-    assert chosen == {"optimizer": "adam", "bias_init": 0.0, "lr": 0.03}
-    assert "at 6.0% training error" in v.evidence  # the training error beside the dead share
-    assert "bias init 0.01: 55% dead" in v.evidence  # the 0.01-bias arm, measured
-    assert "leaky_relu diverged at SGD lr 0.7, SGD lr 1" in v.evidence  # divergence named
-    assert "leaky_relu: 0% dead" in v.evidence
-    assert "SGD lr 1 bias 0: diverged in 5 of 5 seeds" in v.evidence
+    assert v.key_number.value == pytest.approx(0.612) and "Adam lr 0.03" in v.key_number.label
+    assert "The next rate up, 0.1, no longer trained" in v.meaning
+    assert "Plain SGD is gentler" in v.meaning and "SGD lr 0.7" in v.meaning
+    names = [lim.name for lim in v.limits]
+    assert names == ["plain SGD", "bias 0.01", "leaky_relu, elu"] or names == ["plain SGD", "bias 0.01", "leaky_relu, elu"][:2] + ["leaky_relu"]
     check_contract(v)
-    assert v.key_number.value == pytest.approx(0.646)
+    check_sentences(v, sel)
 
 
-def test_does_not_hold_when_no_trained_setting_reaches_40_percent():
-    runs = grid(**BREAKS, **{"sgd_0.7": {"dead": [0.1, 0.12, 0.08, 0.11, 0.13], "err": 0.04},
-                             "adam_0.03": {"dead": [0.2, 0.25, 0.22, 0.21, 0.24], "err": 0.08}})
-    v, chosen = decide(runs)
-    assert v.status == "does_not_hold", v.evidence
-    assert chosen["lr"] == 0.03 and "wholly below 0.4" in v.evidence
+@pytest.mark.parametrize("dead,status", [
+    ((0.43, 0.44, 0.45, 0.44, 0.43), "holds"),            # just above 40%, tight
+    ((0.38, 0.42, 0.45, 0.36, 0.44), "inconclusive"),     # spans 40%
+    ((0.36, 0.37, 0.38, 0.37, 0.36), "does_not_hold"),    # just below
+    ((0.0, 0.01, 0.0, 0.02, 0.0), "does_not_hold"),
+])
+def test_every_boundary_of_the_interval(dead, status):
+    sel = selection()
+    v = verdict(sel, confirmation(dead=dead))
+    assert v.status == status, v.evidence
     check_contract(v)
+    check_sentences(v, sel)
 
 
-def test_dead_share_of_a_collapsed_network_does_not_count():
-    # 90% dead but stuck at chance level (Adam 0.1) or above the error limit: never the verdict's number
-    runs = grid(**{"sgd_1": {"diverged": 14}, "adam_0.1": {"stuck": True, "dead": 0.97, "err": 0.88},
-                   "adam_0.03": {"dead": 0.8, "err": 0.35}, "adam_0.01": {"dead": [0.1, 0.12, 0.11, 0.1, 0.09]}})
-    v, chosen = decide(runs)
-    assert v.status == "does_not_hold", v.evidence
-    assert chosen == {"optimizer": "adam", "bias_init": 0.0, "lr": 0.01}
-    assert "stuck at chance level in 5 of 5" in v.evidence and "above the error limit in 5 of 5" in v.evidence
-
-
-def test_inconclusive_with_fewer_than_five_trained_seeds():
-    runs = grid(**BREAKS, **{"adam_0.03": {"dead": 0.6, "err": [0.05, 0.06, 0.3, 0.4, 0.35]}})
-    v, _ = decide(runs)
-    assert v.status == "inconclusive" and "killed 60% in the 2 seeds that trained" in v.evidence
-    assert "--seeds 10" in v.evidence
-    runs = grid(seeds=3, **BREAKS, **{"adam_0.03": {"dead": 0.6, "err": 0.05}})
-    v, chosen = decide(runs, seeds=3)
-    assert chosen["lr"] == 0.03 and v.status == "inconclusive" and "at least 5" in v.evidence
+def test_inconclusive_when_the_chosen_setting_does_not_train_on_fresh_seeds():
+    v = verdict(conf=confirmation(err=[0.12, 0.13, 0.05, 0.14, 0.2]))
+    assert v.status == "inconclusive" and "did not train on the fresh seeds" in v.evidence
     check_contract(v)
 
 
-def test_inconclusive_when_the_interval_spans_40_percent():
-    runs = grid(**BREAKS, **{"adam_0.03": {"dead": [0.2, 0.6, 0.3, 0.55, 0.4], "err": 0.05}})
-    v, _ = decide(runs)
-    assert v.status == "inconclusive" and "spans the threshold" in v.evidence
+def test_inconclusive_when_a_fresh_seed_diverges():
+    v = verdict(conf=confirmation(diverged=[None, None, None, None, 33]))
+    assert v.status == "inconclusive" and "1 of 5 fresh seeds diverged" in v.evidence
+    check_sentences(v)
 
 
-def test_inconclusive_when_the_deadliest_rate_is_the_top_of_its_grid():
-    runs = grid(**{"sgd_1": {"dead": [0.1, 0.12, 0.08, 0.11, 0.13]}})  # every rate trains: the band was not reached
-    runs = [r for r in runs if r["optimizer"] == "sgd"]
-    v, chosen = decide(runs, adam_lrs=())
-    assert chosen["lr"] == 1.0
-    assert v.status == "inconclusive" and "top of its grid" in v.evidence and "--set lrs=" in v.evidence
+def test_inconclusive_when_the_chosen_rate_is_the_top_of_its_grid():
+    sel = selection(top_err=0.05)
+    sel = [dict(s, trains=True, dead_mean=0.7) if s["lr"] == 0.1 and s["optimizer"] == "adam" else s for s in sel]
+    v = verdict(sel, confirmation(lr=0.1))
+    assert v.status == "inconclusive" and "top of its grid" in v.evidence
+    check_contract(v)
+    v = verdict(selection(), confirmation(), adam_lrs=(0.03,))
+    assert v.status == "inconclusive" and "top of its grid" in v.evidence
 
 
-def test_a_single_rate_cannot_bracket_the_band():
-    runs = [fake(lr=0.1, seed=s, dead=0.05) for s in range(5)]
-    v, chosen = decide(runs, lrs=(0.1,), adam_lrs=())
-    assert chosen["lr"] == 0.1 and v.status == "inconclusive" and "top of its grid" in v.evidence
-    assert "no larger rate was tried" in v.meaning
+def test_the_next_rate_up_that_still_trains_is_not_called_broken():
+    """Issue 20: 'larger rates broke training' was said while Adam 0.03 trained 4 of 5 seeds."""
+    sel = [dict(s, trains=True, median_train_error=0.086, dead_mean=0.3)
+           if s["lr"] == 0.1 and s["optimizer"] == "adam" and s["activation"] == "relu" else s for s in selection()]
+    v = verdict(sel, confirmation())
+    assert "no longer trained" not in v.meaning and "still trained but killed fewer units (30%)" in v.meaning
+    check_sentences(v, sel)
 
 
-def test_does_not_hold_is_withheld_when_a_thinly_trained_setting_reaches_40_percent():
-    runs = grid(**BREAKS, **{"sgd_0.7": {"dead": [0.1, 0.12, 0.08, 0.11, 0.13]},
-                             "adam_0.03": {"dead": 0.7, "err": [0.05, 0.3, 0.3, 0.3, 0.3]}})
-    v, chosen = decide(runs)
-    assert chosen["lr"] == 0.7 and v.status == "inconclusive" and "Adam lr 0.03" in v.evidence
+def test_fewer_than_five_fresh_seeds_is_inconclusive():
+    conf = confirmation()
+    conf = [dict(s, seeds=3, dead_per_seed=s["dead_per_seed"][:3]) if s["arm"] == "headline" else s for s in conf]
+    v = verdict(conf=conf, seeds=3)
+    assert v.status == "inconclusive" and "at least 5" in v.evidence
 
 
-def test_no_relu_or_nothing_trained_is_inconclusive():
-    v, _ = decide(grid("elu"))
+def test_limits_plain_sgd_bias_and_the_other_activations():
+    v = verdict()
+    sgd, bias, others = v.limits
+    assert sgd.status == "holds" and "SGD lr 0.7" in sgd.evidence and sgd.key_number.value == pytest.approx(0.1)
+    assert bias.status == "does_not_hold" and bias.key_number.value == pytest.approx(0.55)  # 0.01 does not save them
+    assert others.status == "holds" and "leaky_relu: at most 0.0% dead in any of 5 fresh seeds" in others.evidence
+    v = verdict(conf=confirmation(sgd_dead=0.45, bias_dead=0.1))
+    assert [lim.status for lim in v.limits][:2] == ["does_not_hold", "holds"]
+    check_sentences(v)
+
+
+def test_no_relu_or_no_adam_is_inconclusive():
+    v = verdict(selection(), [], activations=("leaky_relu",))
     assert v.status == "inconclusive" and "did not train relu" in v.evidence
-    runs = grid(**{f"sgd_{lr:g}": {"diverged": 5} for lr in CONFIG["lrs"]},
-                **{f"adam_{lr:g}": {"stuck": True, "err": 0.88} for lr in CONFIG["adam_lrs"]})
-    v, chosen = decide(runs)
-    assert v.status == "inconclusive" and chosen is None and "no relu run trained" in v.evidence
-    check_contract(v)
+    v = verdict([], [], adam_lrs=())
+    assert v.status == "inconclusive" and "adam_lrs is empty" in v.evidence
 
 
-def test_error_limit_is_ten_percent_or_twice_the_best():
-    runs = dead_relu.classify([fake(err=0.02), fake(err=0.09, seed=1), fake(err=0.11, seed=2)])
-    assert [r["status"] for r in runs] == ["trained", "trained", "untrained"]
-    runs = dead_relu.classify([fake(err=0.2), fake(err=0.35, seed=1), fake(err=0.42, seed=2),
-                               fake(err=0.45, seed=3)])  # a hard dataset: 2x the best; chance 88.7%: half is 44.35%
-    assert runs[0]["error_limit"] == pytest.approx(0.4)
-    assert [r["status"] for r in runs] == ["trained", "trained", "untrained", "stuck at chance"]
+def test_per_activation_numbers_for_any_activation():
+    conf = confirmation()
+    (per,) = dead_relu.per_activation(conf, ("relu", "leaky_relu", "elu"), "relu")
+    relu, leaky, elu = per.values
+    assert relu.estimate == pytest.approx(61.2) and relu.low < 61.2 < relu.high and relu.ratio == pytest.approx(1.0)
+    assert leaky.estimate == pytest.approx(0.0) and leaky.ratio is None  # a ratio needs both shares above 0
+    assert elu.estimate is None and "no Adam rate" in elu.note
+    assert per.unit == "%" and per.better == "lower" and per.baseline == "relu"
 
 
 # --- real runs at tiny size ------------------------------------------------------------------------
@@ -196,30 +265,43 @@ def test_error_limit_is_ten_percent_or_twice_the_best():
 
 @pytest.fixture(scope="module")
 def tiny_result(real_data):
-    cfg = dead_relu.Config(activations=("relu", "elu"), lrs=(0.01, 50.0), adam_lrs=(0.01,), bias_inits=(0.0, 0.01),
-                           steps=60, width=16, depth=2, seeds=2, train_examples=1000, test_examples=200, workers=1)
+    cfg = dead_relu.Config(activations=("relu", "elu"), lrs=(0.01, 50.0), adam_lrs=(0.001, 0.01), bias_inits=(0.0, 0.01),
+                           steps=60, width=16, depth=2, seeds=2, select_seeds=2, train_examples=1000, test_examples=200,
+                           workers=1)
     return dead_relu.run(cfg)
 
 
 def test_metrics_shape_and_divergence_handling(tiny_result):
     m = tiny_result.metrics
-    # relu at both biases, elu at the first only; 3 rates; 2 seeds
-    assert len(m["runs"]) == (2 + 1) * 3 * 2 and len(m["settings"]) == 9  # other_seeds 2: elu too
-    assert set(m["dead_fraction"]) == {"relu", "elu"} and set(m["dead_fraction"]["relu"]["sgd"]) == {"0", "0.01"}
+    select = [r for r in m["runs"] if r["phase"] == "select"]
+    confirm = [r for r in m["runs"] if r["phase"] == "confirm"]
+    # selection: relu on both grids (2 Adam + 2 SGD rates), elu on Adam's; 2 seeds; the standard bias only
+    assert len(select) == (4 + 2) * 2 and len(m["settings"]) == 6 and {r["bias_init"] for r in select} == {0.0}
+    # fresh seeds: never the selection's
+    assert {r["seed"] for r in select} == {0, 1} and {r["seed"] for r in confirm} <= {1000, 1001}
+    assert m["design"]["confirm_seeds"] == [1000, 1001] and m["design"]["select_seeds"] == [0, 1]
+    assert len(confirm) == 2 * len(m["confirmation"])
     for r in m["runs"]:
         if r["status"] == "diverged":
             assert r["dead"] is None and r["train_error"] is None  # no dead share is made up for a NaN network
         else:
             assert 0 <= r["dead"] <= 1 and len(r["dead_per_layer"]) == 2
-    # lr 50 breaks every run (NaN, or every unit dead and the net at chance level): none counts as trained
-    assert all(r["status"] != "trained" for r in m["runs"] if r["lr"] == 50.0)
+    # lr 50 breaks every run (NaN, or every unit dead and the net at chance level): that setting does not train
+    (broken,) = [s for s in m["settings"] if s["lr"] == 50.0]
+    assert not broken["trains"]
+    sgd_ok = [s["lr"] for s in m["settings"] if s["optimizer"] == "sgd" and s["trains"]]
+    assert (m["sgd_highest_trainable"] or {}).get("lr") == max(sgd_ok, default=None)
     for s in m["settings"]:
-        trained = [r for r in m["runs"] if (r["activation"], r["optimizer"], r["bias_init"], r["lr"])
-                   == (s["activation"], s["optimizer"], s["bias_init"], s["lr"]) and r["status"] == "trained"]
-        assert s["n_trained"] == len(trained)
-        if trained:
-            assert s["dead_mean"] == pytest.approx(sum(r["dead"] for r in trained) / len(trained))
+        alive = [r for r in select if (r["activation"], r["optimizer"], r["lr"]) == (s["activation"], s["optimizer"], s["lr"])
+                 and r["status"] != "diverged"]
+        if alive:
+            assert s["dead_mean"] == pytest.approx(sum(r["dead"] for r in alive) / len(alive))
+        errs = sorted(float("inf") if r["train_error"] is None else r["train_error"] for r in select
+                      if (r["activation"], r["optimizer"], r["lr"]) == (s["activation"], s["optimizer"], s["lr"]))
+        assert s["trains"] == ((errs[0] + errs[1]) / 2 <= dead_relu.ERROR_LIMIT)
     assert tiny_result.verdict.status == "inconclusive"  # 2 seeds never decide
+    (per,) = tiny_result.per_activation
+    assert [v.activation for v in per.values] == ["relu", "elu"]
 
 
 def test_same_config_same_metrics(tiny_result):
@@ -238,9 +320,10 @@ def test_captions_and_tables(tiny_result, tmp_path):
     assert tables and all(t["title"] and t["note"] and t["rows"] for t in tables)
     for t in tables:
         assert all(len(row) == len(t["columns"]) for row in t["rows"])
-    relu = tables[0]
-    assert relu["columns"][:4] == ["activation", "optimizer", "bias init", "learning rate"]
-    assert any("training error" in c for c in relu["columns"])
+    conf, sel = tables[0], tables[1]
+    assert conf["columns"][:5] == ["arm", "activation", "optimizer", "bias init", "learning rate"]
+    assert any("training error" in c for c in conf["columns"]) and any("training error" in c for c in sel["columns"])
+    assert len(sel["rows"]) == len(tiny_result.metrics["settings"])
     round_trip = Result.from_dict(json.loads(json.dumps(tiny_result.to_dict())))
     assert plots.tables(round_trip) == tables
 
@@ -248,7 +331,7 @@ def test_captions_and_tables(tiny_result, tmp_path):
 @pytest.mark.needs_data
 def test_cli_tiny_run(tmp_path):
     args = ["run", "dead-relu", "--out", str(tmp_path), "--no-progress", "--no-report", "--activations", "relu",
-            "--seeds", "1", "--set", "lrs=0.1,1", "--set", "adam_lrs=", "--set", "bias_inits=0", "--set", "steps=20",
+            "--seeds", "1", "--set", "select_seeds=1", "--set", "lrs=0.1,1", "--set", "adam_lrs=", "--set", "bias_inits=0", "--set", "steps=20",
             "--set", "width=8", "--set", "depth=2", "--set", "train_examples=500", "--set", "test_examples=100",
             "--set", "workers=1"]
     assert main(args) == 0

@@ -86,18 +86,20 @@ def test_pinned_stretch():
 # --- the decision rule on constructed runs -------------------------------------------------------
 
 CONFIG = {"depth": 4, "width": 1000, "steps": 2000, "batch_size": 10, "lr": 0.1, "seeds": 5, "init": "default",
-          "dataset": "mnist", "train_examples": 0}
+          "dataset": "mnist", "train_examples": 0, "probe_examples": 300}
 
 
 def fake_run(act="sigmoid", seed=0, top_from=400, lower_for=0.0, err=0.89, min_err=None, diverged=None,
-             top_mean_end=0.01, top_mean_late=0.012, near_end=None):
-    total = CONFIG["steps"]
+             top_mean_end=0.01, top_mean_late=0.012, near_end=None, spacing=100, total=None):
+    total = total or CONFIG["steps"]
     top_for = 0.0 if top_from is None else (total - top_from) / total
     return {
         "activation": act, "seed": seed, "pinned_from": [None, None, None, top_from],
         "pinned_for": [lower_for, 0.0, 0.0, top_for], "top_mean_start": 0.5, "top_mean_end": top_mean_end,
         "top_mean_three_quarters": top_mean_late,
         "top_near_low_end": (1.0 if top_from is not None else 0.0) if near_end is None else near_end,
+        "onset_after": total if top_from is None else max(0, top_from - spacing), "onset_by": top_from,
+        "lower_pinned_end": lower_for > 0, "top_saturated_end": 0.9, "saturation_onset_by": top_from,
         "train_error": None if diverged else err, "min_train_error": None if diverged else (err if min_err is None else min_err),
         "test_error": None if diverged else err, "diverged_at": diverged, "chance_error": 0.887,
     }
@@ -115,28 +117,79 @@ def controls(n=5, err=0.1):
 
 
 def check_contract(v):
-    assert v.rule is not None and v.rule.threshold == saturation.THRESHOLD and v.rule.holds_if == "above"
+    assert v.rule is not None and v.rule.threshold == saturation.EARLY_STEPS and v.rule.holds_if == "below"
+    assert f"first {saturation.EARLY_STEPS} steps" in v.rule.text  # "early" in steps, not a share of the run
     assert v.source is not None and "2.21" in v.source.value and "Glorot" in v.source.citation
+    assert "whole test set" in v.source.ours and "not comparable" in v.source.differences
     assert v.key_number is not None and v.key_number.text and v.key_number.label
     n_sentences = v.meaning.count(". ") + 1
     assert 3 <= n_sentences <= 8, v.meaning
+    check_sentences(v)
+
+
+def check_sentences(v):
+    """No generated sentence contradicts the verdict's numbers."""
+    word = {"holds": "holds here", "does_not_hold": "does not hold here", "inconclusive": "no verdict"}
+    assert word[v.status] in v.meaning.replace("not enough for a verdict", "no verdict")
+    for other, w in word.items():
+        if other != v.status:
+            assert w not in v.meaning
+    kn = v.key_number
+    if kn.value is not None:
+        assert f"{kn.value:.0f}" in kn.text or " to " in kn.text
+    low_high = [int(x) for x in __import__("re").findall(r"step (\d+) to (\d+)", kn.text)[0]] if " to " in kn.text else []
+    if low_high:
+        assert low_high[0] < low_high[1]  # never a zero-width interval
+        if v.status == "holds":
+            assert low_high[1] < saturation.EARLY_STEPS
+        if v.status == "does_not_hold" and "lower layer" not in v.evidence:
+            assert low_high[0] > saturation.EARLY_STEPS
 
 
 def test_rule_holds_when_the_top_layer_is_pinned_early_and_stays():
     runs = [fake_run(seed=s, top_from=300 + 40 * s) for s in range(5)] + controls()
     v = verdict_of(runs)
     assert v.status == "holds", v.evidence
-    assert "wholly above 0.5" in v.evidence and "tanh 10%" in v.evidence
-    assert v.key_number.value == pytest.approx(sum((2000 - 300 - 40 * s) / 2000 for s in range(5)) / 5)
+    assert f"wholly below {saturation.EARLY_STEPS}" in v.evidence and "tanh 10%" in v.evidence
     check_contract(v)
-    assert "holds here" in v.meaning and "full-scale" in v.meaning
+    assert "full-scale" in v.meaning
+
+
+def test_same_probe_in_every_seed_is_not_a_zero_width_interval():
+    """Issue 20: five seeds landing on the same probe gave '67 to 67'; the probe spacing is the resolution."""
+    runs = [fake_run(seed=s, top_from=818, spacing=151) for s in range(5)] + controls()
+    v = verdict_of(runs)
+    assert v.status == "holds" and "step 667 to 818" in v.key_number.text, v.key_number.text
+    iv = saturation.onset_interval([r for r in saturation.classify_runs(runs, ["sigmoid"]) if r["activation"] == "sigmoid"])
+    assert (iv.low, iv.high, iv.estimate) == (667, 818, 818)
+
+
+def test_onset_near_the_boundary_goes_each_way():
+    # onset known only between probes 950 and 1050: spans step 1000
+    v = verdict_of([fake_run(seed=s, top_from=1050) for s in range(5)] + controls())
+    assert v.status == "inconclusive" and "spans" in v.evidence
+    check_sentences(v)
+    # between 900 and 990: holds; between 1010 and 1100: does not hold (pinned, but not early)
+    v = verdict_of([fake_run(seed=s, top_from=990, spacing=90) for s in range(5)] + controls())
+    assert v.status == "holds"
+    check_sentences(v)
+    v = verdict_of([fake_run(seed=s, top_from=1100, spacing=90) for s in range(5)] + controls())
+    assert v.status == "does_not_hold" and "wholly above" in v.evidence
+    check_sentences(v)
+
+
+def test_early_is_in_steps_not_a_share_of_the_run():
+    # the same onset (step 700) holds at 2000 and at 4000 steps: "early" does not move with the run length
+    for total in (2000, 4000):
+        runs = [fake_run(seed=s, top_from=700, total=total) for s in range(5)] + controls()
+        assert verdict_of(runs, steps=total).status == "holds"
 
 
 def test_rule_does_not_hold_when_the_lower_layers_saturate_too():
     runs = [fake_run(seed=s, top_from=100, lower_for=0.9 - 0.01 * s, err=0.3) for s in range(5)] + controls()
     v = verdict_of(runs)
     assert v.status == "does_not_hold", v.evidence
-    assert "wholly below 0.5" in v.evidence
+    assert "lower layer was pinned at the end too" in v.evidence
     check_contract(v)
 
 
@@ -144,6 +197,7 @@ def test_rule_does_not_hold_when_the_top_layer_never_gets_there_and_has_settled(
     runs = [fake_run(seed=s, top_from=None, err=0.05, top_mean_end=0.3, top_mean_late=0.3) for s in range(5)] + controls()
     v = verdict_of(runs)
     assert v.status == "does_not_hold", v.evidence
+    check_sentences(v)
 
 
 def test_inconclusive_when_the_run_is_too_short():
@@ -151,6 +205,11 @@ def test_inconclusive_when_the_run_is_too_short():
     runs = [fake_run(seed=s, top_from=None, top_mean_end=0.2, top_mean_late=0.3) for s in range(5)] + controls()
     v = verdict_of(runs)
     assert v.status == "inconclusive" and "too short" in v.evidence and "steps=4000" in v.evidence
+    # pinned early, but the run stops before it could show "stays there"
+    runs = [fake_run(seed=s, top_from=300, total=1500) for s in range(5)] + controls()
+    v = verdict_of(runs, steps=1500)
+    assert v.status == "inconclusive" and "too short to show the layer stays" in v.evidence
+    check_sentences(v)
 
 
 def test_inconclusive_with_fewer_than_five_seeds():
@@ -196,6 +255,28 @@ def test_no_sigmoid_is_inconclusive():
     assert v.status == "inconclusive" and "did not train sigmoid" in v.evidence
 
 
+def test_limits_say_whether_the_controls_are_pinned():
+    v = verdict_of([fake_run(seed=s) for s in range(5)] + controls())
+    assert [(lim.name, lim.status) for lim in v.limits] == [("tanh", "holds"), ("softsign", "holds")]
+    pinned = [fake_run("tanh", s, top_from=500, err=0.1) for s in range(5)]
+    v = verdict_of([fake_run(seed=s) for s in range(5)] + pinned)
+    assert [(lim.name, lim.status) for lim in v.limits] == [("tanh", "does_not_hold")]
+    assert "5 of 5 seeds" in v.limits[0].evidence
+
+
+def test_per_activation_pairs_by_seed_and_censors_never_pinned():
+    runs = saturation.classify_runs(
+        [dict(fake_run(seed=s, top_from=400 + 100 * s), top_near_low_end=0.8 + 0.02 * s) for s in range(5)]
+        + [dict(fake_run("relu", s, top_from=None, err=0.1), top_near_low_end=0.4) for s in range(5)],
+        ["sigmoid", "relu"])
+    share, onset = saturation.per_activation(runs, ("sigmoid", "relu"), "relu")
+    sig = share.get("sigmoid")
+    assert sig.estimate == pytest.approx(84.0) and sig.n == 5
+    assert sig.ratio == pytest.approx(math.exp(sum(math.log((80 + 2 * s) / 40) for s in range(5)) / 5))
+    assert onset.get("sigmoid").estimate == pytest.approx(math.exp(sum(math.log(400 + 100 * s) for s in range(5)) / 5))
+    assert onset.get("relu").estimate is None and "5 of 5 seeds never pinned" in onset.get("relu").note
+
+
 # --- real runs at tiny size ----------------------------------------------------------------------
 
 
@@ -208,7 +289,7 @@ def tiny(real_data):
 def test_metrics_consistent_with_layers_and_probes(tiny):
     m = tiny.metrics
     assert m["steps"] == saturation.probe_steps(60, 6)
-    assert len(m["runs"]) == 6 and {r["status"] for r in m["runs"]} <= {"trained", "stuck at chance", "diverged"}
+    assert len(m["runs"]) == 8 and {r["status"] for r in m["runs"]} <= {"trained", "stuck at chance", "diverged"}
     for act in ("sigmoid", "tanh", "softsign"):
         assert len(m["layer_mean"][act]) == len(m["steps"]) and all(len(row) == 4 for row in m["layer_mean"][act])
         assert all(0 <= v <= 1 for row in m["near_low"][act] for v in row)

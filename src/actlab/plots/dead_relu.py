@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import numpy as np
 from matplotlib.lines import Line2D
 
@@ -24,222 +23,160 @@ def _pct(v: float | None, digits: int = 0) -> str:
     return "n/a" if v is None or not math.isfinite(v) else f"{100 * v:.{digits}f}%"
 
 
-def _series(settings: list[dict[str, Any]]) -> list[tuple[str, float]]:
-    """(activation, bias_init) pairs in a stable order: relu first."""
-    seen = dict.fromkeys((s["activation"], s["bias_init"]) for s in settings)
-    return sorted(seen, key=lambda k: (k[0] != "relu", k[0], k[1]))
-
-
-def _broken(s: dict[str, Any]) -> str | None:
-    """How a setting is marked in the broken-runs rows: "diverged" (some seed's loss became NaN),
-    "untrained" (no seed trained: stuck at chance or above the error limit), or None."""
-    if s["n_diverged"]:
-        return "diverged"
-    if not s["n_trained"] and (s["n_stuck"] or s["n_untrained"]):
-        return "untrained"
-    return None
+def _num(v: float | None, digits: int = 1) -> str:
+    return "n/a" if v is None or not math.isfinite(v) else f"{100 * v:.{digits}f}"
 
 
 def _where(cfg: dict[str, Any]) -> str:
     return (f"MLP {cfg['depth']}x{cfg['width']} ({cfg['init']} init) on {cfg['dataset']}, {cfg['steps']} steps of "
-            f"batch {cfg['batch_size']}, {cfg['seeds']} seeds per relu point" + (f" ({cfg['other_seeds']} for the others)" if cfg.get('other_seeds') else ""))
+            f"batch {cfg['batch_size']}; {cfg.get('select_seeds', '?')} selection seeds per point, "
+            f"{cfg['seeds']} fresh seeds per star")
+
+
+def _limit(m: dict[str, Any]) -> float:
+    return m.get("design", {}).get("error_limit", 0.1)
 
 
 @styled
 def plot(result: Result, out_dir: Path) -> list[Path]:
-    """dead_relu_vs_lr.png (dead share and training error against learning rate, per optimizer, with
-    diverged and collapsed runs marked in their own rows) and dead_relu_layers.png (relu, per layer)."""
+    """dead_relu_vs_lr.png (dead share and median training error against the rate, per optimizer, selection
+    seeds as lines and the confirmed settings as stars) and dead_relu_layers.png (confirmed settings per layer)."""
     m, cfg = result.metrics, result.config
-    settings = m["settings"]
+    settings = m.get("settings", [])
+    conf = m.get("confirmation", [])
     opts = [o for o in ("sgd", "adam") if any(s["optimizer"] == o for s in settings)]
-    series = _series(settings)
-    paths = []
+    paths: list[Path] = []
     if not opts:
         return paths
-
-    fig, axes = new_figure(2, len(opts), width=5.2 * len(opts) + 2.2, height=7.4, squeeze=False,
+    acts = list(dict.fromkeys(s["activation"] for s in settings))
+    fig, axes = new_figure(2, len(opts), width=4.6 * len(opts) + 2.6, height=6.4, squeeze=False,
                            sharex="col", gridspec_kw={"height_ratios": [3, 2]})
     for c, opt in enumerate(opts):
         ax, ax_err = axes[0][c], axes[1][c]
-        for k, (act, bias) in enumerate(series):
-            pts = sorted((s for s in settings if s["optimizer"] == opt and s["activation"] == act
-                          and s["bias_init"] == bias), key=lambda s: s["lr"])
+        for k, act in enumerate(acts):
+            pts = sorted((s for s in settings if s["optimizer"] == opt and s["activation"] == act), key=lambda s: s["lr"])
             if not pts:
                 continue
-            shift = 10 ** (0.035 * (k - (len(series) - 1) / 2))  # side by side on the log axis: nothing hidden
-            ls = "-" if bias == series[0][1] or act != "relu" else "--"
-            style = {"color": color_for(act), "ls": ls, "lw": 1.8}
+            shift = 10 ** (0.03 * (k - (len(acts) - 1) / 2))  # side by side on the log axis: nothing hidden
             xs = np.array([s["lr"] * shift for s in pts])
             ys = np.array([np.nan if s["dead_mean"] is None else 100 * s["dead_mean"] for s in pts])
-            lo = np.array([np.nan if s["dead_ci95_low"] is None else 100 * s["dead_ci95_low"] for s in pts])
-            hi = np.array([np.nan if s["dead_ci95_high"] is None else 100 * s["dead_ci95_high"] for s in pts])
-            ax.plot(xs, ys, marker="o", ms=5, **style)
-            ok = ~np.isnan(lo)
-            ax.errorbar(xs[ok], ys[ok], yerr=[ys[ok] - lo[ok], hi[ok] - ys[ok]], fmt="none", ecolor=color_for(act),
-                        elinewidth=1, capsize=2)
-            errs = np.array([np.nan if s["train_error_mean"] is None else 100 * s["train_error_mean"] for s in pts])
-            ax_err.plot(xs, errs, marker="o", ms=4, **style)
-            # broken runs in their own row per series, above the plot: never under another series' marker
-            row = 106 + 5 * k
-            for s, x in zip(pts, xs):
-                if _broken(s) == "diverged":
-                    ax.plot([x], [row], "x", color=color_for(act), ms=8, mew=2, clip_on=False)
-                elif _broken(s) == "untrained":
-                    ax.plot([x], [row], "s", mfc="none", color=color_for(act), ms=7, mew=1.5, clip_on=False)
+            ax.plot(xs, ys, color=color_for(act), lw=1.6, marker="o", ms=4)
+            for s, x, y in zip(pts, xs, ys):  # an open marker: the setting did not train
+                if not s["trains"] and np.isfinite(y):
+                    ax.plot([x], [y], "o", ms=9, mfc="white", color=color_for(act), mew=1.5)
+                if s["n_diverged"]:
+                    ax.plot([x], [104], "x", color=color_for(act), ms=8, mew=2, clip_on=False)
+            errs = np.array([np.nan if s["median_train_error"] is None else 100 * s["median_train_error"] for s in pts])
+            ax_err.plot(xs, np.where(np.isfinite(errs), errs, 100), color=color_for(act), lw=1.6, marker="o", ms=4)
+            for s in conf:
+                if s["activation"] == act and s["optimizer"] == opt and s["dead_mean"] is not None:
+                    lo, hi = s["dead_ci95_low"], s["dead_ci95_high"]
+                    y = 100 * s["dead_mean"]
+                    ax.errorbar([s["lr"] * shift], [y], yerr=None if lo is None else [[y - 100 * lo], [100 * hi - y]],
+                                fmt="*", ms=14, color=color_for(act), mec="black", mew=0.6, capsize=3,
+                                alpha=0.55 if s["bias_init"] != cfg["bias_inits"][0] else 1.0)
         ax.axhline(40, color="0.25", ls=":", lw=1.2)
-        ax.axhline(103, color="0.6", lw=0.6)
         ax.set_xscale("log")
-        ax.set_ylim(-3, 106 + 5 * len(series))
-        ax.set_yticks([0, 20, 40, 60, 80, 100])
-        ax.set_title(OPT_NAME[opt])
-        ax.set_ylabel("dead units (% of hidden units)\nmean and 95% CI over trained seeds")
-        ax.text(0.01, 103.8, "broken runs (one row per series):", transform=ax.get_yaxis_transform(), fontsize=8,
-                color="0.35", va="bottom")
-        limit = m.get("trained_error_limit")
-        if limit:
-            ax_err.axhline(100 * limit, color="0.25", ls=":", lw=1.2)
+        ax.set_ylim(-3, 108)
+        ax.set_title(f"{OPT_NAME[opt]}" + (" (standard conditions)" if opt == "adam" else " (a limit)"))
+        ax.set_ylabel("dead units (% of hidden units)")
+        ax_err.axhline(100 * _limit(m), color="0.25", ls=":", lw=1.2)
         ax_err.set_yscale("log")
-        ax_err.set_ylim(1, 100)
+        ax_err.set_ylim(1, 110)
         ax_err.set_yticks([1, 2, 5, 10, 20, 50, 100], ["1", "2", "5", "10", "20", "50", "100"])
         ax_err.set_xlabel("learning rate (log scale)")
-        ax_err.set_ylabel("training error at the end (%)\nmean over runs that did not diverge")
-    handles = [Line2D([], [], color=color_for(a), ls="--" if (a == "relu" and b != series[0][1]) else "-", marker="o",
-                      label=f"{a}, bias init {b:g}") for a, b in series]
-    handles += [Line2D([], [], color="0.25", ls=":", label='40% dead ("as much as 40%", CS231n)\n'
-                                                          f"/ training-error limit {_pct(m.get('trained_error_limit'))}"),
-                Line2D([], [], color="0.3", marker="x", ls="none", ms=8, mew=2, label="diverged (NaN loss) in 1+ seeds"),
-                Line2D([], [], color="0.3", marker="s", mfc="none", ls="none", ms=7,
-                       label="no seed trained: stuck at chance\nor above the error limit")]
-    legend_outside(axes[0][-1], handles=handles)
-    fig.suptitle(f"Dead relu units against learning rate, with training error beside them\n{_where(cfg)}",
-                 fontsize=10, y=1.01)
+        ax_err.set_ylabel("median training error\nat the end (%)")
+    handles = [Line2D([], [], color=color_for(a), marker="o", ms=4, label=f"{a} (selection seeds, mean)") for a in acts]
+    handles += [Line2D([], [], color="0.4", marker="*", ms=12, ls="none", mec="black",
+                       label="chosen setting on fresh seeds\n(95% CI; faint: biases at 0.01)"),
+                Line2D([], [], color="0.4", marker="o", ms=9, mfc="white", ls="none",
+                       label=f"setting did not train\n(median error over {_pct(_limit(m))})"),
+                Line2D([], [], color="0.4", marker="x", ms=8, mew=2, ls="none", label="a seed diverged"),
+                Line2D([], [], color="0.25", ls=":", label='40% dead (CS231n) / 10% error limit')]
+    legend_outside(axes[0][-1], handles=handles, fontsize=9)
+    fig.suptitle(f"Dead units against learning rate, training error beside them\n{_where(cfg)}", fontsize=10, y=1.01)
     paths.append(save_figure(fig, out_dir / VS_LR))
 
-    relu = [s for s in settings if s["activation"] == "relu" and s["dead_per_layer"]]
-    if relu:
-        biases = sorted({s["bias_init"] for s in relu})
-        fig, axes = new_figure(len(biases), len(opts), width=4.6 * len(opts) + 1.6, height=3.1 * len(biases) + 0.6,
-                               sharey=True, squeeze=False)
-        cmap = matplotlib.colormaps["viridis"]
-        for r, bias in enumerate(biases):
-            for c, opt in enumerate(opts):
-                ax = axes[r][c]
-                pts = sorted((s for s in relu if s["optimizer"] == opt and s["bias_init"] == bias), key=lambda s: s["lr"])
-                rates = sorted({s["lr"] for s in relu if s["optimizer"] == opt})  # one colour per rate in every panel
-                layers = cfg["depth"]
-                width = 0.8 / max(len(pts), 1)
-                for i, s in enumerate(pts):
-                    xs = np.arange(layers) + (i - (len(pts) - 1) / 2) * width
-                    shade = cmap(0.9 * rates.index(s["lr"]) / max(len(rates) - 1, 1))
-                    ax.bar(xs, 100 * np.array(s["dead_per_layer"]), width=width, color=shade,
-                           label=f"lr {s['lr']:g} ({_pct(s['trained_error_mean'], 1)} error"
-                                 + (f", {s['n_trained']}/{s['seeds']} seeds" if s["n_trained"] < s["seeds"] else "") + ")")
-                ax.set_xticks(np.arange(layers), [f"hidden {k + 1}" for k in range(layers)])
-                ax.axhline(40, color="0.25", ls=":", lw=1)
-                ax.set_ylim(0, 135)  # room above 100% for the legend: it never covers a bar
-                ax.set_yticks([0, 20, 40, 60, 80, 100])
-                ax.set_title(f"relu, {OPT_NAME[opt]}, bias init {bias:g}", fontsize=10)
-                if c == 0:
-                    ax.set_ylabel("dead units (%)")
-                if pts:
-                    ax.legend(fontsize=7, loc="upper center", ncol=2, frameon=False)
-                else:
-                    ax.text(0.5, 0.5, "no rate trained", ha="center", transform=ax.transAxes)
-        fig.suptitle(f"Dead relu units per hidden layer, trained runs only (mean over seeds)\n{_where(cfg)}",
-                     fontsize=10, y=1.02)
+    layered = [s for s in conf if s.get("dead_per_layer")]
+    if layered:
+        depth = len(layered[0]["dead_per_layer"])
+        fig, ax = new_figure(1, 1, width=7.0, height=3.6)
+        width = 0.8 / len(layered)
+        for i, s in enumerate(layered):
+            xs = np.arange(depth) + (i - (len(layered) - 1) / 2) * width
+            ax.bar(xs, 100 * np.array(s["dead_per_layer"]), width=width, color=color_for(s["activation"]),
+                   hatch="//" if s["optimizer"] == "sgd" else (".." if s["bias_init"] != cfg["bias_inits"][0] else None),
+                   edgecolor="white", label=_arm_label(s))
+        ax.set_xticks(np.arange(depth), [f"hidden {k + 1}" for k in range(depth)])
+        ax.axhline(40, color="0.25", ls=":", lw=1)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("dead units (%)")
+        legend_outside(ax, fontsize=9)
+        ax.set_title(f"Dead units per hidden layer at the confirmed settings (mean over {cfg['seeds']} fresh seeds)",
+                     fontsize=10)
         paths.append(save_figure(fig, out_dir / LAYERS))
     return paths
+
+
+def _arm_label(s: dict[str, Any]) -> str:
+    return (f"{s['activation']}, {OPT_NAME[s['optimizer']]} lr {s['lr']:g}"
+            + (f", bias {s['bias_init']:g}" if s["bias_init"] else ""))
 
 
 def captions(result: Result) -> dict[str, str]:
     """Each figure's file name -> a caption that says what to look at, from this run's numbers."""
     m = result.metrics
-    settings = m.get("settings", [])
+    conf = m.get("confirmation", [])
+    head = next((s for s in conf if s["arm"] == "headline"), None)
     out: dict[str, str] = {}
-    if not settings:
+    if not m.get("settings"):
         return out
-    relu = [s for s in settings if s["activation"] == "relu" and s["dead_mean"] is not None]
-    chosen = m.get("chosen")
-    pick = next((s for s in relu if chosen and all(s[k] == chosen[k] for k in ("optimizer", "bias_init", "lr"))), None)
-    parts = []
-    if pick is not None:
-        parts.append(f"Follow the green (relu) line up with the learning rate: at {OPT_NAME[pick['optimizer']]} lr "
-                     f"{pick['lr']:g} it reaches {_pct(pick['dead_mean'])} dead units while training error (lower panel) "
-                     f"is {_pct(pick['trained_error_mean'], 1)}.")
-    broken = [s for s in settings if _broken(s) == "diverged"]
-    if broken:
-        names = dict.fromkeys(s["activation"] for s in broken)
-        parts.append("Crosses in the rows above each panel mark rates where at least one seed diverged ("
-                     + "; ".join(f"{a} at " + ", ".join(dict.fromkeys(f"{OPT_NAME[s['optimizer']]} {s['lr']:g}"
-                                                                      for s in broken if s["activation"] == a))
-                                 for a in names) + ").")
-    stuck = [s for s in settings if _broken(s) == "untrained"]
-    if stuck:
-        parts.append("Open squares mark rates where no seed trained: stuck at chance level or above the error limit ("
-                     + ", ".join(dict.fromkeys(f"{s['activation']} {OPT_NAME[s['optimizer']]} {s['lr']:g}"
-                                               for s in stuck))
-                     + "); their dead units do not count.")
-    others = [s for s in settings if s["activation"] != "relu" and s["dead_mean"] is not None]
-    if others:
-        names = " and ".join(dict.fromkeys(s["activation"] for s in others))
-        parts.append(f"{names} have at most {_pct(max(s['dead_mean'] for s in others))} dead units wherever they train "
-                     "(their lines lie at 0, drawn side by side).")
-    out[VS_LR] = " ".join(parts) or "Dead relu units against the learning rate."
-    layered = [s for s in relu if s.get("dead_per_layer")]
-    if layered:
-        worst = max(layered, key=lambda s: max(s["dead_per_layer"]))
-        j = max(range(len(worst["dead_per_layer"])), key=lambda i: worst["dead_per_layer"][i])
-        out[LAYERS] = (f"Units die unevenly across layers: the most is hidden layer {j + 1} at "
-                       f"{OPT_NAME[worst['optimizer']]} lr {worst['lr']:g}, bias init {worst['bias_init']:g} "
-                       f"({_pct(worst['dead_per_layer'][j])} dead, {_pct(worst['dead_mean'])} over the whole network). "
-                       "Compare the rows to see what starting the biases at 0.01 changes.")
+    parts = ["Lines: each setting's mean dead share on the selection seeds (open circles: the setting did not "
+             "train). Stars: the chosen settings trained again on fresh seeds, with their 95% interval."]
+    if head is not None:
+        parts.append(f"The relu star at Adam lr {head['lr']:g} is the headline: {_pct(head['dead_mean'])} dead at "
+                     f"{_pct(head['median_train_error'], 1)} median training error (lower panel).")
+    out[VS_LR] = " ".join(parts)
+    if any(s.get("dead_per_layer") for s in conf):
+        out[LAYERS] = ("Where the dead units sit: each bar is one confirmed setting's share of dead units in one "
+                       "hidden layer, averaged over the fresh seeds.")
     return out
 
 
 def tables(result: Result) -> list[dict[str, Any]]:
-    """Labelled tables: relu per setting (training error beside every dead share), the comparison
-    activations, and relu per layer."""
+    """Labelled tables: the confirmed settings (the evidence), and every setting on the selection seeds."""
     m = result.metrics
-    settings = m.get("settings", [])
-    columns = ["activation", "optimizer", "bias init", "learning rate", "seeds trained / run",
-               "dead units (%, mean over trained seeds)", "dead units 95% CI (%)", "training error (%, trained seeds)",
-               "other runs", "dead at init (%)"]
-
-    def row(s: dict[str, Any]) -> list[Any]:
-        rest = ", ".join(x for x in (f"{s['n_diverged']} diverged" if s["n_diverged"] else "",
-                                     f"{s['n_stuck']} stuck at chance" if s["n_stuck"] else "",
-                                     f"{s['n_untrained']} above the error limit" if s["n_untrained"] else "") if x)
-        ci = (f"{100 * s['dead_ci95_low']:.1f} to {100 * s['dead_ci95_high']:.1f}"
-              if s["dead_ci95_low"] is not None else "no interval (under 2 trained seeds)")
-        return [s["activation"], OPT_NAME[s["optimizer"]], f"{s['bias_init']:g}", f"{s['lr']:g}",
-                f"{s['n_trained']} / {s['seeds']}",
-                "not measured (no run trained)" if s["dead_mean"] is None else f"{100 * s['dead_mean']:.1f}",
-                ci, "n/a" if s["trained_error_mean"] is None else f"{100 * s['trained_error_mean']:.1f}",
-                rest or "none", "n/a" if s["dead_at_init"] is None else f"{100 * s['dead_at_init']:.1f}"]
-
-    limit = _pct(m.get("trained_error_limit"), 1)
     out = []
-    relu = [s for s in settings if s["activation"] == "relu"]
-    if relu:
-        out.append({"title": "ReLU: dead units and training error per setting", "columns": columns,
-                    "rows": [row(s) for s in relu],
-                    "note": (f"A run counts as trained when it did not diverge, left chance level, and ended at or "
-                             f"below {limit} training error; dead shares are over trained seeds only. Dead: zero "
-                             "output on every training example.")})
-    others = [s for s in settings if s["activation"] != "relu"]
-    if others:
-        out.append({"title": "leaky_relu and elu at the same optimizers and rates", "columns": columns,
-                    "rows": [row(s) for s in others],
-                    "note": "Leaky ReLU and ELU have a non-zero slope for negative inputs, so their units cannot die "
-                            "(ELU's can only underflow to exactly 0 below about -104 in float32)."})
-    layered = [s for s in relu if s.get("dead_per_layer")]
-    if layered:
-        depth = len(layered[0]["dead_per_layer"])
-        out.append({"title": "ReLU: dead units per hidden layer (trained seeds)",
-                    "columns": ["optimizer", "bias init", "learning rate"]
-                    + [f"hidden layer {k + 1}: dead (%)" for k in range(depth)] + ["training error (%)"],
-                    "rows": [[OPT_NAME[s["optimizer"]], f"{s['bias_init']:g}", f"{s['lr']:g}"]
-                             + [f"{100 * v:.1f}" for v in s["dead_per_layer"]]
-                             + [f"{100 * s['trained_error_mean']:.1f}"] for s in layered],
-                    "note": "Mean over the seeds that trained at each setting."})
+    conf = m.get("confirmation", [])
+    arm_name = {"headline": "headline (relu, standard)", "sgd": "limit: plain SGD"}
+    if conf:
+        out.append({
+            "title": "Confirmed settings: trained again on fresh seeds",
+            "columns": ["arm", "activation", "optimizer", "bias init", "learning rate", "fresh seeds",
+                        "dead units (%, mean)", "dead units 95% CI (%)", "median training error (%)",
+                        "seeds over the 10% limit", "diverged"],
+            "rows": [[arm_name.get(s["arm"], "limit: " + s["arm"].replace("activation ", "")),
+                      s["activation"], OPT_NAME[s["optimizer"]], f"{s['bias_init']:g}", f"{s['lr']:g}", s["seeds"],
+                      _num(s["dead_mean"]),
+                      f"{_num(s['dead_ci95_low'])} to {_num(s['dead_ci95_high'])}" if s["dead_ci95_low"] is not None
+                      else "no interval", _num(s["median_train_error"]),
+                      s["n_untrained"] + s["n_stuck"], s["n_diverged"]] for s in conf],
+            "note": "Each arm's rate was chosen on the selection seeds (table below); these seeds took no part in "
+                    "choosing it. Dead: zero slope on every training example. The dead share is over every seed that "
+                    "did not diverge."})
+    settings = m.get("settings", [])
+    if settings:
+        out.append({
+            "title": "Every setting on the selection seeds",
+            "columns": ["activation", "optimizer", "learning rate", "seeds", "median training error (%)",
+                        "still trains", "dead units (%, mean)", "seeds: diverged / stuck at chance / over 10%",
+                        "dead at init (%)"],
+            "rows": [[s["activation"], OPT_NAME[s["optimizer"]], f"{s['lr']:g}", s["seeds"],
+                      "diverged" if s["median_train_error"] is None else _num(s["median_train_error"]),
+                      "yes" if s["trains"] else "no", _num(s["dead_mean"]),
+                      f"{s['n_diverged']} / {s['n_stuck']} / {s['n_untrained']}", _num(s["dead_at_init"])]
+                     for s in settings],
+            "note": f"A setting still trains when its median final training error is at most {_pct(_limit(m))} (a "
+                    "diverged seed counts as infinite error). The chosen rate is the still-training one with the "
+                    "largest mean dead share."})
     return out

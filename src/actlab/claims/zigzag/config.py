@@ -32,6 +32,8 @@ PARTS = ("linear", "factorial")
 #: ``--set parts=a`` / ``b``: the parts by their letters.
 PART_ALIASES = {"a": "linear", "b": "factorial"}
 _MAX_DIM = 1000
+#: part (b)'s learning rates are chosen on seeds seed + SELECT_OFFSET, ...: never the reported seeds.
+SELECT_OFFSET = 1000
 
 
 def _tuple_of_ints(name: str, value: Any) -> tuple[int, ...]:
@@ -97,7 +99,12 @@ class Config:
     Part (b), ``"factorial"`` (MNIST-1D, plain SGD):
 
     Args:
-        seeds: training runs per variant and rate, with seeds seed, seed + 1, ...
+        activations: activations trained beside the four variants (which are always trained), each
+            at its own best rate, for the per-activation steps to the target.
+        baseline: the activation the per-activation numbers are compared with (trained too).
+        select_seeds: seeds (seed + 1000, seed + 1001, ...) that choose each variant's learning rate;
+            they are never the reported ones.
+        seeds: reported training runs per variant at its chosen rate, with seeds seed, seed + 1, ...
         width: units per hidden layer.
         depth: hidden layers (each followed by the activation).
         init: weight init, one of ``models.INITS`` (the same draw for the four variants).
@@ -127,6 +134,9 @@ class Config:
     sgd_lr_scale: float = 0.5
     sgd_epochs: int = 50
     trajectory_steps: int = 150
+    activations: tuple[str, ...] = ("sigmoid", "sigmoid_centered", "tanh_shifted", "tanh")
+    baseline: str = "relu"
+    select_seeds: int = 3
     seeds: int = 5
     width: int = 100
     depth: int = 2
@@ -182,6 +192,12 @@ class Config:
         check_int("sgd_epochs", self.sgd_epochs, min_value=1)
         check_int("trajectory_steps", self.trajectory_steps, min_value=1)
 
+        check_fields(self, "activations", "baseline")
+        if "maxout" in self.activations:
+            raise ValueError("maxout is a layer, not a pointwise activation: leave it out")
+        four = ("sigmoid", "sigmoid_centered", "tanh_shifted", "tanh")  # the factorial's, always trained
+        object.__setattr__(self, "activations", (*four, *(a for a in self.activations if a not in four)))
+        check_int("select_seeds", self.select_seeds, min_value=1, max_value=SELECT_OFFSET)
         check_fields(self, "seeds", "width", "depth", "init")
         check_int("batch_size", self.batch_size, min_value=1, max_value=_mnist1d_train_size())
         grid = _tuple_of_floats("lr_grid", self.lr_grid)

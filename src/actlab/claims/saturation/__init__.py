@@ -42,77 +42,41 @@ Metrics:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from ..probes import Monitor
-from ..training.fields import check_fields
-from ..training.models import build_mlp
-from ..training.settings import Progress, Stopwatch, check_float, check_int, no_progress
-from ..training.step_progress import Reporter, StepProgress
-from ..training.trainer import Tensors, TrainConfig, load_tensors, train
-from ..training.workers import run_tasks
-from ..verdicts.result import KeyNumber, Result, Rule, Source, Verdict, environment
-from ..verdicts.stats import decide, interval95
+from ...probes import Monitor
+from ...training.models import build_mlp
+from ...training.settings import Progress, Stopwatch, no_progress
+from ...training.step_progress import Reporter, StepProgress
+from ...training.trainer import Tensors, TrainConfig, load_tensors, train
+from ...training.workers import run_tasks
+from ...verdicts.result import PerActivation, Result, environment
+from ...verdicts.stats import activation_number, interval95
+from .config import (
+    BINS,
+    CHANCE_FACTOR,
+    CLAIM,
+    COMMAND,
+    EARLY_STEPS,
+    NAME,
+    NEAR,
+    PAPER_TEST_ERROR,
+    PINNED,
+    QUICK,
+    SOURCE,
+    STAY_STEPS,
+    THRESHOLD,
+    Config,
+)
+from .verdict import decide_claim, onset_interval
 
 __all__ = ["NAME", "CLAIM", "SOURCE", "COMMAND", "Config", "QUICK", "run", "probe_steps", "layer_statistics",
-           "pinned_stretch", "decide_claim", "PAPER_TEST_ERROR", "NEAR", "PINNED", "THRESHOLD"]
-
-NAME = "saturation"
-CLAIM = ("Sigmoid and tanh saturate, and saturated units kill the gradient. With sigmoid, the top hidden layer is "
-         "driven to its lower saturation (0) early in training and stays there for a long time, while the lower "
-         "layers do not (Glorot & Bengio 2010).")
-SOURCE = "Glorot & Bengio 2010, 'Understanding the difficulty of training deep feedforward neural networks', Fig. 2, Table 1"
-COMMAND = "actlab run saturation"
-
-BINS = 40          # histogram bins over the output range: 0.025 wide for sigmoid, 0.05 for tanh/softsign
-NEAR = 0.05        # "near the lower end": within this of the output range's lower bound
-PINNED = 0.5       # a layer is pinned when more than this share of its outputs is near the lower end
-THRESHOLD = 0.5    # the claim holds when the top layer stays pinned for more than this share of the run (minus lower)
-CHANCE_FACTOR = 0.5  # a run "left chance level" once its training error fell below this x the chance error
-
-#: Glorot & Bengio 2010, Table 1, MNIST test error (%) with the standard initialisation.
-PAPER_TEST_ERROR = {"sigmoid": 2.21, "tanh": 1.76, "softsign": 1.64}
-
-
-@dataclass(frozen=True)
-class Config:
-    """Every setting of the saturation claim (defaults: the full-scale run)."""
-
-    activations: tuple[str, ...] = ("sigmoid", "tanh", "softsign")
-    dataset: str = "mnist"
-    depth: int = 4
-    width: int = 1000
-    init: str = "default"
-    steps: int = 2500
-    batch_size: int = 10
-    lr: float = 0.1
-    probes: int = 30
-    probe_examples: int = 300
-    seeds: int = 5
-    seed: int = 0
-    train_examples: int = 0
-    workers: int = 0
-    device: str = "cpu"
-    data_dir: str | None = None
-
-    def __post_init__(self) -> None:
-        check_fields(self, "activations")
-        if "maxout" in self.activations:
-            raise ValueError("maxout does not saturate (and is a layer); leave it out")
-        check_fields(self, "dataset", "depth", "width", "init", "steps", "batch_size")
-        check_float("lr", self.lr, positive=True)
-        check_int("probes", self.probes, min_value=2, max_value=1000)
-        check_int("probe_examples", self.probe_examples, min_value=1, max_value=100_000)
-        check_fields(self, "seeds", "seed", "train_examples", "workers", "device")
-
-
-#: --quick: narrower, shorter, on 20k examples; lr 0.3 so that the top layer is pinned
-#: within the first fifth of 2000 steps (at lr 0.1 and width 250 it takes ~3500 steps).
-QUICK: dict[str, Any] = {"width": 250, "steps": 2000, "lr": 0.3, "probes": 24, "train_examples": 20_000}
+           "pinned_stretch", "decide_claim", "onset_interval", "onset_bounds", "classify_runs", "per_activation",
+           "PAPER_TEST_ERROR", "NEAR", "PINNED", "THRESHOLD", "EARLY_STEPS", "STAY_STEPS", "BINS", "CHANCE_FACTOR"]
 
 
 def probe_steps(steps: int, probes: int) -> list[int]:
@@ -128,7 +92,9 @@ def probe_steps(steps: int, probes: int) -> list[int]:
 
 
 def _load(config: Config) -> Tensors:
-    return load_tensors(config.dataset, config.data_dir, config.train_examples, config.probe_examples)
+    """The training set (``train_examples``) and the whole test set: the probes read its first
+    ``probe_examples``, the final test error all of it."""
+    return load_tensors(config.dataset, config.data_dir, config.train_examples, 0)
 
 
 @torch.no_grad()
@@ -169,6 +135,26 @@ def pinned_stretch(steps: list[int], near_low: list[float], total_steps: int) ->
     if start is None or total_steps <= 0:
         return None, 0.0
     return start, (total_steps - start) / total_steps
+
+
+def onset_bounds(steps: list[int], onset: int | None) -> tuple[int, int | None]:
+    """(after, by): the onset lies after the probe before ``onset`` and at or before ``onset`` (the probe
+    spacing is the resolution). Never reached: (the last probe, None), a censored onset."""
+    if onset is None:
+        return steps[-1], None
+    i = steps.index(onset)
+    return (steps[i - 1] if i > 0 else onset), onset
+
+
+def _first_for_good(steps: list[int], shares: list[float]) -> int | None:
+    """The first probe step from which ``shares`` stays above one half to the end, or None."""
+    start = None
+    for st, v in zip(steps, shares):
+        if v > PINNED:
+            start = st if start is None else start
+        else:
+            start = None
+    return start
 
 
 def _train_one(config: Config, activation: str, seed: int, report: Reporter | None = None) -> dict[str, Any]:
@@ -213,6 +199,10 @@ def _train_one(config: Config, activation: str, seed: int, report: Reporter | No
         "final_histogram": [r["histogram"] for r in records[-1][1]],
         "histogram_range": [r.get("histogram_range") for r in records[-1][1]],
         "pinned_from": [s for s, _ in stretches],
+        "onset_bounds": [onset_bounds(steps, f) for f, _ in stretches],
+        "top_saturated_end": records[-1][1][-1]["saturated_fraction"],
+        "top_saturation_onset": onset_bounds(steps, _first_for_good(
+            steps, [recs[-1]["saturated_fraction"] for _, recs in records])),
         "pinned_for": [f for _, f in stretches],
         "train_error": hist.train_error[-1] if hist.diverged_at is None else None,
         "min_train_error": min(errors) if errors else None,
@@ -276,7 +266,36 @@ def run(config: Config, progress: Progress = no_progress) -> Result:
         env=environment(config.device),
         elapsed_s=clock.elapsed(),
         data=data,
+        per_activation=per_activation(classified, acts, config.baseline),
     )
+
+
+def per_activation(runs: list[dict[str, Any]], acts: tuple[str, ...], baseline: str) -> tuple[PerActivation, ...]:
+    """The claim's own measure for every activation, paired by seed with the baseline: the top layer's share of
+    outputs at the lower end of its range at the end (%), and the onset step from which over half of them stay there
+    (censored when never: no number from that seed). The monitor's |f'| < 5% count is not used here: a sigmoid
+    output of 0.017 has slope 0.017, just above its 5% line, so it would call the pinned layer unsaturated."""
+    by = {a: {r["seed"]: r for r in runs if r["activation"] == a and r["status"] != "diverged"} for a in acts}
+    seeds = sorted({r["seed"] for r in runs})
+    share, onset = [], []
+    for a in acts:
+        def col(key: str, scale: float, who: str = a) -> list[float | None]:
+            return [None if by[who].get(s) is None or by[who][s].get(key) is None else scale * by[who][s][key]
+                    for s in seeds]
+        never = sum(1 for s in seeds if by[a].get(s) is not None and by[a][s].get("onset_by") is None)
+        share.append(activation_number(a, col("top_near_low_end", 100.0), col("top_near_low_end", 100.0, baseline),
+                                       positive=False))
+        onset.append(activation_number(a, col("onset_by", 1.0), col("onset_by", 1.0, baseline),
+                                       note=f"{never} of {len(by[a])} seeds never pinned by the end (censored, "
+                                            "left out)" if never else ""))
+    return (PerActivation("top_pinned_share", "top hidden layer's outputs at the lower end of their range, at the end",
+                          "%", "lower", baseline, share, ratio_label=f"ratio to {baseline}, paired by seed",
+                          note=f"Within {NEAR} of the lower end (sigmoid: 0; tanh, softsign: -1; relu: 0, where its "
+                               "slope is 0), on the probe examples; there the activation passes back little or no "
+                               "gradient."),
+            PerActivation("top_pinned_onset", "step from which over half the top layer's outputs stay at the lower end",
+                          "steps", "higher", baseline, onset, ratio_label=f"ratio to {baseline}, paired by seed",
+                          note="Higher is better: pinned later. A seed never pinned has no onset (censored)."))
 
 
 def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
@@ -290,6 +309,10 @@ def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
         "top_mean_start": top_mean[0], "top_mean_end": top_mean[-1],
         "top_mean_three_quarters": top_mean[i_late],
         "top_near_low_end": r["near_low"][-1][-1],
+        "onset_after": r["onset_bounds"][-1][0], "onset_by": r["onset_bounds"][-1][1],
+        "lower_pinned_end": any(b is not None for _, b in r["onset_bounds"][:-1]),
+        "top_saturated_end": r["top_saturated_end"],
+        "saturation_onset_by": r["top_saturation_onset"][1],
         "train_error": r["train_error"], "min_train_error": r["min_train_error"], "test_error": r["test_error"],
         "diverged_at": r["diverged_at"], "chance_error": r["chance_error"],
     }
@@ -332,6 +355,8 @@ def _act_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         return sum(vals) / len(vals) if vals else None
 
     top = interval95([r["pinned_for"][-1] for r in used if r["pinned_for"]])
+    test = interval95([r["test_error"] for r in used])
+    onset = onset_interval(used)
     froms = sorted(r["pinned_from"][-1] for r in used if r["pinned_for"] and r["pinned_from"][-1] is not None)
     return {
         "seeds": len(runs), "diverged": len(runs) - len(used),
@@ -342,147 +367,9 @@ def _act_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "lower_pinned_for_max": max((max(r["pinned_for"][:-1], default=0.0) for r in used), default=None),
         "top_mean_end": avg("top_mean_end"),
         "train_error": avg("train_error"), "test_error": avg("test_error"),
+        "test_error_ci95": [test.low, test.high], "test_examples": None,
+        "onset": {"after_low": onset.low, "by_high": onset.high, "by_mean": onset.estimate, "n": onset.n},
+        "onset_per_seed": [[r["onset_after"], r["onset_by"]] for r in used],
     }
 
 
-def _pct(v: float | None, digits: int = 0) -> str:
-    return "n/a" if v is None or not math.isfinite(v) else f"{100 * v:.{digits}f}%"
-
-
-def decide_claim(runs: list[dict[str, Any]], *, config: dict[str, Any], steps: list[int]) -> Verdict:
-    """The verdict from classified runs (:func:`classify_runs`); constructed runs drive it in the tests."""
-    total = int(config["steps"])
-    scale = ("quick" if all(config.get(k) == v for k, v in QUICK.items()) else
-             "full-scale" if int(config["width"]) >= Config.width and total >= Config.steps else "reduced-size")
-    where = (f"{scale} run: {config['depth']} hidden layers of {config['width']} units, {total} SGD steps "
-             f"(batch {config['batch_size']}, lr {config['lr']:g}), {config['seeds']} seeds")
-    sig = [r for r in runs if r["activation"] == "sigmoid"]
-    rule = Rule(
-        statistic="share of the run the top sigmoid hidden layer stayed pinned near 0 (more than half its outputs "
-                  f"below {NEAR}) minus the same share for the most-pinned lower layer, per seed",
-        threshold=THRESHOLD, holds_if="above", seeds=len(sig),
-        text=(f"holds if the 95% interval over seeds of (share of the run the top sigmoid layer stayed pinned near 0, "
-              f"i.e. more than half of its outputs below {NEAR} from some step to the end) minus (the same for the "
-              f"most-pinned lower layer) lies wholly above {THRESHOLD:g}: pinned within the first half of the run, "
-              "to the end, while the lower layers are not; does not hold if it lies wholly below; at least 5 seeds "
-              f"(this run: {len(sig)}); diverged runs, and sigmoid runs stuck at chance level when no tanh/softsign "
-              "run at the same settings trains, are left out; otherwise inconclusive."))
-    acts = sorted({r["activation"] for r in runs}, key=lambda a: (a != "sigmoid", a))
-    ours_err = ", ".join(f"{a} {_pct(_mean([r['test_error'] for r in runs if r['activation'] == a]), 1)}"
-                         for a in acts)
-    top_end = _mean([r["top_mean_end"] for r in sig if r["status"] != "diverged"])
-    paper = ", ".join(f"{a} {v}%" for a, v in PAPER_TEST_ERROR.items())
-    source = Source(
-        citation="Glorot & Bengio 2010, Fig. 2 and Table 1 (MNIST)",
-        value=(f"Fig. 2: the top sigmoid layer's mean activation drops to about 0 early in training and stays there "
-               f"for a long time (until about epoch 100); Table 1 test errors {paper}"),
-        ours=(f"top sigmoid layer's mean {top_end:.3f} at step {total}" if top_end is not None else "no sigmoid run")
-        + f"; test errors {ours_err} after {total} steps",
-        differences=(f"we train {total} steps of batch {config['batch_size']} ({total * config['batch_size']:,} "
-                     "examples, under 1 epoch of MNIST at full scale) at one learning rate for every activation; the "
-                     "paper trains much longer with the learning rate tuned per network, so its test errors are far "
-                     f"lower; {config['depth']} hidden layers of {config['width']} units "
-                     f"({'the paper: 1000' if int(config['width']) != 1000 else 'as in the paper'}); init "
-                     f"'{config['init']}' (default: U(-1/sqrt(n), 1/sqrt(n)), the paper's standard init); "
-                     f"{config['dataset']} with {config['train_examples'] or 'all'} training examples."))
-
-    def verdict(status: str, evidence: str, value: float | None, text: str, meaning: str) -> Verdict:
-        return Verdict(status, evidence, rule=rule, source=source, meaning=meaning,
-                       key_number=KeyNumber(value, text, "share of training the top sigmoid layer sat pinned near 0 "
-                                                         "(minus the lower layers'), mean over seeds"))
-
-    if not sig:
-        return verdict("inconclusive", "the claim is about sigmoid's top hidden layer; this run did not train sigmoid "
-                       "(add --activations sigmoid,tanh).", None, "n/a",
-                       "This run trained no sigmoid network, so it cannot say anything about the claim, which is about "
-                       "the top hidden layer of a sigmoid network. Rerun with --activations sigmoid,tanh,softsign.")
-    diverged = [r for r in sig if r["status"] == "diverged"]
-    excluded = [r for r in sig if r["status"] == "stuck at chance" and not r["counts"]]
-    used = [r for r in sig if r["counts"] or r["status"] == "trained"]
-    controls = [r for r in runs if r["activation"] != "sigmoid"]
-    notes = []
-    if diverged:
-        notes.append(f"{len(diverged)} sigmoid run(s) diverged (seed {', '.join(str(r['seed']) for r in diverged)}), "
-                     "left out")
-    if excluded:
-        why = ("no tanh or softsign network at the same settings left chance level either, so these settings did not "
-               "train (too few steps, or a learning rate far too large)" if controls else "and no tanh or softsign run at the same settings shows that they can "
-               "train (add --activations sigmoid,tanh)")
-        notes.append(f"{len(excluded)} sigmoid run(s) never left chance level ({_pct(excluded[0]['chance_error'])} "
-                     f"training error) and were left out: {why}")
-    contrast = [r["contrast"] for r in used]
-    iv = interval95(contrast)
-    status, reason = decide(iv, rule)
-    top_from = sorted(r["pinned_from"][-1] for r in used if r["pinned_from"] and r["pinned_from"][-1] is not None)
-    top_for = _mean([r["pinned_for"][-1] for r in used])
-    lower_for = max((max(r["pinned_for"][:-1], default=0.0) for r in used), default=0.0)
-    err = _mean([r["train_error"] for r in used])
-    ctrl_err = {a: _mean([r["train_error"] for r in controls if r["activation"] == a]) for a in acts if a != "sigmoid"}
-    ctrl_text = ", ".join(f"{a} {_pct(e)}" for a, e in ctrl_err.items() if e is not None)
-    # a top layer still sliding towards 0 at the end: the run was too short to show "stays there"
-    sliding = [r for r in used if r["top_near_low_end"] <= PINNED and r["top_mean_three_quarters"] is not None
-               and r["top_mean_end"] < 0.9 * r["top_mean_three_quarters"]]
-    too_short = status != "holds" and used and len(sliding) * 2 > len(used)
-    if too_short:
-        status = "inconclusive"
-        s0 = sliding[0]
-        reason = (f"the top layer's mean was still falling when the run ended ({s0['top_mean_three_quarters']:.2f} at "
-                  f"three quarters, {s0['top_mean_end']:.2f} at the end, seed {s0['seed']}): the run is too short to "
-                  f"show where it settles; rerun with --set steps={2 * total}")
-    elif not used:
-        status = "inconclusive"
-    iv_text = (f"{100 * iv.estimate:.0f} points (95% CI {100 * iv.low:.0f} to {100 * iv.high:.0f}, {iv.n} seeds)"
-               if iv.estimate is not None and iv.low is not None else
-               (f"{100 * iv.estimate:.0f} points ({iv.n} seed{'s' if iv.n != 1 else ''})" if iv.estimate is not None
-                else "not measured"))
-    if used:
-        evidence = (f"{where}: the top sigmoid layer "
-                    + (f"was pinned near 0 (over half its outputs below {NEAR}) from step {top_from[len(top_from) // 2]}"
-                       f" (median) to the end in {len(top_from)} of {len(used)} seeds, {_pct(top_for)} of the run on "
-                       "average" if top_from else
-                       f"was not pinned near 0 (over half its outputs below {NEAR}) at the end of any run")
-                    + f", the lower layers for at most {_pct(lower_for)}; "
-                    f"difference {iv_text}; sigmoid training error {_pct(err)} (chance {_pct(sig[0]['chance_error'])})"
-                    + (f", {ctrl_text} at the same settings" if ctrl_text else "") + f"; {reason}")
-    else:
-        evidence = f"{where}: no sigmoid run could be used; {reason}"
-    if notes:
-        evidence += "; " + "; ".join(notes)
-    evidence += "."
-    meaning = _meaning(status, where, scale, used, top_from, top_for, lower_for, err, sig[0]["chance_error"],
-                       ctrl_err, notes, reason, top_end)
-    return verdict(status, evidence, iv.estimate, _pct(iv.estimate) + " of the run" if iv.estimate is not None
-                   else "n/a", meaning)
-
-
-def _mean(values: list[float | None]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return sum(vals) / len(vals) if vals else None
-
-
-def _meaning(status: str, where: str, scale: str, used: list, top_from: list, top_for: float | None,
-             lower_for: float, err: float | None, chance: float, ctrl_err: dict, notes: list, reason: str,
-             top_end: float | None) -> str:
-    s = ["Glorot & Bengio found that a deep sigmoid network pushes its last hidden layer to output almost exactly 0 "
-         "at the very start of training and leaves it there, while the layers below stay near 0.5."]
-    if not used:
-        s.append(f"This {where} could not test that: {'; '.join(notes) or reason}.")
-        s.append("A network that never learns anything says nothing about how saturation slows learning, so there is "
-                 "no verdict; rerun with the default settings.")
-        return " ".join(s)
-    s.append(f"In this {where}, more than half of the top layer's outputs fell below {NEAR} "
-             + (f"by step {top_from[len(top_from) // 2]} (median over seeds) and stayed there, {_pct(top_for)} of the "
-                f"run (its mean output ended at {top_end:.3f}), while no lower layer did for more than "
-                f"{_pct(lower_for)} of it."
-                if top_from else f"in no seed by the end of the run; the lower layers did for at most {_pct(lower_for)} "
-                                 "of it."))
-    s.append("Near 0 the sigmoid is saturated: its slope, at most 0.25 at the middle, is almost 0 there, so almost no "
-             "gradient flows back through that layer and the layers below hardly learn.")
-    ctrl = ", ".join(f"{a} {_pct(e)}" for a, e in ctrl_err.items() if e is not None)
-    s.append(f"The sigmoid network's training error was {_pct(err)} (always guessing the most common digit gives "
-             f"{_pct(chance)})" + (f", against {ctrl} for the same network with the other activations." if ctrl else "."))
-    verdict_word = {"holds": "So the claim holds here.", "does_not_hold": "So the claim does not hold here.",
-                    "inconclusive": f"This is not enough for a verdict: {reason}."}[status]
-    s.append(verdict_word + (f" This was a {scale} run; `actlab run saturation` is the full-scale one (1000 units)."
-                if scale != "full-scale" else ""))
-    return " ".join(s)
