@@ -333,7 +333,8 @@ def test_missing_data_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
     convergence._load.cache_clear()
     rc = main(["run", "convergence", "--quick", "--out", str(tmp_path / "o"), "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and "train-images-idx3-ubyte.gz" in err[0], err
+    # a named data folder that is not there is said at once, naming it (issue 18: fail fast on data)
+    assert rc == 2 and len(err) == 1 and str(tmp_path / "empty") in err[0], err
     assert not (tmp_path / "o" / "convergence").exists()
 
 
