@@ -464,7 +464,7 @@ def test_a_full_disk_while_drawing_figures_names_the_folder(tmp_path, monkeypatc
 
     import actlab.plots
 
-    def full(result, folder):
+    def full(result, folder, progress=None):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(actlab.plots, "plot_result", full)

@@ -54,7 +54,7 @@ def test_run_loads_the_plugin_in_the_parent_and_in_two_spawned_workers(tmp_path)
                  "--set", "probe_examples=50", "--set", "batch_size=50", "--set", "workers=2",
                  "--out", str(out), "--no-progress", "--no-plots", "--no-report"])
     assert code == 0
-    assert load_result(out / "saturation").config["activations"] == ["mine"]
+    assert load_result(out / "saturation").config["activations"] == ["mine", "relu"]  # relu: the baseline, measured too
     pids = {int(p.name) for p in (tmp_path / "loads").iterdir()}
     assert os.getpid() in pids
     assert len(pids - {os.getpid()}) == 2, pids  # both workers (spawned: a fresh interpreter) ran the file

@@ -325,7 +325,7 @@ def test_ctrl_c_during_a_parallel_run_stops_within_two_seconds(tmp_path):
         # the pool runs: steps counted (a percent above 0), dozens of tasks queued. The progress
         # line says "training" from the start, and (issue 18) repeats itself every second, so
         # the word alone would come while the workers still start up.
-        while not re.search(r" ([1-9]\d*)% training", line):
+        while not re.search(r" ([1-9]\d*)% (training|choosing rates)", line):
             line = proc.stderr.readline()
             assert line or proc.poll() is None, "the run ended before it trained"
             assert time.monotonic() - started < 120

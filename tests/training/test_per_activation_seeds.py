@@ -17,7 +17,7 @@ TINY: dict[str, dict[str, str]] = {
     "sign-coherence": {"depth": "2", "width": "4", "in_features": "4", "trials": "2", "batches": "1,2"},
     "vanishing": {"depth": "3", "width": "4", "batch": "4", "seeds": "2", "inits": "default,xavier"},
     "dead-relu": {"dataset": "mnist1d", "workers": "1", "steps": "6", "width": "4", "depth": "1", "lrs": "0.1",
-                  "adam_lrs": "", "bias_inits": "0", "seeds": "2", "other_seeds": "2", "train_examples": "64",
+                  "adam_lrs": "0.01", "bias_inits": "0", "seeds": "2", "select_seeds": "1", "train_examples": "64",
                   "test_examples": "32"},
     "convergence": {"dataset": "mnist1d", "workers": "1", "max_steps": "6", "eval_every": "2", "eval_examples": "16",
                     "width": "4", "depth": "1", "lr_grid": "0.1", "seeds": "2", "train_examples": "64",
@@ -76,7 +76,7 @@ def test_in_worker_processes_too():
     # workers=0 (the default): one task alone runs in this process, several in a pool of one-thread
     # workers; relu's run must be the same number either way.
     name = "dead-relu"
-    tiny = {**TINY[name], "workers": "0", "seeds": "1", "other_seeds": "1"}
+    tiny = {**TINY[name], "workers": "0", "seeds": "1", "select_seeds": "1"}
     runs = []
     for activations in ("relu", "relu,tanh,elu"):
         module = load_claim(name)

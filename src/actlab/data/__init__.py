@@ -122,7 +122,7 @@ def resolve_data(name: str, data_dir: str | os.PathLike[str] | None = None) -> l
     """Make sure dataset ``name`` can be read, before any work: its files, found (and checked
     against their SHA-256) or downloaded now where downloads are allowed. Generated datasets
     (mnist1d, spiral) need no file: ``[]``. DataError, naming the folder or file, otherwise."""
-    from .cifar10 import find_cifar10
+    from .cifar10 import locate_cifar10
     from .files import check_data_folder
 
     key = resolve_dataset_name(name)
@@ -130,7 +130,7 @@ def resolve_data(name: str, data_dir: str | os.PathLike[str] | None = None) -> l
     if key in ("mnist", "fashion-mnist"):
         return [fetch_file(remote, data_dir=data_dir) for remote in remote_files(key)]
     if key == "cifar10":
-        return [find_cifar10(data_dir)]
+        return [locate_cifar10(data_dir)[0]]
     return []
 
 

@@ -311,9 +311,9 @@ def download_cifar10(cache_dir: str | os.PathLike[str], *, url: str | None = Non
         tmp.unlink(missing_ok=True)
 
 
-def load_cifar10(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
-                 ) -> tuple[tuple[Tensor, Tensor, Tensor, Tensor], Path]:
-    """The CIFAR-10 tensors and the folder they came from (see the module docstring for the order)."""
+def locate_cifar10(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True) -> tuple[Path, str]:
+    """Where CIFAR-10 is, without reading it: ``(folder, "bin" | "py")``; a user's folder first,
+    then the cache, then the python archive downloaded now (where allowed). DataError otherwise."""
     from .files import default_cache_dir, offline
 
     base = data_dir if data_dir is not None else os.environ.get("ACTLAB_DATA_DIR")
@@ -321,21 +321,25 @@ def load_cifar10(data_dir: str | os.PathLike[str] | None = None, *, download: bo
         base = Path(base)
         for candidate in (base / FOLDER, base / "cifar10" / FOLDER, base):
             if (candidate / TEST_FILES[0]).is_file() or (candidate / TRAIN_FILES[0]).is_file():
-                return read_cifar10(candidate), candidate
+                return candidate, "bin"
         py = _find_py(base)
         if py is not None:
-            return read_cifar10_python(py), py
+            return py, "py"
     cache = default_cache_dir()
     cached = cache / "cifar10" / PY_FOLDER
     if (cached / PY_FILES[-1]).is_file():
-        return read_cifar10_python(cached), cached
+        return cached, "py"
     where = f"{base} or {cache / 'cifar10'}" if base is not None else str(cache / "cifar10")
     if not download or offline():
         why = "downloads are disabled (ACTLAB_OFFLINE=1)" if download else "download=False"
         raise DataError(f"CIFAR-10 not found (looked for {FOLDER}/ or {PY_FOLDER}/ in {where}) and {why}: unset "
                         f"ACTLAB_OFFLINE to download {ARCHIVE} (about 170 MB, MD5-checked), or pass --data-dir DIR "
                         f"holding {FOLDER}/ or {PY_FOLDER}/", cached)
-    folder = download_cifar10(cache)
-    return read_cifar10_python(folder), folder
+    return download_cifar10(cache), "py"
 
 
+def load_cifar10(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
+                 ) -> tuple[tuple[Tensor, Tensor, Tensor, Tensor], Path]:
+    """The CIFAR-10 tensors and the folder they came from (see the module docstring for the order)."""
+    folder, kind = locate_cifar10(data_dir, download=download)
+    return (read_cifar10(folder) if kind == "bin" else read_cifar10_python(folder)), folder

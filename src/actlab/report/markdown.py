@@ -195,7 +195,7 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
 
 
 def _markers(key: str) -> tuple[str, str]:
-    key = re.sub(r"[^\w.-]", "_", key)  # a folder's name never closes the comment (no > in it)
+    key = re.sub(r"[^\w. -]", "_", key)  # a folder's name never closes the comment (no > in it); "NAME scorecard" keeps its space
     return f"<!-- actlab results {key}: begin -->", f"<!-- actlab results {key}: end -->"
 
 

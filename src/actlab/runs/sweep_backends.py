@@ -151,6 +151,11 @@ def _stop_fork_server() -> None:
         pid = getattr(server, "_forkserver_pid", None)
         if pid:
             os.kill(pid, signal.SIGKILL)
+            # forget it, so that the next pool in this process starts a fresh one (a dead server's
+            # socket would answer the next pool with EOFError): reaps it and removes its socket
+            stop = getattr(server, "_stop", None)
+            if callable(stop):
+                stop()
     except (ImportError, OSError):
         pass
 
