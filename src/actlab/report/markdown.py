@@ -152,7 +152,9 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
         scale = run_scale(module, name, r.config if isinstance(r.config, Mapping) else {})
         rows.append((number, name, r.verdict.status, _verdict_word(r.verdict.status), value,
                      user_text(label), f"{SCALE_WORD[scale.kind]}, {duration(r.elapsed_s)}", limits_markdown(r.verdict)))
-    wrapped = [(textwrap.wrap(row[5], 50) or [""]) + textwrap.wrap(row[7], 50) for row in rows]
+    # each limit on lines of its own under what the key number is
+    wrapped = [(textwrap.wrap(row[5], 50) or [""]) + [line for lim in row[7].split(" \u00b7 ") if lim
+                                                      for line in textwrap.wrap(lim, 50)] for row in rows]
     heights = [0.2 + 0.16 * max(len(w), 1) for w in wrapped]
     total = sum(heights) + 1.15
     with plt.rc_context({"font.size": 10, "font.family": "DejaVu Sans", "figure.dpi": 110, "savefig.dpi": 110}):
@@ -179,7 +181,9 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
             ax.text(cols[1], mid, name, va="center", fontweight="bold")
             ax.text(cols[2], mid, verdict, va="center", color=fg, fontweight="bold", fontsize=9,
                     bbox={"boxstyle": "round,pad=0.3", "fc": bg, "ec": fg, "lw": 0.8})
-            ax.text(cols[3], mid, value, va="center", fontweight="bold", fontsize=11)
+            # a long key number ("step 246 to 547 (95%, ...)") wraps inside its column
+            ax.text(cols[3], mid, "\n".join(textwrap.wrap(value, 18)) if len(value) > 18 else value, va="center",
+                    fontweight="bold", fontsize=11 if len(value) <= 18 else 9.5, linespacing=1.2)
             ax.text(cols[4], mid, "\n".join(lines), va="center", fontsize=9, linespacing=1.25)
             ax.text(cols[5], mid, scale, va="center", fontsize=8.5, color="#59636e")
             y += h
