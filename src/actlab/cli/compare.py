@@ -23,6 +23,7 @@ from .common import (
     UsageError,
     check_writable,
     load_plugin_args,
+    status_words,
 )
 
 __all__ = ["cmd_compare", "compare_command"]
@@ -162,7 +163,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     def on_claim(p, result, reused: bool) -> None:
         how = "reused from " + str(out_root / p.name) if reused else f"{result.elapsed_s:.1f}s"
         n = sum(1 for _ in result.per_activation)
-        print(f"{p.name}: {result.verdict.status} ({how}); {n} per-activation number(s)"
+        print(f"{p.name}: {status_words(result.verdict.status)} ({how}); {n} per-activation number(s)"
               + (f"; not measured here: {', '.join(p.refused)}" if p.refused else ""), flush=True)
 
     command = compare_command(args, activations)
