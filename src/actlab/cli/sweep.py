@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -113,6 +114,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                                ray_address=args.ray_address, progress=progress,
                                note=lambda line: print(f"note: {line}"))
     except SweepError as exc:
+        from ..runs import sweep_backends
+
+        if sweep_backends.RAY_JOIN_STUCK:  # a thread is stuck in Ray's C++ client: say it, then leave at once
+            print(f"actlab: error: {one_line(exc)}", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(2)
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (_Terminated): the workers are stopped already
         progress.close()

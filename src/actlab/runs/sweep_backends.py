@@ -160,6 +160,11 @@ def _stop_fork_server() -> None:
         pass
 
 
+#: True once a Ray join timed out: its thread is still blocked inside Ray's C++ client, and an
+#: ordinary interpreter exit would tear that client down under it (``std::bad_alloc``, abort).
+RAY_JOIN_STUCK = False
+
+
 class _LocalBackend:
     """``concurrent.futures.ProcessPoolExecutor``: worker processes on this machine."""
 
@@ -347,6 +352,8 @@ def _join_cluster(ray: Any, address: str, timeout: float) -> None:
         helper.start()
         helper.join(max(0.1, timeout - (time.monotonic() - start)))
     if "error" not in outcome:
+        global RAY_JOIN_STUCK
+        RAY_JOIN_STUCK = True  # its thread is still inside Ray's C++ client: the CLI leaves with os._exit
         raise SweepError(f"{fail}: no answer within {timeout:g}s (ACTLAB_RAY_TIMEOUT sets the limit); is a Ray "
                          "head running there (ray start --head)?")
     if outcome["error"] is not None:
