@@ -38,6 +38,90 @@ def test_a_disabled_progress_line_writes_nothing():
     assert stream.getvalue() == ""
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_wiped_terminal_line_leaves_nothing_and_close_adds_no_blank_line():
+    stream = _Terminal()
+    quiet = ProgressLine("claim", stream=stream, heartbeat=0.2)
+    quiet.close()
+    assert stream.getvalue() == ""  # never drawn: closing adds no empty line
+    progress = ProgressLine("actlab run", stream=stream, heartbeat=0.2)
+    progress.later(0, 1, "loading torch and vanishing")
+    time.sleep(0.8)
+    assert "loading torch and vanishing" in stream.getvalue()  # the heartbeat drew it
+    progress.clear()
+    progress.close()
+    assert stream.getvalue().endswith("\r\033[K")  # wiped, and no newline after it
+
+
+def _screen(raw: bytes) -> list[str]:
+    """The non-empty lines a terminal shows after ``raw``: a small emulator of \\r, \\n and erase-line."""
+    lines, chars, col = [], [], 0
+    for token in re.findall(r"\x1b\[K|\r|\n|[^\r\n\x1b]+|\x1b", raw.decode(errors="replace")):
+        if token == "\n":
+            lines.append("".join(chars))
+            chars, col = [], 0
+        elif token == "\r":
+            col = 0
+        elif token == "\x1b[K":
+            del chars[col:]
+        else:
+            for ch in token:
+                if col < len(chars):
+                    chars[col] = ch
+                else:
+                    chars.append(ch)
+                col += 1
+    lines.append("".join(chars))
+    return [line.rstrip() for line in lines if line.strip()]
+
+
+def test_the_terminal_emulator_of_these_tests():
+    assert _screen(b"abc\rxy\r\n") == ["xyc"]
+    assert _screen(b"progress 10%\r\x1b[Kactlab: error: bad\r\n") == ["actlab: error: bad"]
+    assert _screen(b"one\ntwo\n") == ["one", "two"]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a pseudo-terminal")
+def test_one_claim_says_it_is_loading_on_a_terminal_and_a_bad_setting_stays_one_line(tmp_path):
+    # `actlab run CLAIM` is quiet for the seconds torch takes to load unless it says so; on a
+    # terminal it does, in place, and a bad setting found after the load wipes that line, so the
+    # error is the only line on the screen (issue 18, item 6).
+    import os
+    import subprocess
+    import sys
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
+           "COLUMNS": "100"}
+    # the load is made slower than the heartbeat on any machine, so the line is surely drawn
+    code = ("import sys, time; import actlab.cli.run as r; real = r._cmd_run\n"
+            "def slow(args, starting):\n    time.sleep(2.5); return real(args, starting)\n"
+            "r._cmd_run = slow\nfrom actlab.cli.main import main\n"
+            "sys.exit(main(['run', 'vanishing', '--set', 'depth=banana', '--out', sys.argv[1]]))")
+    leader, follower = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "out")], stdin=subprocess.DEVNULL,
+                            stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    raw = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        raw += chunk
+    os.close(leader)
+    assert proc.wait(timeout=120) == 2
+    assert b"loading torch and vanishing" in raw, raw  # it was said while loading
+    shown = _screen(raw)
+    assert len(shown) == 1 and shown[0].startswith("actlab: error: ") and "depth" in shown[0], shown
+
+
 def test_figures_are_counted_as_they_are_drawn(tmp_path):
     from actlab.claims import load_claim
     from actlab.plots import plot_result

@@ -125,6 +125,7 @@ class ProgressLine:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
+        self._shown = False  # a line of ours is on the terminal now
         if enabled and heartbeat:
             self._thread = threading.Thread(target=self._beat, args=(heartbeat,), daemon=True,
                                             name=f"actlab progress {label}")
@@ -157,6 +158,7 @@ class ProgressLine:
 
     def _write(self, done: float, total: float, message: str, now: float) -> None:
         self.last = now
+        self._shown = True
         frac = min(max(done / total, 0.0), 1.0) if total else 0.0
         spent = now - self.start
         left = f", ~{spent * (1 - frac) / frac:.0f}s left" if 0.02 < frac < 1 else ""
@@ -175,9 +177,13 @@ class ProgressLine:
         """Wipe the line on a terminal before other output; the heartbeat waits for the next call."""
         with self._lock:
             self._latest = None
-            if self.enabled and self.tty:
-                self.stream.write("\r\033[K")
-                self.stream.flush()
+            if self.enabled and self.tty and self._shown:
+                self._shown = False
+                try:
+                    self.stream.write("\r\033[K")
+                    self.stream.flush()
+                except (OSError, ValueError):
+                    self._stop.set()
 
     def close(self) -> None:
         # No join: the heartbeat checks _stop under the lock before it writes, so nothing is
@@ -186,8 +192,13 @@ class ProgressLine:
             self._stop.set()
         if self.enabled and self.tty:
             with self._lock:
-                self.stream.write("\n")
-                self.stream.flush()
+                if self._shown:  # keep the last line on the terminal; nothing to end if none was drawn
+                    self._shown = False
+                    try:
+                        self.stream.write("\n")
+                        self.stream.flush()
+                    except (OSError, ValueError):
+                        pass
 
 
 def claim_config(module, args: argparse.Namespace, *, strict: bool):

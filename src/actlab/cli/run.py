@@ -57,13 +57,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             check_named_data_folder(args.data_dir)
         except DataFolderError as exc:
             raise UsageError(str(exc)) from None
-    # Loading torch and every claim takes seconds (tens on a loaded machine): after a second of
-    # it, say so (a bad argument found at once stays the only line).
-    quiet = args.no_progress or args.help or args.set == ["help"] or args.claim.lower() != "all"
+    # Loading torch and the claims takes seconds (tens on a loaded machine): after a second of it,
+    # say so. A bad setting is only found after that load; it must stay the only line the user
+    # sees. On a terminal the line is drawn in place and wiped before the error, so one claim
+    # shows it too; in a log (no terminal) a line cannot be taken back, so there only `run all`
+    # (whose load is the longest) shows it, and a single claim stays quiet until it starts.
+    single = args.claim.lower() != "all"
+    terminal = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    quiet = args.no_progress or args.help or args.set == ["help"] or (single and not terminal)
     starting = ProgressLine("actlab run", enabled=not quiet)
-    starting.later(0, 1, "loading torch and the claims")
+    starting.later(0, 1, f"loading torch and {'the claims' if not single else args.claim}")
     try:
         return _cmd_run(args, starting)
+    except BaseException:
+        starting.clear()  # on a terminal the error is then the only line left on the screen
+        raise
     finally:
         starting.close()
 
@@ -118,6 +126,7 @@ def _cmd_run(args: argparse.Namespace, starting: ProgressLine) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    starting.clear()  # the claims' own progress takes the line
     starting.close()
     _resolve_data(modules, configs, args)  # every claim's data, before the first claim starts
     verdicts, failed = [], []
