@@ -82,6 +82,22 @@ def test_per_activation_table_marks_the_best_and_shows_intervals(tmp_path):
     assert "0.14 (0.139\u20130.141)" in text and "one seed censored" in text
 
 
+def test_the_count_column_names_what_the_interval_is_over():
+    # sign-coherence's intervals are over trials and cost's over processes: never headed "seeds"
+    from actlab.claims.sign_coherence import Config, per_activation
+    from actlab.report.limits import per_activation_tables
+
+    config = Config(trials=5, batches=(1, 64))
+    trial = {name: {"64": [0.5 + 0.01 * i for i in range(5)]} for name in config.activations}
+    result = Result("sign-coherence", {}, {}, Verdict("holds", "x"), {}, 1.0,
+                    per_activation=per_activation(config, {"weighted_coherence_per_trial": trial}))
+    table = per_activation_tables(result)[0]
+    assert "trials" in table["columns"] and "seeds" not in table["columns"], table["columns"]
+    assert per_activation_tables(_result())[0]["columns"][3] == "seeds"  # the default
+    back = Result.from_dict(to_jsonable(result.to_dict()))
+    assert back.per_activation[0].replicates == "trials"
+
+
 def test_markdown_names_the_limit_in_the_summary_row(tmp_path):
     write_result(tmp_path, "vanishing", _result().to_dict())
     md = render_markdown(tmp_path)

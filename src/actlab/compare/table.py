@@ -84,8 +84,9 @@ def not_measured_notes(scorecard: Mapping[str, Any]) -> list[str]:
 def render_scorecard_markdown(scorecard: Mapping[str, Any], command: str = "") -> str:
     """The whole block: the table, what was not measured, the rule of thumb, the command."""
     parts = [f"Rows: activations; columns: each claim's own number per activation, estimate (95% interval) over "
-             f"seeds; {BEST_MARK}: the best estimate in its column (overlapping intervals: no clear winner). "
-             f"Ratios are to {scorecard.get('baseline', 'relu')}, paired by seed, in scorecard.json.", "",
+             f"seeds (over trials for sign-coherence, independent processes for cost); {BEST_MARK}: the best "
+             f"estimate in its column (overlapping intervals: no clear winner). Ratios are to "
+             f"{scorecard.get('baseline', 'relu')}, paired the same way, in scorecard.json.", "",
              render_table(scorecard).rstrip()]
     missing = not_measured_notes(scorecard)
     if missing:

@@ -93,7 +93,7 @@ def best_activation(per: Any) -> str | None:
 
 def per_activation_tables(result: Any) -> list[dict[str, Any]]:
     """One labelled table per measured property: activation, estimate (95% interval), the ratio
-    to the baseline (95% interval), seeds, note; the best estimate marked with ★."""
+    to the baseline (95% interval), replicates (seeds, trials, processes), note; the best estimate marked with ★."""
     tables = []
     for per in getattr(result, "per_activation", ()) or ():
         best = best_activation(per)
@@ -105,7 +105,7 @@ def per_activation_tables(result: Any) -> list[dict[str, Any]]:
         direction = {"higher": "higher is better", "lower": "lower is better", "neither": "neither way is better"}[per.better]
         note = f"95% intervals in brackets; {direction}; \u2605 marks the best estimate." + (f" {per.note}" if per.note else "")
         columns = ["activation", f"{per.quantity} ({per.unit})" if per.unit else per.quantity,
-                   per.ratio_label or f"ratio to {per.baseline}", "seeds", "note"]
+                   per.ratio_label or f"ratio to {per.baseline}", per.replicates, "note"]
         # a column with nothing in it (no ratios, no notes) is left out here, not reported as "not measured"
         keep = [j for j in range(len(columns)) if j < 2 or any(r[j] not in ("", "\u2013") for r in rows)]
         tables.append({"title": f"Per activation: {per.quantity}", "columns": [columns[j] for j in keep],

@@ -252,6 +252,8 @@ class PerActivation:
     words, ``unit`` is printed after the estimate ("x per layer", "%", "steps"), ``better``
     says which way is better for a learner ("higher", "lower", "neither"), and ``ratio_label``
     says what the ratio column is ("steps / relu's, paired by seed"; empty: no ratio).
+    ``replicates`` names what the intervals are over, the count column's heading ("seeds",
+    "trials", "processes").
     """
 
     key: str           # a short machine name: "gain_per_layer", "forward_ratio"
@@ -262,6 +264,7 @@ class PerActivation:
     values: tuple[ActivationNumber, ...]
     ratio_label: str = ""
     note: str = ""
+    replicates: str = "seeds"
 
     def __post_init__(self) -> None:
         if self.better not in BETTER:

@@ -220,7 +220,7 @@ def per_activation(config: Config, m: Mapping[str, Any]) -> tuple[PerActivation,
         out.append(PerActivation(
             key=f"{p}_time", quantity=f"{words} time per element, geometric mean over sizes {_sweep_text(config)}",
             unit="ns per element", better="lower", baseline="relu", values=values,
-            ratio_label="time / relu's, paired by process",
+            ratio_label="time / relu's, paired by process", replicates="processes",
             note=(f"This machine's CPU ({config.threads} thread{'s' if config.threads > 1 else ''}, {config.dtype}); "
                   f"intervals over {config.processes} independent processes.")))
     return tuple(out)

@@ -168,6 +168,6 @@ def per_activation(config: Config, m: Mapping[str, Any]) -> tuple[PerActivation,
         key="row_coherence", quantity=(f"mass-weighted row coherence of the layers the activation feeds, at batch "
                                        f"{largest} (untrained MLP)"),
         unit="", better="lower", baseline=config.baseline, values=tuple(values),
-        ratio_label=f"coherence / {config.baseline}'s, paired by trial",
+        ratio_label=f"coherence / {config.baseline}'s, paired by trial", replicates="trials",
         note=(f"{WEIGHTED_DEFINED[0].upper()}{WEIGHTED_DEFINED[1:]}. Lower: the weights of one neuron are freer to "
               f"move in different directions (less zig-zag). Interval over {config.trials} trials.")),)
