@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: Lower layers first: a module may import its own layer or a lower one, never a higher one.
 #: ``actlab/__init__.py`` (the public facade) sits above them all; ``actlab/__main__.py``
 #: (``python -m actlab``) is the command itself, on top.
-LAYERS = ("_version", "_datafolder", "activations", "data", "probes", "integrations", "training", "verdicts", "claims",
+LAYERS = ("_version", "_env", "_datafolder", "activations", "data", "probes", "integrations", "training", "verdicts", "claims",
           "runs", "compare", "plots", "report", "cli", "__main__")
 MAX_LINES = 600
 

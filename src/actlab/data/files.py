@@ -39,6 +39,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .._datafolder import DataFolderError, check_named_data_folder, named_data_folder
+from .._env import env_seconds
 from .._version import __version__
 from .errors import DataError
 
@@ -295,14 +296,7 @@ def _fix(remote: RemoteFile) -> str:
 
 def download_timeout() -> float:
     """Seconds one mirror may take in all: ``$ACTLAB_DOWNLOAD_TIMEOUT``, else 300."""
-    text = os.environ.get("ACTLAB_DOWNLOAD_TIMEOUT", "").strip()
-    try:
-        value = float(text) if text else _DOWNLOAD_TIMEOUT_S
-    except ValueError:
-        raise DataError(f"ACTLAB_DOWNLOAD_TIMEOUT={text!r} must be a number of seconds") from None
-    if not 0 < value <= 86400:
-        raise DataError(f"ACTLAB_DOWNLOAD_TIMEOUT={text!r} must be from 0 to 86400 seconds")
-    return value
+    return env_seconds("ACTLAB_DOWNLOAD_TIMEOUT", _DOWNLOAD_TIMEOUT_S, 86400, DataError)
 
 
 def _say(line: str) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from .._env import env_seconds
 from ..data.errors import DataError
 
 __all__ = ["BACKENDS", "SweepError", "WorkerLost", "execute_run", "start_backend", "ray_timeout",
@@ -298,14 +299,7 @@ def _first_line(exc: BaseException) -> str:
 
 def ray_timeout() -> float:
     """Seconds that joining a Ray cluster may take: ``$ACTLAB_RAY_TIMEOUT``, else :data:`RAY_CONNECT_TIMEOUT_S`."""
-    text = os.environ.get("ACTLAB_RAY_TIMEOUT", "").strip()
-    try:
-        value = float(text) if text else RAY_CONNECT_TIMEOUT_S
-    except ValueError:
-        raise SweepError(f"ACTLAB_RAY_TIMEOUT={text!r} must be a number of seconds") from None
-    if not 0 < value <= 3600:
-        raise SweepError(f"ACTLAB_RAY_TIMEOUT={text!r} must be from 0 to 3600 seconds")
-    return value
+    return env_seconds("ACTLAB_RAY_TIMEOUT", RAY_CONNECT_TIMEOUT_S, 3600, SweepError)
 
 
 def _host_port(address: str) -> tuple[str, int] | None:
