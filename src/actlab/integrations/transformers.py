@@ -28,7 +28,10 @@ callback left attached to the same model, with a warning, instead of failing.
 
 Under distributed training (``torchrun`` / ``accelerate launch``) every rank runs the
 callback; records carry the rank, files never collide, gradient statistics are of the
-all-reduced gradients and the findings are printed on the main process only.
+all-reduced gradients and the findings are printed on the main process only. Tested
+with 2 gloo CPU processes under ``torchrun --nproc_per_node 2`` and under ``accelerate
+launch --multi_gpu --num_processes 2`` with ``use_cpu=True``
+(tests/integrations/test_monitor_hf_distributed.py).
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ FSDP (``FullyShardedDataParallel`` / ``fully_shard``): not supported for paramet
 statistics. Each rank holds a shard of each (flattened) parameter, so the monitor's
 norms, ratios and histograms would be of that rank's shard, not of the parameter;
 activation statistics per rank work as under DDP. Only DDP is tested (CI: 2 gloo
-processes on the CPU through ``torchrun``).
+processes on the CPU through ``torchrun``; the callbacks under Lightning's
+``strategy="ddp"`` and the Hugging Face ``Trainer`` under ``torchrun`` and
+``accelerate launch``, in tests/integrations).
 """
 
 from __future__ import annotations
