@@ -111,7 +111,7 @@ def test_lightning_callback_logs_through_the_trainers_logger(tmp_path):
 # --- Hugging Face ---------------------------------------------------------------------------
 
 
-def _bert_run(tmp_path, callback, report_to=()):
+def _bert_run(tmp_path, callback, report_to=(), logging_steps=None):
     transformers = pytest.importorskip("transformers", reason=EXTRA)
     pytest.importorskip("accelerate", reason=EXTRA)
     transformers.set_seed(0)
@@ -125,11 +125,13 @@ def _bert_run(tmp_path, callback, report_to=()):
             for i in range(32)]
     args = transformers.TrainingArguments(
         output_dir=str(tmp_path / "hf"), max_steps=4, per_device_train_batch_size=4, gradient_accumulation_steps=2,
-        learning_rate=1e-3, report_to=list(report_to), save_strategy="no", logging_strategy="no", use_cpu=True, seed=0,
+        learning_rate=1e-3, report_to=list(report_to), save_strategy="no",
+        logging_strategy="steps" if logging_steps else "no", logging_steps=logging_steps or 500, use_cpu=True, seed=0,
         dataloader_num_workers=0, disable_tqdm=True)
     trainer = transformers.Trainer(model=model, args=args, train_dataset=data,
                                    callbacks=[callback] if callback else [])
     trainer.train()
+    model.log_history = trainer.state.log_history
     return model
 
 
@@ -154,6 +156,54 @@ def test_hugging_face_callback_records_finds_and_trains_bit_identically(tmp_path
     assert any("intermediate" in s for s in sites) and any("pooler" in s for s in sites)
     assert isinstance(callback.findings, list)
     assert "actlab monitor:" in capsys.readouterr().out
+
+
+def test_the_recorded_loss_is_the_optimizer_steps_loss_under_gradient_accumulation(tmp_path):
+    # Two micro-batches per step: each returns half its loss; the record holds their sum, the
+    # loss the Trainer itself logs for the step (rounded there to 4 decimals), not the last half.
+    pytest.importorskip("transformers", reason=EXTRA)
+    from actlab.integrations.transformers import MonitorCallback
+
+    callback = MonitorCallback(every=1, print_findings=False)
+    model = _bert_run(tmp_path, callback, logging_steps=1)
+    logged = [entry["loss"] for entry in model.log_history if "loss" in entry]
+    recorded = [r["loss"] for r in callback.monitor.history]
+    assert len(logged) == len(recorded) == 4
+    assert recorded == pytest.approx(logged, abs=1e-4), (recorded, logged)
+    assert all(0.5 < v < 1.0 for v in recorded)  # about ln 2 for two classes, not half of it
+
+
+def test_lightning_records_the_steps_loss_under_accumulate_grad_batches(tmp_path):
+    pl = pytest.importorskip("lightning.pytorch", reason=EXTRA)
+    from actlab.integrations.lightning import MonitorCallback
+
+    seen: list[float] = []
+
+    class Tiny(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = F.cross_entropy(self.net(x), y)
+            seen.append(loss.item())
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    pl.seed_everything(0, verbose=False)
+    gen = torch.Generator().manual_seed(1)
+    data = torch.utils.data.TensorDataset(torch.randn(48, 6, generator=gen), torch.randint(0, 3, (48,), generator=gen))
+    callback = MonitorCallback(every=1, print_findings=False)
+    trainer = pl.Trainer(max_steps=3, accumulate_grad_batches=2, callbacks=[callback], logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         accelerator="cpu", devices=1, default_root_dir=str(tmp_path))
+    trainer.fit(Tiny(), torch.utils.data.DataLoader(data, batch_size=8))
+    recorded = [r["loss"] for r in callback.monitor.history]
+    means = [(seen[2 * i] + seen[2 * i + 1]) / 2 for i in range(3)]  # the mean over each step's micro-batches
+    assert recorded == pytest.approx(means, rel=1e-5), (recorded, seen)
 
 
 def test_a_monitor_cannot_be_attached_twice_through_a_callback_and_by_hand(tmp_path):

@@ -88,7 +88,11 @@ class MonitorCallback(pl.Callback):
     def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: Any) -> None:
         if self.monitor is not None:
             self.monitor._exit_forward()
-            self.monitor._next_loss = loss  # read (without a sync) only if the step is sampled
+            # read (without a sync) only if the step is sampled; with accumulate_grad_batches each
+            # micro-batch's loss comes already divided by it: their sum is the optimizer step's loss
+            share = loss.detach() if hasattr(loss, "detach") else loss
+            previous = self.monitor._next_loss
+            self.monitor._next_loss = share if previous is None else previous + share
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -97,6 +101,7 @@ class MonitorCallback(pl.Callback):
         self.monitor._exit_forward()  # a step that skipped backward
         if self._step_per_batch:
             self.monitor.step(loss=self.monitor._next_loss)
+            self.monitor._next_loss = None
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._finish(trainer)

@@ -126,7 +126,9 @@ class MonitorCallback(TrainerCallback):
             except BaseException:
                 callback._cleanup()
                 raise
-            callback._loss = loss
+            # With gradient accumulation the Trainer returns each micro-batch's share (its loss
+            # divided by the accumulation steps): their sum is the step's loss, as the Trainer logs it.
+            callback._loss = loss if callback._loss is None else callback._loss + loss
             return loss
 
         trainer.training_step = training_step

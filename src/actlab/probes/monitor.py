@@ -442,6 +442,7 @@ class Monitor(ActivationHooks, ParameterStats, Records, TrainingSignals, Compile
             self.step(self._next_loss)
         finally:
             self._in_optimizer_hook = False
+            self._next_loss = None  # the next step's micro-batches add up from nothing
 
     # --- set-up ------------------------------------------------------------------------
 
