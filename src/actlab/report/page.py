@@ -265,9 +265,9 @@ figcaption { text-align: left; max-width: 52rem; margin-left: auto; margin-right
 .kn { font-weight: 700; font-size: 1.15em; font-variant-numeric: tabular-nums; }
 .kl { color: var(--fg); }
 .limits { display: block; margin-top: .3em; }
-.limits .limit { display: block; font-size: .9em; padding-left: .6em; border-left: 3px solid #d0d7de; }
-.limits .limit.holds { border-left-color: #1a7f37; } .limits .limit.does_not_hold { border-left-color: #cf222e; }
-.limits .limit.inconclusive { border-left-color: #9a6700; }
+/* a limit is a finding about where the claim stops: one neutral style whatever its word */
+.limits .limit { display: block; font-size: .9em; padding-left: .6em; border-left: 3px solid #d0d7de; color: var(--muted); }
+.limit-word { font-weight: 700; font-style: italic; color: var(--muted); }
 .limits-block ul { padding-left: 1.2em; } .limits-block li { margin: .4em 0; }
 .verdict .rule, .verdict .differences { margin-top: .55rem; font-size: .9rem; }
 table.source-vs-ours { margin: .6rem 0 0; font-size: .88rem; background: rgba(255,255,255,.65); }
