@@ -156,6 +156,7 @@ def build_scorecard(results: Mapping[str, Result | None], activations: Sequence[
                     values[act] = {"measured": False, "note": f"{NOT_MEASURED} (it gave no number for {act})"}
                 cells[act][cid] = values[act]
             column["best"], column["best_note"] = best_with_reason(column, values)
+            column["resolution"] = resolution(column, claims)
             columns.append(column)
     rows = [{"activation": a, "cells": cells[a]} for a in acts]
     return {"format": FORMAT, "activations": acts, "baseline": baseline, "claims": claims, "columns": columns,
