@@ -29,7 +29,7 @@ def _measured(limit: Any) -> str:
     key = getattr(limit, "key_number", None)
     if key is None or not key.text:
         return ""
-    return f"measured: {key.text}" + ("; the interval does not decide it" if limit.status == "inconclusive" else "")
+    return f"measured: {key.text}"
 
 
 def limit_phrase(limit: Any) -> str:
