@@ -72,7 +72,8 @@ def test_cells_are_the_claims_numbers_and_missing_ones_say_so():
     assert card["claims"]["zigzag"]["status"] == "no_per_activation"
     assert card["claims"]["saturation"]["status"] == "not_run"
     md = render_scorecard_markdown(card)
-    assert "| activation | convergence: steps to 15% error (steps, lower is better) |" in md
+    assert "| activation | convergence: steps to target (steps; lower is better) |" in md
+    assert "convergence: steps to target: steps to 15% error" in md  # the full quantity, under the table
     assert "zigzag: gave no per-activation numbers (not measured by this claim)" in md
     assert "gelu not measured by cost: cost takes no such op" in md
 
@@ -94,7 +95,7 @@ def test_rule_of_thumb_words_follow_the_intervals():
     assert len(lines) == len(RULES) == 6
     sigmoid = lines["Never use sigmoid."]
     assert sigmoid["status"] == "holds", sigmoid["evidence"]
-    assert "Slowest to target in 1 of 1" in sigmoid["evidence"]
+    assert "Slowest to the target (or never reached it) in 1 of the 1 network(s)" in sigmoid["evidence"]
     assert sigmoid["rule"]["threshold"] == 1.5 and sigmoid["rule"]["min_seeds"] == 5
     assert sigmoid["limits"][0]["status"] == "holds"  # gain 0.24x of relu's: below 1
     # tanh at 1.02x relu with a 5% wobble: the interval spans 1, so no word either way
@@ -134,3 +135,76 @@ def test_dead_share_rule_reads_percent_and_fractions():
         card = build_scorecard({"dead-relu": _result("dead-relu", (per,))}, ["relu"], "relu")
         line = next(x for x in check_rule_of_thumb(card) if x["sentence"].startswith("Be careful"))
         assert line["status"] == "holds", (unit, line["evidence"])
+
+
+def test_a_measured_activation_without_an_estimate_is_not_reported_as_not_measured():
+    from actlab.compare.scorecard import cell_text
+    from actlab.verdicts.result import ActivationNumber
+
+    relu = [100.0, 110.0, 95.0, 105.0, 98.0]
+    steps = PerActivation("steps_to_target", "steps to 15% error", "steps", "lower", "relu",
+                          (activation_number("relu", relu, relu),
+                           activation_number("tanh", [r * 0.7 for r in relu], relu),
+                           ActivationNumber("sigmoid", None, n=4, note="4 of 4 seeds never reached the target "
+                                                                       "(censored at 500 steps); 1 diverged, left out")))
+    zig = _steps({"sigmoid": 3.0, "tanh": 1.5, "relu": 1.0})
+    card = build_scorecard({"convergence": _result("convergence", (steps,)), "zigzag": _result("zigzag", (zig,))},
+                           ["sigmoid", "tanh", "relu", "gelu"], "relu")
+    cell = card["rows"][0]["cells"]["convergence/steps_to_target"]
+    assert not cell["measured"] and cell["ran"]
+    assert cell_text(cell) == "4 of 4 seeds never reached the target (censored at 500 steps)"
+    assert cell_text(card["rows"][3]["cells"]["convergence/steps_to_target"]) == "not measured"
+    # an old scorecard.json without "ran": the note tells which it is
+    assert cell_text({"measured": False, "note": "5 of 5 seeds never pinned by the end (censored, left out)"}) == \
+        "5 of 5 seeds never pinned by the end (censored, left out)"
+    md = render_scorecard_markdown(card)
+    row = next(line for line in md.splitlines() if line.startswith("| sigmoid"))
+    assert "never reached the target" in row and "not measured" not in row
+    # the column has an unranked activation: no star
+    assert card["columns"][0]["best"] is None and "sigmoid" in card["columns"][0]["best_note"]
+    lines = {x["sentence"]: x for x in check_rule_of_thumb(card)}
+    sigmoid = lines["Never use sigmoid."]
+    # the network where sigmoid never reached the target counts, as the slowest
+    assert "in 2 of the 2 network(s) read here" in sigmoid["evidence"], sigmoid["evidence"]
+    assert "Measured, no estimate: sigmoid in convergence: 4 of 4 seeds never reached" in sigmoid["evidence"]
+    assert "Not measured: sigmoid" not in sigmoid["evidence"]
+
+
+def test_rule_lines_say_what_was_tested_and_the_threshold_beside_each_word():
+    steps = _steps({"sigmoid": 3.0, "tanh": 1.02, "relu": 1.0, "leaky_relu": 1.0, "elu": 0.9, "gelu": 0.8,
+                    "silu": 0.95})
+    card = build_scorecard({"convergence": _result("convergence", (steps,))},
+                           [v.activation for v in steps.values], "relu")
+    lines = check_rule_of_thumb(card)
+    for line in lines:
+        assert line["why"].startswith("Tested: ") and line["why"].endswith("?"), line["why"]
+    by = {x["sentence"]: x for x in lines}
+    assert "(inconclusive against 1x)" in by["Try out tanh but don't expect much."]["evidence"]
+    assert "against 1.25x)" in by["Try out Leaky ReLU / Maxout / ELU."]["evidence"]
+    assert by["GELU/SiLU train at least as fast as ReLU."]["group"] == "today"
+    assert all(x["group"] == "cs231n" for x in lines if not x["sentence"].startswith("GELU"))
+    card["rule_of_thumb"] = lines
+    md = render_scorecard_markdown(card)
+    cs231n, today = md.index("The rule of thumb (CS231n)"), md.index("Today's practice")
+    assert cs231n < md.index("Never use sigmoid") < today < md.index("GELU/SiLU train")
+    assert ".." not in md.replace("...", "")
+
+
+def test_zero_width_intervals_on_a_step_grid_say_so():
+    from actlab.compare.rules import refresh_scorecard
+    from actlab.compare.scorecard import cell_text
+    from actlab.verdicts.result import ActivationNumber
+
+    per = PerActivation("steps_to_target", "SGD steps to 65% training error", "steps", "lower", "relu",
+                        (ActivationNumber("relu", 108, 86.6, 136, 5, 1.0, 1.0, 1.0),
+                         ActivationNumber("elu", 100, 100, 100, 5, 0.92, 0.74, 1.15),
+                         ActivationNumber("leaky_relu", 108, 86.6, 136, 5, 1.0, 1.0, 1.0)))
+    card = build_scorecard({"zigzag": _result("zigzag", (per,))}, ["relu", "elu", "leaky_relu"], "relu",
+                           claim_info={"zigzag": {"config": {"eval_every": 50}}})
+    col = card["columns"][0]
+    assert col["resolution"] == 50
+    assert cell_text(card["rows"][1]["cells"][col["id"]], resolution=50) == "100 (all seeds at 100; read every 50 steps)"
+    md = render_scorecard_markdown(refresh_scorecard(card))
+    assert "zigzag: steps to target (steps, read every 50; lower is better)" in md
+    assert "100-100" not in md and "(1-1)" not in md
+    assert "leaky_relu in zigzag: 1x (all seeds at 1x; read every 50 steps)" in md

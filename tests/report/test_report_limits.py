@@ -66,10 +66,15 @@ def test_the_page_shows_the_limit_beside_the_headline_and_never_in_its_place(tmp
     doc = parse(build_report(scan_results(tmp_path)))
     row = next(tr for tr in doc.find_all("tr", "holds"))
     text = row.all_text()
-    assert "holds" in text and "limit: large weights" in text and "1.06x per layer" in text
+    assert "holds" in text and "1.06x per layer" in text
+    assert ("limit found: large weights \u2014 saturation alone does not make the gradient vanish "
+            "(measured: 1.06x per layer)") in text
     section = sections(doc)["claim-vanishing"]
     block = section.find_all("div", "limits-block")
     assert len(block) == 1 and "saturation alone does not make the gradient vanish" in block[0].all_text()
+    # a limit never carries the headline's tick or cross, nor its colours
+    assert "\u2713" not in block[0].all_text() and "\u2717" not in block[0].all_text()
+    assert not block[0].find_all("span", "badge")
     badge = section.find_all("span", "badge")[0]
     assert "holds" in badge.all_text()  # the headline word is the verdict's, not the limit's
 
@@ -102,8 +107,92 @@ def test_markdown_names_the_limit_in_the_summary_row(tmp_path):
     write_result(tmp_path, "vanishing", _result().to_dict())
     md = render_markdown(tmp_path)
     row = next(line for line in md.splitlines() if line.startswith("| 3 | vanishing"))
-    assert "\u2713 holds" in row and "limit: large weights" in row and "\u2713 holds (1.06x per layer)" in row
-    assert "Limits: limit: large weights" in md
+    assert "\u2713 holds" in row  # the headline's word
+    assert "limit found: large weights \u2014 saturation alone does not make the gradient vanish (measured: 1.06x per layer)" in row
+    assert row.count("\u2713") == 1 and "limit:" not in row
+    assert "Limits: limit found: large weights" in md
+
+
+@pytest.mark.parametrize("status,word", [("holds", "limit found"), ("does_not_hold", "limit not found"),
+                                         ("inconclusive", "limit not settled")])
+def test_a_limit_reads_as_a_finding_whatever_its_word(status, word):
+    from dataclasses import replace
+
+    from actlab.report.limits import limit_phrase, limits_html, limits_inline_html
+
+    lim = replace(LIMIT, status=status)
+    phrase = limit_phrase(lim)
+    assert phrase.startswith(f"{word}: large weights \u2014 saturation alone")
+    assert not any(mark in phrase for mark in ("\u2713", "\u2717", "?"))
+    verdict = Verdict("holds", "x", limits=(lim,))
+    for html in (limits_html(verdict), limits_inline_html(verdict)):
+        assert word in html and "\u2713" not in html and "\u2717" not in html
+        assert f'class="limit {status}"' not in html  # one neutral style, not the verdict colours
+
+
+def _per(values, better="lower", unit="steps"):
+    return PerActivation(key="k", quantity="steps to target", unit=unit, better=better, baseline="relu",
+                         values=tuple(values))
+
+
+@pytest.mark.parametrize("values,better,best", [
+    # clear: relu's interval is clear of every other's
+    ([ActivationNumber("relu", 100, 90, 110, 5), ActivationNumber("tanh", 200, 180, 220, 5)], "lower", "relu"),
+    # a tie at the best estimate (all 0): no winner
+    ([ActivationNumber("relu", 0, 0, 0, 5), ActivationNumber("tanh", 0, 0, 0, 5),
+      ActivationNumber("elu", 3, 2, 4, 5)], "lower", None),
+    # a single value: nothing to beat
+    ([ActivationNumber("sigmoid", 0.45, 0.4, 0.5, 5)], "lower", None),
+    # overlapping intervals: no clear winner
+    ([ActivationNumber("relu", 100, 80, 130, 5), ActivationNumber("tanh", 120, 100, 150, 5)], "lower", None),
+    # "neither": never
+    ([ActivationNumber("relu", 1, 0.9, 1.1, 5), ActivationNumber("tanh", 3, 2.9, 3.1, 5)], "neither", None),
+    # an activation measured without an estimate (never pinned: censored) cannot be ranked
+    ([ActivationNumber("gelu", 900, 700, 1100, 5), ActivationNumber("relu", 10, 5, 15, 5),
+      ActivationNumber("tanh", None, n=5, note="5 of 5 seeds never pinned by the end")], "higher", None),
+])
+def test_the_star_marks_only_a_clear_best(values, better, best):
+    from actlab.report.limits import best_activation, per_activation_tables
+
+    per = _per(values, better)
+    assert best_activation(per) == best
+    result = Result("zigzag", {}, {}, Verdict("holds", "x"), {}, 1.0, per_activation=(per,))
+    table = per_activation_tables(result)[0]
+    starred = [r[0].split(" ")[0] for r in table["rows"] if "\u2605" in r[0]]
+    assert starred == ([best] if best else [])
+    if best:
+        assert "\u2605 marks the clear best" in table["note"]
+    else:
+        assert "\u2605 marks" not in table["note"]
+        if better != "neither":
+            assert "no clear best" in table["note"]
+
+
+def test_a_measured_activation_without_an_estimate_says_why_not_a_dash():
+    from actlab.report.limits import per_activation_tables
+
+    per = _per([ActivationNumber("relu", 100, 90, 110, 4),
+                ActivationNumber("sigmoid", None, n=4, note="4 of 4 seeds never reached the target (censored at 500 "
+                                                            "steps); 1 diverged, left out"),
+                ActivationNumber("elu", None, n=5)])
+    table = per_activation_tables(Result("zigzag", {}, {}, Verdict("holds", "x"), {}, 1.0, per_activation=(per,)))[0]
+    rows = {r[0].split(" ")[0]: r for r in table["rows"]}
+    assert rows["sigmoid"][1] == "no estimate: 4 of 4 seeds never reached the target (censored at 500 steps)"
+    assert rows["sigmoid"][-1] == "1 diverged, left out"
+    assert rows["elu"][1] == "no estimate (the claim gave no reason)"
+    assert not any(r[1] in ("\u2013", "n/a", "not measured") for r in table["rows"])
+
+
+def test_step_counts_show_their_grid_and_never_a_zero_width_interval():
+    from actlab.report.limits import per_activation_tables
+
+    per = _per([ActivationNumber("relu", 108, 86.6, 136, 5), ActivationNumber("elu", 100, 100, 100, 5)])
+    result = Result("zigzag", {"eval_every": 50}, {}, Verdict("holds", "x"), {}, 1.0, per_activation=(per,))
+    table = per_activation_tables(result)[0]
+    assert table["columns"][1] == "steps to target (steps, read every 50)"
+    elu = next(r for r in table["rows"] if r[0].startswith("elu"))
+    assert elu[1] == "100 (all seeds at 100; read every 50 steps)"
+    assert "100\u2013100" not in elu[1] and "read every 50 steps" in table["note"]
 
 
 @pytest.mark.parametrize("field,value", [("status", "maybe"), ("name", " ")])

@@ -101,7 +101,7 @@ def _verify(activations: list[str], progress_enabled: bool) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..activations.plugins import loaded_plugins, plugin_digest
     from ..claims import claim_names, load_claim
-    from ..compare import CompareError, check_rule_of_thumb, plan, run_compare, write_compare_folder
+    from ..compare import CompareError, plan, refresh_scorecard, run_compare, write_compare_folder
     from ..compare.folder import check_compare_folder
     from ..plots.scorecard import plot_scorecard
     from ..runs.folders import FolderError, check_claim_folder, check_out_folder, check_report_file
@@ -180,7 +180,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         kept = f"; the {len(done)} finished claim(s) are kept in {out_root}: rerun to resume" if done else ""
         print(f"actlab: interrupted{kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    scorecard["rule_of_thumb"] = check_rule_of_thumb(scorecard)
+    refresh_scorecard(scorecard)
     scorecard["command"] = command
     reused = sum(bool(info.get("reused")) for info in scorecard["claims"].values())
     env = environment(args.device or "cpu")

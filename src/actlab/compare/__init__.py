@@ -13,11 +13,11 @@ Layer: above ``runs`` (it runs claims into run folders), below ``plots`` and ``r
 from __future__ import annotations
 
 from .folder import COMPARE_FOLDER, SCORECARD, read_scorecard, write_compare_folder
-from .rules import RULES, check_rule_of_thumb
+from .rules import RULES, check_rule_of_thumb, refresh_scorecard
 from .runner import COMPARE_QUICK, CompareError, plan, run_compare
 from .scorecard import DEFAULT_ACTIVATIONS, build_scorecard
 from .table import render_scorecard_markdown
 
-__all__ = ["COMPARE_FOLDER", "SCORECARD", "read_scorecard", "write_compare_folder", "RULES", "check_rule_of_thumb",
+__all__ = ["COMPARE_FOLDER", "SCORECARD", "read_scorecard", "write_compare_folder", "RULES", "check_rule_of_thumb", "refresh_scorecard",
            "COMPARE_QUICK", "CompareError", "plan", "run_compare", "DEFAULT_ACTIVATIONS", "build_scorecard",
            "render_scorecard_markdown"]

@@ -30,7 +30,8 @@ from typing import Any
 from ..verdicts.result import ActivationNumber, PerActivation, Result, to_jsonable
 
 __all__ = ["FORMAT", "DEFAULT_ACTIVATIONS", "build_scorecard", "column_id", "cell_text", "best_activation",
-           "NOT_MEASURED"]
+           "NOT_MEASURED", "clear_best", "best_with_reason", "cell_short_note", "interval_text", "resolution",
+           "ran_without_estimate"]
 
 FORMAT = "actlab-scorecard/1"
 
@@ -52,27 +53,62 @@ def _finite(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def best_activation(per: PerActivation | Mapping[str, Any], values: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """The activation with the best estimate in one column (``better`` "higher"/"lower"), else None.
+def clear_best(better: str, entries: Sequence[tuple[str, Any, Any, Any]],
+               unranked: Sequence[str] = ()) -> tuple[str | None, str]:
+    """The clear winner of one property, or None with the reason ("no clear best: ...").
 
-    Only measured cells with an estimate count; a tie keeps the first in row order. "neither"
-    (a number that is not better one way) has no best.
+    ``entries``: (activation, estimate, low, high) of each measured value; ``unranked``: the
+    activations that were measured but have no estimate (every seed censored or failed), which
+    cannot be ranked. A winner needs a direction (``better`` "higher"/"lower"), at least two
+    estimates, no activation left unranked, no tie, and its 95% interval clear of every other's.
     """
-    better = per["better"] if isinstance(per, Mapping) else per.better
     if better not in ("higher", "lower"):
-        return None
-    scored = [(act, _finite(cell.get("estimate"))) for act, cell in values.items() if cell.get("measured")]
-    scored = [(a, v) for a, v in scored if v is not None]
-    if not scored:
-        return None
-    pick = max if better == "higher" else min
-    target = pick(v for _, v in scored)
-    return next(a for a, v in scored if v == target)
+        return None, ""
+    scored = [(a, _finite(e), _finite(lo), _finite(hi)) for a, e, lo, hi in entries]
+    scored = [s for s in scored if s[1] is not None]
+    if len(scored) < 2:
+        return None, "no clear best: fewer than two estimates to compare"
+    if unranked:
+        return None, f"no clear best: {', '.join(unranked)} had no estimate to rank"
+    sign = 1 if better == "higher" else -1
+    scored.sort(key=lambda s: -sign * s[1])
+    best, rest = scored[0], scored[1:]
+    if any(s[1] == best[1] for s in rest):
+        return None, "no clear best: the best estimate is tied"
+    if best[2] is None or best[3] is None or any(s[2] is None or s[3] is None for s in rest):
+        return None, "no clear best: an interval is missing"
+    clear = all((best[2] > s[3]) if sign > 0 else (best[3] < s[2]) for s in rest)
+    if not clear:
+        return None, "no clear best: the best estimate's 95% interval overlaps another's"
+    return best[0], ""
+
+
+def ran_without_estimate(cell: Mapping[str, Any]) -> bool:
+    """A cell for an activation the claim measured that has no estimate (censored or failed seeds)."""
+    if cell.get("measured"):
+        return False
+    if "ran" in cell:
+        return bool(cell["ran"])
+    return not str(cell.get("note", "")).startswith(NOT_MEASURED)
+
+
+def best_activation(per: PerActivation | Mapping[str, Any], values: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The clear winner of one column (see :func:`clear_best`), else None."""
+    return best_with_reason(per, values)[0]
+
+
+def best_with_reason(per: PerActivation | Mapping[str, Any],
+                     values: Mapping[str, Mapping[str, Any]]) -> tuple[str | None, str]:
+    better = per["better"] if isinstance(per, Mapping) else per.better
+    entries = [(a, c.get("estimate"), c.get("low"), c.get("high")) for a, c in values.items() if c.get("measured")]
+    unranked = [a for a, c in values.items() if ran_without_estimate(c)]
+    return clear_best(better, entries, unranked)
 
 
 def _cell(number: ActivationNumber) -> dict[str, Any]:
     cell = {k: v for k, v in to_jsonable(number).items() if k != "activation"}
     cell["measured"] = number.estimate is not None
+    cell["ran"] = True  # the claim measured this activation (no estimate: censored or failed seeds, see note)
     if number.estimate is None and not cell.get("note"):
         cell["note"] = "no number (see the claim's result)"
     return cell
@@ -119,31 +155,66 @@ def build_scorecard(results: Mapping[str, Result | None], activations: Sequence[
                 else:
                     values[act] = {"measured": False, "note": f"{NOT_MEASURED} (it gave no number for {act})"}
                 cells[act][cid] = values[act]
-            column["best"] = best_activation(column, values)
+            column["best"], column["best_note"] = best_with_reason(column, values)
+            column["resolution"] = resolution(column, claims)
             columns.append(column)
     rows = [{"activation": a, "cells": cells[a]} for a in acts]
     return {"format": FORMAT, "activations": acts, "baseline": baseline, "claims": claims, "columns": columns,
             "rows": rows}
 
 
+def resolution(column: Mapping[str, Any], claims: Mapping[str, Any]) -> int | None:
+    """The grid (in steps) a column's step counts are read on: its claim's ``eval_every``, for a
+    column in steps; None otherwise."""
+    if str(column.get("unit", "")).strip() != "steps":
+        return None
+    config = (claims.get(column.get("claim"), {}) or {}).get("config") or {}
+    every = config.get("eval_every") if isinstance(config, Mapping) else None
+    return int(every) if isinstance(every, (int, float)) and every > 1 else None
+
+
 def _fmt(v: float | None) -> str:
     if v is None:
         return "n/a"
     a = abs(v)
-    if a != 0 and (a >= 1e4 or a < 1e-3):
+    if 1e3 <= a < 1e5:  # a step count or a time: whole numbers, not 1.03e+03
+        return f"{v:.0f}"
+    if a != 0 and (a >= 1e5 or a < 1e-3):
         return f"{v:.2e}"
     return f"{v:.3g}"
 
 
-def cell_text(cell: Mapping[str, Any], unit: str = "", *, ratio: bool = False) -> str:
-    """"0.57 (0.48-0.69)" for a measured cell (its ratio with ``ratio``), else the note."""
-    if not cell.get("measured"):
+def cell_short_note(cell: Mapping[str, Any]) -> str:
+    """Why a cell has no estimate, short: "not measured" when the claim did not measure the
+    activation; else the first clause of the claim's note ("4 of 4 seeds never reached the
+    target (censored at 500 steps)", "5 of 5 seeds never pinned by the end (...)")."""
+    if not ran_without_estimate(cell):
         return "not measured"
+    note = " ".join(str(cell.get("note", "")).split())
+    first = note.split("; ")[0].strip().rstrip(".")
+    return first or "measured, no estimate (the claim gave no reason)"
+
+
+def interval_text(est: float, low: float | None, high: float | None, resolution: int | None = None,
+                  unit: str = "", sep: str = "-") -> str:
+    """"0.57x (0.48-0.69)"; a zero-width interval is not printed as a range: "100 (all seeds at
+    100; read every 50 steps)" when the number is read on a grid, else "0 (all seeds at 0)"."""
+    text = _fmt(est) + unit
+    if low is None or high is None:
+        return text
+    if low == high:
+        grid = f"; read every {resolution} steps" if resolution else ""
+        return text + f" (all seeds at {text}{grid})"
+    return text + f" ({_fmt(low)}{sep}{_fmt(high)})"
+
+
+def cell_text(cell: Mapping[str, Any], unit: str = "", *, ratio: bool = False, resolution: int | None = None) -> str:
+    """"0.57 (0.48-0.69)" for a measured cell (its ratio with ``ratio``), else why there is no number
+    (:func:`cell_short_note`). ``resolution``: the grid, in steps, the number was read on."""
+    if not cell.get("measured"):
+        return cell_short_note(cell)
     keys = ("ratio", "ratio_low", "ratio_high") if ratio else ("estimate", "low", "high")
     est, low, high = (_finite(cell.get(k)) for k in keys)
     if est is None:
-        return "n/a"
-    text = _fmt(est)
-    if low is not None and high is not None:
-        text += f" ({_fmt(low)}-{_fmt(high)})"
-    return text
+        return "no ratio" if ratio else "n/a"
+    return interval_text(est, low, high, resolution, unit)

@@ -10,21 +10,38 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..verdicts.result import LIMIT_FINDING
 from .scorecard import cell_text
 
 __all__ = ["column_header", "render_table", "render_rule_lines", "render_scorecard_markdown", "STATUS_WORD", "not_measured_notes",
-           "BEST_MARK"]
+           "BEST_MARK", "column_legend", "rule_groups", "limit_line_text"]
 
 STATUS_WORD = {"holds": "holds", "does_not_hold": "does not hold", "inconclusive": "inconclusive"}
 BEST_MARK = "\u2605"  # ★
 
 
 def column_header(col: Mapping[str, Any]) -> str:
-    """"convergence: steps to 15% error (steps; lower is better)"."""
+    """"convergence: steps to target (steps, read every 20; lower is better)": short, the claim
+    and the property's key; the full quantity is in :func:`column_legend`."""
     better = {"higher": "higher is better", "lower": "lower is better"}.get(col.get("better"), "")
     unit = str(col.get("unit", "")).strip()
-    parts = ", ".join(p for p in (unit, better) if p)
-    return f"{col['claim']}: {col['quantity']}" + (f" ({parts})" if parts else "")
+    if unit and col.get("resolution"):
+        unit += f", read every {col['resolution']}"
+    parts = "; ".join(p for p in (unit, better) if p)
+    name = str(col.get("key") or col.get("quantity", "")).replace("_", " ")
+    return f"{col['claim']}: {name}" + (f" ({parts})" if parts else "")
+
+
+def column_legend(col: Mapping[str, Any]) -> str:
+    """What a column is, in full: the quantity, its grid, and why it has no ★ when it has none."""
+    text = f"{col['claim']}: {col['key'].replace('_', ' ')}: {col.get('quantity', '')}" if col.get("key") else \
+        f"{col['claim']}: {col.get('quantity', '')}"
+    if col.get("resolution"):
+        text += (f"; step counts are read every {col['resolution']} steps, so two activations within "
+                 f"{col['resolution']} steps of each other can show the same number")
+    if col.get("best_note"):
+        text += f"; {col['best_note']}"
+    return text
 
 
 def _md(text: str) -> str:
@@ -43,24 +60,46 @@ def render_table(scorecard: Mapping[str, Any]) -> str:
         cells = []
         for c in cols:
             cell = row.get("cells", {}).get(c["id"], {"measured": False})
-            text = cell_text(cell)
+            text = cell_text(cell, resolution=c.get("resolution"))
             if c.get("best") == act:
                 text = f"**{text}** {BEST_MARK}"
             cells.append(_md(text))
         base = " (baseline)" if act == scorecard.get("baseline") else ""
         lines.append(f"| {act}{base} | " + " | ".join(cells) + " |")
+    lines += ["", "Columns: " + "; ".join(_md(column_legend(c)).rstrip(".") for c in cols) + "."]
     return "\n".join(lines) + "\n"
 
 
-def render_rule_lines(scorecard: Mapping[str, Any]) -> str:
-    """One Markdown list item per sentence: word, evidence, the rule, limits."""
+def rule_groups(scorecard: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """The rule-of-thumb lines under their headings: [(heading, lines)], empty groups left out."""
+    from .rules import GROUPS
+
+    lines = list(scorecard.get("rule_of_thumb", []))
+    known = {g for g, _ in GROUPS}
     out = []
-    for line in scorecard.get("rule_of_thumb", []):
-        out.append(f"- **{_md(line['sentence'])}** {STATUS_WORD[line['status']]}. {_md(line['evidence'])}. "
+    for group, heading in GROUPS:
+        members = [x for x in lines if x.get("group", "cs231n") == group
+                   or (group == "cs231n" and x.get("group") not in known)]
+        if members:
+            out.append((heading, members))
+    return out
+
+
+def limit_line_text(lim: Mapping[str, Any]) -> str:
+    """A rule line's limit as a finding, never a tick: "limit found: ... — evidence"."""
+    return f"{LIMIT_FINDING[lim['status']]}: {lim['statement']} — {str(lim['evidence']).rstrip('.')}"
+
+
+def render_rule_lines(scorecard: Mapping[str, Any], lines: Any = None) -> str:
+    """One Markdown list item per sentence: the sentence, what was tested, what was found (word
+    and numbers), the rule, limits."""
+    out = []
+    for line in scorecard.get("rule_of_thumb", []) if lines is None else lines:
+        out.append(f"- **{_md(line['sentence'])}** {_md(line.get('why', ''))} Found: "
+                   f"**{STATUS_WORD[line['status']]}**. {_md(str(line['evidence']).rstrip('.'))}. "
                    f"_Rule: {_md(line.get('rule', {}).get('text', ''))}_")
         for lim in line.get("limits", []):
-            out.append(f"  - Limit ({_md(lim['name'])}): {_md(lim['statement'])}: {STATUS_WORD[lim['status']]}. "
-                       f"{_md(lim['evidence'])}.")
+            out.append(f"  - {_md(limit_line_text(lim))}.")
     return "\n".join(out) + ("\n" if out else "")
 
 
@@ -77,23 +116,22 @@ def not_measured_notes(scorecard: Mapping[str, Any]) -> list[str]:
         elif info.get("status") == "not_run":
             notes.append(f"{claim}: not run")
         for act, why in sorted(info.get("refused", {}).items()):
-            notes.append(f"{act} not measured by {claim}: {why}")
+            notes.append(f"{act} not measured by {claim}: {str(why).rstrip('.')}")
     return notes
 
 
 def render_scorecard_markdown(scorecard: Mapping[str, Any], command: str = "") -> str:
     """The whole block: the table, what was not measured, the rule of thumb, the command."""
     parts = [f"Rows: activations; columns: each claim's own number per activation, estimate (95% interval) over "
-             f"seeds (over trials for sign-coherence, independent processes for cost); {BEST_MARK}: the best "
-             f"estimate in its column (overlapping intervals: no clear winner). Ratios are to "
+             f"seeds (over trials for sign-coherence, independent processes for cost); {BEST_MARK}: a clear best in "
+             f"its column (its 95% interval clear of every other's; no {BEST_MARK}: no clear best). Ratios are to "
              f"{scorecard.get('baseline', 'relu')}, paired the same way, in scorecard.json.", "",
              render_table(scorecard).rstrip()]
     missing = not_measured_notes(scorecard)
     if missing:
         parts += ["", "Not measured: " + "; ".join(_md(m) for m in missing) + "."]
-    rules = render_rule_lines(scorecard)
-    if rules:
-        parts += ["", "**The rule of thumb (CS231n), checked line by line:**", "", rules.rstrip()]
+    for heading, lines in rule_groups(scorecard):
+        parts += ["", f"**{heading}:**", "", render_rule_lines(scorecard, lines).rstrip()]
     run = scorecard.get("run") or {}
     if run.get("wall_s") is not None:
         machine = run.get("machine") or {}

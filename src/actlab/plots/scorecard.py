@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..compare.scorecard import cell_short_note
 from .style import plt, save_figure
 
 __all__ = ["plot_scorecard", "FIGURE"]
@@ -83,7 +84,7 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
         ax.text(0.2, 0.35, "Which activation should I use? Each claim's own number per activation",
                 fontsize=12.5, fontweight="bold", va="center")
         ax.text(0.2, 0.68, "cell: estimate (95% CI over seeds); colour: where it lies between its column's best (green) and "
-                "worst (red); \u2605 best estimate; grey: no better way, or not measured", fontsize=8.5, color="#59636e",
+                "worst (red); \u2605 clear best (interval clear of the rest); grey: no better way, or no number", fontsize=8.5, color="#59636e",
                 va="center")
         top = 0.8
         for j, col in enumerate(cols):
@@ -125,19 +126,23 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
                     face = "#eef1f4"
                 ax.add_patch(plt.Rectangle((x + 0.04, y + 0.03), cw - 0.08, rh - 0.06, facecolor=face,
                                            edgecolor="white", lw=1))
-                if act not in values:
-                    ax.text(x + cw / 2, y + rh / 2, "not measured", ha="center", va="center", fontsize=7.5,
-                            color="#818b98", style="italic")
+                if act not in values:  # not measured, or measured without an estimate (censored): say which
+                    why = cell_short_note(cell) if cell else "not measured"
+                    why = "\n".join(textwrap.wrap(why, 24)[:3])
+                    ax.text(x + cw / 2, y + rh / 2, why, ha="center", va="center", fontsize=6.5 if "\n" in why else 7.5,
+                            color="#818b98", style="italic", linespacing=1.1)
                     continue
                 star = " \u2605" if col.get("best") == act else ""
                 ax.text(x + cw / 2, y + rh * 0.36, _fmt(values[act]) + star, ha="center", va="center",
                         fontsize=9.5, fontweight="bold")
                 low, high = _num(cell.get("low")), _num(cell.get("high"))
-                ci = f"{_fmt(low)}\u2013{_fmt(high)}" if low is not None and high is not None else "no interval"
+                ci = (("all seeds equal" + (f" (read every {col['resolution']})" if col.get("resolution") else ""))
+                      if low is not None and low == high else
+                      f"{_fmt(low)}\u2013{_fmt(high)}" if low is not None and high is not None else "no interval")
                 ax.text(x + cw / 2, y + rh * 0.74, ci, ha="center", va="center", fontsize=7, color="#30363d")
         y = y0 + rh * len(rows) + 0.35
         if rules:
-            ax.text(0.2, y, "The rule of thumb (CS231n), checked from these numbers", fontsize=10.5,
+            ax.text(0.2, y, "The rule of thumb (CS231n) and today's practice, checked from these numbers", fontsize=10.5,
                     fontweight="bold", va="center")
             y += 0.45
         for line in rules:
@@ -145,7 +150,8 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
             ax.text(0.2, y, _WORD[line["status"]], fontsize=8, color=fg, fontweight="bold", va="center",
                     bbox={"boxstyle": "round,pad=0.25", "fc": bg, "ec": fg, "lw": 0.7})
             ax.text(1.55, y, line["sentence"], fontsize=9, fontweight="bold", va="center")
-            arms = "; ".join(f"{a['arm']} {a['text']}{a.get('unit', '')}" for a in line.get("arms", [])[:4])
+            arms = "; ".join(f"{a['arm']} {a['text']}" + ("" if a.get("unit", "") in a["text"] else a.get("unit", ""))
+                             for a in line.get("arms", [])[:4])
             room = max(20, int((max(width, 10.0) - 4.75) / 0.058))  # characters of 7.5 pt text that fit
             ax.text(4.6, y, textwrap.shorten(arms or line.get("evidence", ""), room), fontsize=7.5,
                     color="#59636e", va="center")

@@ -86,6 +86,7 @@ def render_html(folder: ResultsFolder, generated: _dt.datetime | None = None) ->
 <p class="lede">Textbook claims about activation functions, measured. Each section starts with what the result
 means in plain words, quotes the claim as the course material states it, shows what was run and what came out,
 and says whether the claim holds here.</p>
+{HOW_TO_READ}
 <p class="meta">{meta_line}</p>
 {_scale_line(folder, modules)}
 {tally(folder)}
@@ -103,6 +104,17 @@ and says whether the claim holds here.</p>
 <code>{esc(str(folder.root))}</code>. Everything is in this one file: it reads offline and prints.</footer>
 </main>"""
     return page(f"actlab report: {folder.root.resolve().name or str(folder.root)}", body)
+
+
+#: one line near the top: the marks and brackets every section uses
+HOW_TO_READ = ('<p class="how-to-read"><strong>How to read this page.</strong> '
+               '\u2713 holds / \u2717 does not hold / ? inconclusive: the verdict on the claim as the course states it, '
+               'under the conditions its section names. A <em>limit</em> ("limit found", "limit not found", "limit not '
+               'settled") is a separate measured finding about where the claim stops, never a verdict on the course. '
+               'A number with a range in brackets, "0.63 (0.36\u20131.11)", is an estimate with its 95% interval: the '
+               'range that would catch the true value in 95 of 100 repeats of the run; two overlapping ranges mean no '
+               'clear difference. \u2605 marks a clear best in a table column (its interval clear of every other\'s); '
+               'no \u2605 means no clear best.</p>')
 
 
 def page(title: str, body: str) -> str:
@@ -174,6 +186,7 @@ h1 { font-size: 2rem; line-height: 1.2; margin: 0 0 .4rem; letter-spacing: -0.01
 h2 { font-size: 1.45rem; line-height: 1.25; margin: 0; }
 h3 { font-size: 1.05rem; margin: 2rem 0 .6rem; padding-bottom: .25rem; border-bottom: 1px solid var(--line); }
 h4.metric-name { font-size: .9rem; font-weight: 600; margin: 1.1rem 0 .35rem; }
+.how-to-read { font-size: .88rem; max-width: 60rem; margin: 0 0 .6rem; padding: .4rem .6rem; background: var(--soft); border-left: 3px solid var(--line); }
 .lede { font-size: 1.05rem; color: var(--muted); max-width: 52rem; margin: 0 0 .6rem; }
 .meta { color: var(--muted); font-size: .85rem; margin: 0 0 .8rem; }
 .dim { color: var(--muted); }
@@ -265,9 +278,9 @@ figcaption { text-align: left; max-width: 52rem; margin-left: auto; margin-right
 .kn { font-weight: 700; font-size: 1.15em; font-variant-numeric: tabular-nums; }
 .kl { color: var(--fg); }
 .limits { display: block; margin-top: .3em; }
-.limits .limit { display: block; font-size: .9em; padding-left: .6em; border-left: 3px solid #d0d7de; }
-.limits .limit.holds { border-left-color: #1a7f37; } .limits .limit.does_not_hold { border-left-color: #cf222e; }
-.limits .limit.inconclusive { border-left-color: #9a6700; }
+/* a limit is a finding about where the claim stops: one neutral style whatever its word */
+.limits .limit { display: block; font-size: .9em; padding-left: .6em; border-left: 3px solid #d0d7de; color: var(--muted); }
+.limit-word { font-weight: 700; font-style: italic; color: var(--muted); }
 .limits-block ul { padding-left: 1.2em; } .limits-block li { margin: .4em 0; }
 .verdict .rule, .verdict .differences { margin-top: .55rem; font-size: .9rem; }
 table.source-vs-ours { margin: .6rem 0 0; font-size: .88rem; background: rgba(255,255,255,.65); }

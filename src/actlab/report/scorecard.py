@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from ..compare.folder import COMPARE_FOLDER, read_scorecard
-from ..compare.scorecard import cell_text
+from ..compare.rules import refresh_scorecard
+from ..compare.scorecard import cell_text, ran_without_estimate
 from ..compare.table import (
     BEST_MARK,
     STATUS_WORD,
     column_header,
+    column_legend,
+    limit_line_text,
     not_measured_notes,
     render_scorecard_markdown,
+    rule_groups,
 )
 from .figures import png_info
 from .values import esc
@@ -41,6 +45,8 @@ table.scorecard th, table.scorecard td { border: 1px solid var(--line); padding:
 table.scorecard th { font-size: .75rem; text-align: left; background: var(--soft); }
 table.scorecard td.best { font-weight: 700; background: var(--holds-bg); }
 table.scorecard td.none { color: var(--faint); font-style: italic; }
+table.scorecard td.no-estimate { color: var(--muted); font-style: italic; }
+table.scorecard thead th { min-width: 7rem; max-width: 11rem; }
 ul.rule-of-thumb { list-style: none; padding-left: 0; }
 ul.rule-of-thumb li { margin: .5rem 0; line-height: 1.45; }
 ul.rule-of-thumb .rule { color: var(--muted); font-size: .82rem; display: block; }
@@ -69,61 +75,91 @@ def _table(card: Mapping[str, Any]) -> str:
     cols = card.get("columns", [])
     if not cols:
         return "<p>No claim gave per-activation numbers.</p>"
-    head = "".join(f"<th>{esc(column_header(c))}</th>" for c in cols)
+    head = "".join(f'<th title="{esc(column_legend(c))}">{esc(column_header(c))}</th>' for c in cols)
     body = []
     for row in card.get("rows", []):
         act = row["activation"]
         tds = []
         for c in cols:
             cell = row.get("cells", {}).get(c["id"], {"measured": False})
-            text = cell_text(cell)
+            text = cell_text(cell, resolution=c.get("resolution"))
             if not cell.get("measured"):
-                tds.append(f'<td class="none" title="{esc(cell.get("note", ""))}">{esc(text)}</td>')
+                cls = "no-estimate" if ran_without_estimate(cell) else "none"
+                tds.append(f'<td class="{cls}" title="{esc(cell.get("note", ""))}">{esc(text)}</td>')
             elif c.get("best") == act:
                 tds.append(f'<td class="best">{esc(text)} {BEST_MARK}</td>')
             else:
                 tds.append(f"<td>{esc(text)}</td>")
         base = " (baseline)" if act == card.get("baseline") else ""
         body.append(f"<tr><th>{esc(act + base)}</th>{''.join(tds)}</tr>")
+    legend = "".join(f"<li>{esc(column_legend(c))}</li>" for c in cols)
     return (f'<div class="table-wrap"><table class="scorecard"><thead><tr><th>activation</th>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></div>")
+            f"<tbody>{''.join(body)}</tbody></table></div>"
+            f'<details class="columns"><summary>What each column is</summary><ul class="small">{legend}</ul></details>')
+
+
+def _rule_items(lines: Any) -> str:
+    items = []
+    for line in lines:
+        st = line["status"]
+        limits = "".join(f'<span class="rule">{esc(limit_line_text(lim))}.</span>' for lim in line.get("limits", []))
+        items.append(f'<li><strong>{esc(line["sentence"])}</strong> {esc(line.get("why", ""))}'
+                     f'<br>Found: <span class="badge {st}">{STATUS_MARK[st]} {esc(STATUS_WORD[st])}</span> '
+                     f'{esc(str(line["evidence"]).rstrip("."))}.'
+                     f'<span class="rule">Rule: {esc(line.get("rule", {}).get("text", ""))}</span>{limits}</li>')
+    return f'<ul class="rule-of-thumb">{"".join(items)}</ul>' if items else ""
 
 
 def _rules(card: Mapping[str, Any]) -> str:
-    items = []
-    for line in card.get("rule_of_thumb", []):
-        st = line["status"]
-        limits = "".join(f'<span class="rule">Limit ({esc(lim["name"])}): {esc(lim["statement"])}: '
-                         f'{esc(STATUS_WORD[lim["status"]])}. {esc(lim["evidence"])}.</span>'
-                         for lim in line.get("limits", []))
-        items.append(f'<li><span class="badge {st}">{STATUS_MARK[st]} {esc(STATUS_WORD[st])}</span> '
-                     f'<strong>{esc(line["sentence"])}</strong> {esc(line["evidence"])}.'
-                     f'<span class="rule">Rule: {esc(line.get("rule", {}).get("text", ""))} {esc(line.get("why", ""))}'
-                     f'</span>{limits}</li>')
-    return f'<ul class="rule-of-thumb">{"".join(items)}</ul>' if items else ""
+    return "\n".join(f"<h3>{esc(heading)}</h3>\n{_rule_items(lines)}" for heading, lines in rule_groups(card))
+
+
+def _command(card: Mapping[str, Any]) -> str:
+    """The rerun command with its output folder as DIR: the folder the run wrote to need not be
+    the one this page is in (a developer's /tmp folder, say)."""
+    words = str(card.get("command", "")).split()
+    for i, w in enumerate(words[:-1]):
+        if w == "--out":
+            words[i + 1] = "DIR"
+    return " ".join(w for w in words if not w.startswith("--out=")) + (
+        " --out DIR" if any(w.startswith("--out=") for w in words) else "")
+
+
+def _read(root: Path) -> dict[str, Any] | None:
+    card = read_scorecard(root)
+    if card is None:
+        return None
+    try:  # the best marks and the rule of thumb with this version's rules, from the stored cells
+        refresh_scorecard(card)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass
+    return card
 
 
 def scorecard_section(root: str | Path) -> str:
     """The section for ``root/compare/scorecard.json``; empty when there is none."""
     root = Path(root)
-    card = read_scorecard(root)
+    card = _read(root)
     if card is None:
         return ""
     missing = not_measured_notes(card)
     notes = (f"<p class=\"meta\">Not measured: {esc('; '.join(missing))}.</p>" if missing else "")
-    command = card.get("command", "")
+    command = _command(card)
+    rerun = f'<p class="meta">Rerun: <code>{esc(command)}</code> (DIR: the folder this page is in)</p>' if command else ""
     return f"""<section class="scorecard" id="scorecard">
 <h2>Which activation should I use?</h2>
 <p>Each claim below measured every activation it was given; here are their numbers side by side: one row per
-activation, one column per measured property, each an estimate with its 95% interval over seeds ({BEST_MARK}: the best
-estimate in its column; overlapping intervals mean no clear winner). Ratios to {esc(str(card.get('baseline', 'relu')))},
-paired by seed, are in <code>{COMPARE_FOLDER}/scorecard.json</code>.</p>
+activation, one column per measured property, each an estimate with its 95% interval over seeds (the range that would
+catch the true value in 95 of 100 repeats of the run). {BEST_MARK}: a clear best in its column, its interval clear of
+every other's; a column without {BEST_MARK} has no clear best. A cell in grey italics names why there is no number:
+either the claim did not measure that activation, or it did and every seed was censored (e.g. never reached the
+target). Ratios to {esc(str(card.get('baseline', 'relu')))}, paired by seed, are in the rule-of-thumb lines below and in
+<code>{COMPARE_FOLDER}/scorecard.json</code>.</p>
 {_figure(root)}
 {_table(card)}
 {notes}
-<h3>The rule of thumb (CS231n), checked line by line</h3>
 {_rules(card)}
-{f'<p class="meta">Rerun: <code>{esc(command)}</code></p>' if command else ''}
+{rerun}
 </section>"""
 
 
@@ -134,9 +170,9 @@ def scorecard_key(folder_key: str) -> str:
 
 def scorecard_markdown(root: str | Path) -> str | None:
     """The README's scorecard block for ``root`` (None when it has no scorecard)."""
-    card = read_scorecard(root)
+    card = _read(Path(root))
     if card is None:
         return None
     header = ("<!-- Generated by `actlab report DIR --markdown FILE` from DIR/compare/scorecard.json; "
               "edit the results, not this block. -->")
-    return header + "\n\n" + render_scorecard_markdown(card, card.get("command", ""))
+    return header + "\n\n" + render_scorecard_markdown(card, _command(card))

@@ -41,6 +41,7 @@ import torch
 from .._version import __version__
 
 __all__ = [
+    "LIMIT_FINDING",
     "VERDICTS",
     "HOLDS_IF",
     "Rule",
@@ -64,6 +65,9 @@ __all__ = [
 ]
 
 VERDICTS = ("holds", "does_not_hold", "inconclusive")
+#: a limit's word as the reader sees it: a finding about where the claim stops, never a tick for
+#: the course (only a headline shows ✓ / ✗ / ?)
+LIMIT_FINDING = {"holds": "limit found", "does_not_hold": "limit not found", "inconclusive": "limit not settled"}
 
 
 class ResultFileError(ValueError):
