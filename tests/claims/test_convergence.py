@@ -473,6 +473,8 @@ def test_generated_sentences_agree_with_their_numbers_near_every_boundary(estima
         assert (who == "ReLU") == (estimate < 1), (who, estimate)
         assert float(factor) == pytest.approx(1 / estimate if estimate < 1 else estimate, abs=0.006)
     assert reader_ratio(estimate) in text
+    # an interval that spans 1 is said as "no clear difference", and only then
+    assert ("no clear difference" in v.evidence + v.meaning) == (low <= 1 <= high), (low, high)
     if "tanh got there first" in text:
         assert high < 1
     if "ReLU was faster, but" in text:
@@ -484,3 +486,21 @@ def test_generated_sentences_agree_with_their_numbers_near_every_boundary(estima
     if "spans the threshold" in text:
         assert low <= 3 <= high
     assert ("not reproduced" in text) == (want == "does_not_hold")
+
+
+def test_reader_ratio_says_no_clear_difference_when_the_interval_spans_one():
+    assert reader_ratio(0.63, 0.358, 1.11) == "no clear difference: ReLU needed 1.59x tanh's steps (95% CI 0.90-2.79x)"
+    assert reader_ratio(0.63, 0.5, 0.8).startswith("ReLU needed 1.59x")
+    assert reader_ratio(1.2, 1.01, 1.4).startswith("tanh needed 1.20x")
+    assert reader_ratio(1.2, 0.99, 1.4, with_ci=False) == "no clear difference: tanh needed 1.20x ReLU's steps"
+
+
+def test_arm_where_only_tanh_reached_says_relu_was_slower_and_uncounted_cells_are_apart():
+    v, m = decide_from([100, 110, 120, 100, 130], [700, 650, 720, 680, 700],
+                       arm=([None] * 5, [300, 320, 310, 330, 305]))
+    (lim,) = v.limits
+    assert lim.evidence.startswith("only tanh reached 12%, so ReLU was slower here")
+    assert lim.key_number.text == "only tanh reached 12% (ReLU slower)"
+    cells = [c for c in __import__("actlab.claims.convergence.curve", fromlist=["ratio_cells"]).ratio_cells(m)]
+    counted = [c for c in cells if c["estimate"] is not None or c["side"] in ("act only", "tanh only")]
+    assert f"Across {len(counted)} combinations" in v.meaning

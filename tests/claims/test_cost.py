@@ -360,6 +360,19 @@ def test_generated_text_never_contradicts_its_numbers(sweep, status):
     word = {"holds": "holds for the forward pass", "does_not_hold": "does not hold here",
             "inconclusive": "is not settled"}[status]
     assert word in v.meaning
+    # the headline evidence carries the practitioner's number; "vanishes" only when the step interval is below 1.1
+    assert "In a whole training step the ratio is 1.00x" in v.evidence and "the difference vanishes" in v.evidence
+    v2 = verdict(CFG, _metrics(sweep, (1.1, 1.0, 1.2), (1.05, 0.98, 1.12)))
+    assert "In a whole training step the ratio is 1.10x" in v2.evidence and "vanishes" not in v2.evidence
+
+
+def test_tanh_dearer_than_sigmoid_is_said_without_a_guessed_reason():
+    m = _metrics((1.8, 1.6, 2.1), (1.0, 0.95, 1.05), (1.05, 0.98, 1.12))
+    cfg = Config(activations=("relu", "sigmoid", "tanh"), sizes=(10_000, 10_000_000))
+    m["sweep_ratio_ci"]["tanh"] = {"forward": {"estimate": 8.0, "ci95_low": 7.0, "ci95_high": 9.0, "n": 5}}
+    assert "tanh took 8.00 times relu's time, more than sigmoid's 1.80" in verdict(cfg, m).meaning
+    m["sweep_ratio_ci"]["tanh"]["forward"]["estimate"] = 1.5
+    assert "tanh took" not in verdict(cfg, m).meaning  # cheaper than sigmoid: nothing to explain
 
 
 def test_a_disturbed_run_refuses_to_decide():

@@ -396,8 +396,10 @@ def _constructed_metrics(kept: float, relu_ratio: float = 0.7) -> dict:
 def test_generated_text_never_contradicts_its_numbers(kept, status):
     v = sc.verdict(EXPECTED_CONFIG, _constructed_metrics(kept))
     assert v.status == status
-    share = "more than half" if kept > 0.5 else "less than half" if kept < 0.5 else "about half"
-    assert f"so {share} of the one-signed mass survives" in v.meaning
+    share = "more than" if kept > 0.5 else "less than" if kept < 0.5 else "about"
+    # the 0.5 is a difference (sigmoid minus tanh), never a share of the mass
+    assert f"a difference of {share} 0.5 (the rule asks for a difference, sigmoid minus tanh, above 0.5" in v.meaning
+    assert "of the one-signed mass survives" not in v.meaning
     word = {"holds": "holds here", "does_not_hold": "does not hold here", "inconclusive": "is not settled here"}
     assert word[status] in v.meaning
     assert "several times their spread (mean/std 5.8)" in v.meaning  # sigmoid's 5.8
@@ -414,3 +416,23 @@ def test_relu_as_the_subject_is_not_said_to_have_a_large_mean():
     v = sc.verdict(config, metrics)
     assert "relu's inputs have a mean comparable to their spread (mean/std 0.7)" in v.meaning
     assert "several times" not in v.meaning.split("tanh's")[0]
+
+
+def test_leaky_relu_is_relu_like_by_mass_and_the_note_does_not_claim_the_zigzag_link():
+    (pa,) = sc.per_activation(EXPECTED_CONFIG, _constructed_metrics(0.9))
+    assert "less zig-zag" not in pa.note and "zigzag's question" in pa.note and "leaky_relu" in pa.note
+    v = sc.verdict(EXPECTED_CONFIG, _constructed_metrics(0.9))
+    assert f"layer {EXPECTED_CONFIG.depth + 1} the logits" in v.source.differences
+
+
+def test_captions_call_leaky_relu_relu_like_by_mass_on_the_committed_quick_result():
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "docs/results/quick/sign-coherence/result.json"
+    if not path.exists():
+        pytest.skip("no committed quick result")
+    caps = captions(load_result(path))
+    layers = caps["sign_coherence_layers.png"]
+    mixed = layers.split("rows are mixed (orange)")[0].rsplit("for ", 1)[-1]
+    assert "leaky_relu" not in mixed and "tanh" in mixed  # not lumped with the zero-centred ones
+    assert "one-signed like relu's" in layers and "mass-weighted: " in caps["sign_coherence_histograms.png"]

@@ -385,3 +385,35 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args):
     assert "actlab: error" in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
 
+
+
+@pytest.mark.parametrize("standard_slope, says", [
+    (0.244, "not saturated"),   # near the 0.25 maximum: the units are not saturated
+    (0.201, "not saturated"),   # just above the 0.2 "near the maximum" line
+    (0.19, None),               # between: no word about saturation either way
+    (0.10, "are saturated"),    # below SATURATED_MEAN_SLOPE
+])
+def test_not_saturated_sentence_only_when_mean_slope_is_near_its_maximum(standard_slope, says):
+    config, m = _constructed({"xavier": (0.24, 0.23, 0.25)}, (1.06, 1.01, 1.10))
+    m["mean_derivative"]["sigmoid"]["xavier"] = [standard_slope] * config.depth
+    v = V.verdict(config, m)
+    if says == "not saturated":
+        assert "units are not saturated" in v.meaning and f"{standard_slope:.3f}" in v.meaning
+        assert "gain below 1" in v.meaning  # the mechanism: f' <= 0.25 times these weights
+    else:
+        assert "not saturated" not in v.meaning.split("Limit")[0].split("(limit")[0]
+    if says == "are saturated":
+        assert "units are saturated" in v.meaning
+    # the saturated arm, whose gradient grows: said where it is
+    assert "Where the units are saturated, the gradient does not vanish" in v.meaning
+
+
+def test_one_measure_per_sentence_and_one_name_for_depth():
+    config, m = _constructed({"xavier": (0.24, 0.23, 0.25), "he": (0.31, 0.30, 0.32)}, (1.06, 1.01, 1.10))
+    v = V.verdict(config, m)
+    for text in (v.evidence, v.meaning):
+        for sentence in text.split(". "):
+            assert not ("gain" in sentence and "decades" in sentence), sentence  # dL/dz and dL/dW never mixed
+    assert "20 hidden layers (21 Linear layers)" in v.evidence and "depth 20" not in v.evidence + v.meaning
+    (pa,) = V.per_activation(V.Config(activations=("sigmoid", "relu")), {"sigmoid": [0.2] * 5, "relu": [0.67] * 5})
+    assert "not He init" in pa.get("relu").note and "not He init" not in pa.get("sigmoid").note

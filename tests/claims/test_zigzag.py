@@ -426,8 +426,9 @@ def test_verdict_reads_the_centring_effect(fac):
     assert all(e is not None for e in result.metrics["lr_at_grid_edge"].values())
     assert result.verdict.status == "inconclusive" and "best lr at the grid edge" in result.verdict.evidence
     text = result.verdict.evidence
-    assert f"{100 * effects['centring_share']:.0f}%" in text and "70% training error" in text
-    assert "in the tables below" in text and len(text.split()) < 110  # the sentence is the conclusion
+    assert f"{100 * effects['centring_share']:.0f}% of tanh's advantage over sigmoid on the log scale" in text
+    assert "training error at or below 70%" in text and "70% training error" not in text  # never read as accuracy
+    assert "part (b) table" in text and "tables below" not in text and len(text.split()) < 110
     rows = {row[0]: row for t in zz_plots.tables(result) for row in t["rows"]}
     for v in zz.FACTORIAL_VARIANTS:  # the cases are in the tables
         assert any(f"{result.metrics['steps_to_target'][v]['mean']:.0f}" in str(c) for c in rows[v])

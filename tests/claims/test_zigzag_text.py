@@ -3,6 +3,7 @@ numbers (issue 20), and the per-activation numbers match numpy (issue 23)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -92,3 +93,39 @@ def test_config_always_trains_the_four_and_the_baseline():
     assert c.activations == ("sigmoid", "sigmoid_centered", "tanh_shifted", "tanh", "gelu", "relu")
     with pytest.raises(ValueError, match="maxout"):
         zz.Config(activations=("maxout",))
+
+
+def _factorial_metrics(centring=(0.45, 0.37, 0.55)):
+    """Part (b)'s metrics as factorial_verdict reads them, constructed (quick run's shape)."""
+    from actlab.claims.zigzag.factorial import FACTORIAL_VARIANTS
+    means = dict(zip(FACTORIAL_VARIANTS, (950.0, 430.0, 370.0, 170.0)))
+    eff = {e: {"mean": -0.8, "ci95_low": -1.0, "ci95_high": -0.6, "n": 5} for e in zz.EFFECTS}
+    return {"steps_to_target": {v: {"mean": x, "per_seed": [x] * 5, "n_excluded": 0} for v, x in means.items()},
+            "factorial_effects": {**eff, "centring_share": 0.46},
+            "centring_steps_factor": dict(zip(("estimate", "ci95_low", "ci95_high"), centring), n=5),
+            "lr_at_grid_edge": dict.fromkeys(FACTORIAL_VARIANTS), "lr_chosen": dict.fromkeys(FACTORIAL_VARIANTS, 1.0),
+            "lr_grid_used": {}}
+
+
+@pytest.mark.parametrize(("centring", "same_gd", "status", "words"), [
+    ((0.45, 0.37, 0.55), (0.0, 0.0, 0.00032), "holds", "not the course's stated one"),
+    ((0.45, 0.37, 0.55), (0.6, 0.7, 0.8), "holds", "do move all weights one way, as the course's"),
+    ((0.95, 0.85, 1.05), (0.0, 0.0, 0.00032), "inconclusive", "not the course's stated one"),
+    ((1.05, 0.97, 1.13), (0.0, 0.0, 0.051), "does_not_hold", "does not settle"),
+])
+def test_conclusion_names_the_outcome_and_part_a_mechanism_in_one_sentence(centring, same_gd, status, words):
+    """What holds (centring speeds training, by how much) and what part (a) finds about the mechanism, together; the
+    target never reads as an accuracy; the log-scale share says so and gives the raw-steps share beside it."""
+    from actlab.claims.zigzag.factorial import factorial_verdict
+    config = zz.Config(parts=("linear", "factorial"), dims=DIMS, samples=500, seeds=5, target_error=0.65)
+    lim = zz.conditioning_limit(config, linear_section(same_gd=same_gd))
+    v = factorial_verdict(config, _factorial_metrics(centring), lim)
+    assert v.status == status
+    last = v.meaning.split(". So ")[-1]
+    assert words in last
+    assert ("speeds training (0.45x the steps)" in last) == (status == "holds")
+    assert "training error at or below 65%" in v.evidence and "65% training error" not in v.evidence + v.meaning
+    assert "on the log scale" in v.meaning and "saves 520 of the 780 steps between them, 67%" in v.meaning
+    assert "arithmetic mean" in v.meaning and "tables below" not in v.evidence
+    alone = factorial_verdict(dataclasses.replace(config, parts=("factorial",)), _factorial_metrics(centring))
+    assert "not measured in this run" in alone.meaning  # no part (a): no finding claimed about the mechanism

@@ -268,6 +268,12 @@ def captions(result: Result) -> dict[str, str]:
     lrs = "; ".join(f"{m['setups'][s]}: " + ", ".join(f"{a} {lr:g}" for a, lr in m["lr_chosen"][s].items())
                     for s in m["setups"])
     edges = [f"{m['setups'][s]} {a}" for s in m["setups"] for a, e in m["lr_at_grid_edge"][s].items() if e]
+    unreached = _chosen_unreached(m)
+    search = ((f"Still at the grid edge: {', '.join(edges)}. " if edges else "")
+              + (f"No rate tried reached {t} for {', '.join(unreached)}: the circled rate there is the one with the "
+                 "lowest final error, not one that reached the target." if unreached else "")
+              + ("Every chosen rate is interior and reached the target: a faster rate outside the grid is unlikely."
+                 if not edges and not unreached else ""))
     return {
         "curves.png": (f"Training error against SGD steps, one thin line per seed. In the {label} panel, compare "
                        f"where each activation's lines cross the dashed {t} line (the dots): geometric mean "
@@ -284,9 +290,28 @@ def captions(result: Result) -> dict[str, str]:
                          f"{_pct(best['target'])})." if best else ".")),
         "lr_search.png": (f"Steps to {t} on the lr-search seed (seed {m.get('lr_search_seed', 'n/a')}, never "
                           f"reported) for every learning rate tried; the circled rate was chosen ({lrs}). "
-                          + (f"Still at the grid edge: {', '.join(edges)}." if edges else
-                             "Every chosen rate is interior: a faster rate outside the grid is unlikely.")),
+                          + search.strip()),
     }
+
+
+def _chosen_unreached(m: dict[str, Any]) -> list[str]:
+    """'network activation' for each chosen rate that never reached the target on the lr-search seed."""
+    out = []
+    for s, per_act in m.get("lr_search", {}).items():
+        for a, by_lr in per_act.items():
+            chosen = m["lr_chosen"][s][a]
+            if all(steps is None for lr, steps in by_lr.items() if float(lr) == chosen):
+                out.append(f"{m['setups'][s]} {a}")
+    return out
+
+
+def _steps_text(v: float | None, max_steps: int | None) -> str:
+    """A median in steps; one beyond the run length is an estimate past what was observed."""
+    if v is None:
+        return "not estimated"
+    if max_steps and v > max_steps:
+        return f"> {max_steps:,} (estimated {v:,.0f}, beyond the run)"
+    return f"{v:,.0f}"
 
 
 def _ci(lo: Any, hi: Any, fmt: str = "{:.0f}") -> str:
@@ -305,14 +330,15 @@ def tables(result: Result) -> list[dict[str, Any]]:
         for a, by_t in m["steps_to_target"][s].items():
             st = by_t[_tk(target)]
             rows.append([label, a, f"{m['lr_chosen'][s][a]:g}",
-                         f"{st['geo_mean']:.0f}" if st["geo_mean"] is not None else "not estimated",
+                         _steps_text(st["geo_mean"], result.config.get("max_steps")),
                          _ci(st["ci95_low"], st["ci95_high"]), f"{st['reached']} / {st['trained']}"])
     out.append({"title": f"Steps to {t} training error", "columns": [
         "network", "activation", "learning rate (chosen)", "SGD steps (median)", "95% interval (steps)",
         "seeds that reached it / trained"], "rows": rows,
         "note": ("Median over seeds from the censored log-normal estimate: a seed that never reached the target "
                  f"counts as at least {result.config['max_steps']} steps (censored), not as missing; with nothing "
-                 "censored it is the geometric mean with the t interval of log(steps).")})
+                 "censored it is the geometric mean with the t interval of log(steps). A median beyond the run "
+                 "length is the fitted log-normal's, past what was observed.")})
     rows = []
     for c in _cells(m):
         text = (f"{c['estimate']:.2f}" if c["estimate"] is not None else
@@ -333,7 +359,8 @@ def tables(result: Result) -> list[dict[str, Any]]:
         for a, by_lr in per_act.items():
             for lr, steps in sorted(by_lr.items(), key=lambda kv: float(kv[0])):
                 bad = m["lr_search_degenerate"][s].get(a, {}).get(lr)
-                note = bad or ("chosen" if float(lr) == m["lr_chosen"][s][a] else "")
+                note = bad or (("chosen" if steps is not None else "chosen (no rate reached the target: lowest "
+                                "final error)") if float(lr) == m["lr_chosen"][s][a] else "")
                 rows.append([m["setups"][s], a, lr, steps if steps is not None else "not reached", note])
     out.append({"title": f"Learning-rate search (seed {m.get('lr_search_seed', 'n/a')}, not reported; steps to {t})",
                 "columns": [

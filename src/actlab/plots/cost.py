@@ -148,7 +148,8 @@ def _where(result: Result, size: str) -> str:
     level = result.metrics.get("cache_level", {}).get(size)
     regime = {"cached_heap": "below", "fresh_pages": "above"}.get(result.metrics.get("regime", {}).get(size, ""), "")
     parts = ([f"in {level}" if level and level.startswith("L") else level] if level and level != "unknown" else [])
-    parts += [f"{regime} the 32 MB allocation threshold"] if regime else []
+    parts += [f"{regime} the 32 MB allocation threshold (from there every new tensor gets fresh memory from the "
+              "operating system)"] if regime else []
     return "; ".join(parts)
 
 
@@ -205,7 +206,8 @@ def _ratio_figure(result: Result, device: str, m: Mapping[str, Any], path: Path)
     budget = m.get("relu_class_vs_copy", {}).get("budget", 1.2)
     ax_copy.axvline(1.0, color="0.2", lw=1)
     budget_line = ax_copy.axvline(float(budget), color="#d62728", lw=1.5, ls="--",
-                                  label=f"actlab's budget: ReLU class within {budget:g}x of a copy")
+                                  label=f"actlab's budget: relu-like activations (one compare per number)\n"
+                                        f"should take at most {budget:g}x the time of copying the same bytes")
     ax_copy.set_xscale("log")
     ax_copy.set_xlabel("multiple of a same-size copy (clone), forward (log scale)")
     ax_copy.set_title(f"forward vs a copy, {int(largest):,} elements", fontsize=11)
@@ -293,8 +295,9 @@ def captions(result: Result) -> dict[str, str]:
         out[f"cost_ns_per_element{suffix}.png"] = (
             f"Nanoseconds per element on this machine's {device}, ranked in each panel (cheapest at the bottom). "
             f"At {int(first):,} elements forward+backward, {cheap[0]} is cheapest and {cheap[-1]} dearest; the black "
-            f"line is a plain copy of the same bytes. Above the 32 MB threshold the bars bunch together: fetching "
-            f"fresh memory costs more than any arithmetic.")
+            f"line is a plain copy of the same bytes. Above 32 MB (the size from which the C library hands every new tensor "
+            f"fresh memory from the operating system) the bars bunch together: fetching fresh memory costs more than "
+            f"any arithmetic.")
         if exp_act is not None:
             parts = ", ".join(f"forward {_ratio_value(m, exp_act, 'forward', sz):.2f}x and forward+backward "
                               f"{_ratio_value(m, exp_act, 'forward_backward', sz):.2f}x at {int(sz):,} elements"
@@ -351,7 +354,8 @@ def tables(result: Result) -> list[dict[str, Any]]:
     levels = ", ".join(f"{int(sz):,}: {_where(result, sz) or '?'}" for sz in sizes)
     out.append({"title": "Time as a multiple of relu's at each size (95% CI in brackets)", "columns": cols,
                 "rows": rows,
-                "note": (f"The same estimator as the figure: the geometric mean over {unit} of the per-{unit[:-1]} "
+                "note": (f"The same estimator as the figure: the geometric mean over {unit} of the "
+                         f"per-{_singular(unit)} "
                          f"ratio, with its 95% interval over {unit}. Where each size sits: {levels}.")})
     tci = m.get("train_step_ratio_ci", {})
     out.append(
@@ -363,3 +367,8 @@ def tables(result: Result) -> list[dict[str, Any]]:
          "note": (f"An MLP 784-256-256-10 SGD step on a synthetic batch: the practical cost of the activation choice "
                   f"(a limit beside the headline). ms per step: geometric mean over {unit}.")})
     return out
+
+
+def _singular(unit: str) -> str:
+    """'process' for 'processes', 'seed' for 'seeds', 'trial' for 'trials'."""
+    return unit[:-2] if unit.endswith("sses") else unit[:-1] if unit.endswith("s") else unit

@@ -80,7 +80,7 @@ def plot(result: Result, out_dir: Path) -> list[Path]:
         ax.set_ylim(-3, 108)
         ax.set_title(f"{OPT_NAME[opt]}" + (" (standard conditions)" if opt == "adam" else " (a limit)"))
         ax.set_ylabel("dead units (% of hidden units)")
-        ax_err.axhline(100 * _limit(m), color="0.25", ls=":", lw=1.2)
+        ax_err.axhline(100 * _limit(m), color="0.25", ls="--", lw=1.2)
         ax_err.set_yscale("log")
         ax_err.set_ylim(1, 110)
         ax_err.set_yticks([1, 2, 5, 10, 20, 50, 100], ["1", "2", "5", "10", "20", "50", "100"])
@@ -91,8 +91,10 @@ def plot(result: Result, out_dir: Path) -> list[Path]:
                        label="chosen setting on fresh seeds\n(95% CI; faint: biases at 0.01)"),
                 Line2D([], [], color="0.4", marker="o", ms=9, mfc="white", ls="none",
                        label=f"setting did not train\n(median error over {_pct(_limit(m))})"),
-                Line2D([], [], color="0.4", marker="x", ms=8, mew=2, ls="none", label="a seed diverged"),
-                Line2D([], [], color="0.25", ls=":", label='40% dead (CS231n) / 10% error limit')]
+                Line2D([], [], color="0.4", marker="x", ms=8, mew=2, ls="none",
+                       label="a seed diverged (drawn above 100%:\na diverged net has no dead share)"),
+                Line2D([], [], color="0.25", ls=":", label="40% dead (CS231n), top panels"),
+                Line2D([], [], color="0.25", ls="--", label=f"{_pct(_limit(m))} training error limit,\nbottom panels")]
     legend_outside(axes[0][-1], handles=handles, fontsize=9)
     fig.suptitle(f"Dead units against learning rate, training error beside them\n{_where(cfg)}", fontsize=10, y=1.01)
     paths.append(save_figure(fig, out_dir / VS_LR))

@@ -150,14 +150,18 @@ def captions(result: Result) -> dict[str, str]:
     if sig and lm.get("sigmoid"):
         start, end = lm["sigmoid"][0], lm["sigmoid"][-1]
         others = [a for a in acts if a in ("tanh", "softsign")]  # zero-centred: their means stay near 0
+        rest = [a for a in acts if a != "sigmoid" and a not in others]
         out[MEAN_STD] = (
             f"Left panel (sigmoid): the top layer's mean (lightest line) falls from {start[-1]:.2f} at step 0 to "
             f"{end[-1]:.3f} at step {m['steps'][-1]}, while layers 1-{len(end) - 1} stay at "
             f"{min(end[:-1]):.2f}-{max(end[:-1]):.2f}. "
-            + (f"The other panels show {', '.join(others)} at the same settings: their layer means stay within "
+            + (f"The panels of {', '.join(others)} (zero-centred) at the same settings: their layer means stay within "
                f"{max(abs(v) for a in others for row in lm[a] for v in row):.2f} of 0 while the bands (the spread) "
-               f"widen, and their training error ends at {', '.join(_pct(s[a]['train_error']) for a in others)}."
-               if others else ""))
+               f"widen, and their training error ends at {', '.join(_pct(s[a]['train_error']) for a in others)}. "
+               if others else "")
+            + " ".join(f"{a}'s panel: layer means end at {min(lm[a][-1]):.2f}-{max(lm[a][-1]):.2f} (its outputs are "
+                       f"not zero-centred), training error {_pct(s[a]['train_error'])}."
+                       for a in rest if a in s and lm.get(a)))
     else:
         out[MEAN_STD] = "Mean activation of each hidden layer over training; this run trained no sigmoid network."
     if sig and result.data.get("near_low_per_seed", {}).get("sigmoid"):
@@ -176,9 +180,12 @@ def captions(result: Result) -> dict[str, str]:
             "Each panel is one layer of one network at the end, on the same log scale. "
             + (f"In the top sigmoid layer {_pct(near[-1][-1])} of the outputs sit in the two bins below 0.05; the lower "
                f"sigmoid layers spread around 0.5. " if near else "")
-            + " ".join(f"{a}: {_span([lo + hi for lo, hi in zip(m['near_low'][a][-1], m['near_high'][a][-1])])} of "
-                       "each layer's outputs in the end bins (within 0.05 of -1 or 1)."
-                       for a in hists if a in ("tanh", "softsign") and m.get("near_low", {}).get(a) and m.get("near_high", {}).get(a)))
+            + " ".join(f"{a}: {_span(ends)} of each layer's outputs in the end bins (within 0.05 of -1 or 1)"
+                       + (": it saturates too, at both ends, without being pinned at the lower one." if min(ends) >= 0.05
+                          else ".")
+                       for a, ends in ((a, [lo + hi for lo, hi in zip(m['near_low'][a][-1], m['near_high'][a][-1])])
+                                       for a in hists if a in ("tanh", "softsign") and m.get("near_low", {}).get(a)
+                                       and m.get("near_high", {}).get(a))))
     return out
 
 
@@ -206,7 +213,7 @@ def tables(result: Result) -> list[dict[str, Any]]:
     out = [{
         "title": "Top hidden layer pinned at the lower end of its range, per activation",
         "columns": ["activation", "seeds used", "seeds with the top layer pinned at the end",
-                    "onset: pinned for good from step (95% interval, probe spacing included)",
+                    "onset: pinned for good from step (95% interval over seeds, from the probe before each onset to the onset probe)",
                     "lower layers pinned, at most (% of the run)", "top layer mean at the end",
                     "training error at the end (%)", "runs stuck at chance level"],
         "rows": rows,

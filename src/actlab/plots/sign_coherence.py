@@ -275,7 +275,8 @@ def _plot_by_layer(result: Result, path: Path) -> Path:
     for k in range(n, nrows * ncols):
         axes[k // ncols, k % ncols].set_visible(False)
     legend_outside(axes[0, ncols - 1], title="activation")
-    fig.suptitle(f"Row sign coherence per layer (depth {config['depth']}, width {config['width']}, "
+    fig.suptitle(f"Row sign coherence per layer ({config['depth']} hidden layers, width {config['width']}; layer "
+                 f"{config['depth'] + 1} = logits; "
                  f"{config['trials']} trials pooled; grey: input layer;\nmarkers set side by side so that equal values stay visible)", fontsize=12, y=1.04)
     return save_figure(fig, path)
 
@@ -426,8 +427,15 @@ def captions(result: Result) -> dict[str, str]:
     acts = list(config["activations"])
     small, large = str(min(config["batches"])), str(max(config["batches"]))
     pos = [a for a in acts if data.get("expects_coherent", {}).get(a)]
-    neg = [a for a in acts if a not in pos]
+    # outputs of both signs: mixed rows by the strict test; by mass, small negative outputs (leaky_relu) stay relu-like
+    like = [a for a in acts if a not in pos and _mean_fed(m["weighted_coherence"][a][small]) >= 0.5]
+    neg = [a for a in acts if a not in pos and a not in like]
+    like_text = (f" {', '.join(like)}: its small negative outputs break the strict test (one entry of the other sign "
+                 f"makes a row mixed), but by mass its rows are one-signed like relu's ("
+                 + ", ".join(f"{_mean_fed(m['weighted_coherence'][a][small]):.2f}" for a in like)
+                 + " mass-weighted): it does not behave like a zero-centred activation." if like else "")
     one = ", ".join(f"{a} {_mean_fed(m['coherence'][a][small]):.2f}" for a in acts)
+    one_mass = ", ".join(f"{a} {_mean_fed(m['weighted_coherence'][a][small]):.2f}" for a in acts)
     big = ", ".join(f"{a} {_mean_fed(m['weighted_coherence'][a][large]):.2f}" for a in acts)
     act, li = _seed_layer(result)
     hist = data["histograms"][act][small][li]
@@ -441,16 +449,18 @@ def captions(result: Result) -> dict[str, str]:
             f"Each activation (rows) at batch {small}: the whole-layer histogram beside the sign map of the same "
             f"matrix. Look at the green strips: for {', '.join(pos) or 'no activation here'} every row of the layers "
             f"fed by the activation is one colour (one sign), although their histograms hold both signs; "
-            f"for {', '.join(neg) or 'none'} rows are mixed (orange)."),
+            f"for {', '.join(neg) or 'none'} rows are mixed (orange).{like_text}"),
         "sign_coherence_histograms.png": (
             f"Whole-layer histograms of every layer at batch {small}, as the study note drew them. Both signs appear "
             f"for every activation; the title's row coherence is what separates them (mean over activation-fed "
-            f"layers: {one})."),
+            f"layers, strict: {one}; mass-weighted: {one_mass})."),
         "sign_coherence_by_layer.png": (
             f"Row coherence (share of neurons whose gradient row has one sign) per layer and batch size. At batch "
             f"{small} the {', '.join(pos)} lines stay at 1.0 from layer 2 on (an identity of algebra), "
-            f"{', '.join(neg)} sit near 0; layer 1 sees the zero-mean input and is near 0 for all. Larger batches "
-            f"mostly pull the lines down (averages in the next figure)."),
+            f"{', '.join(neg + like)} sit near 0 by this strict test"
+            + (f" ({', '.join(like)} only because of its small negative outputs: by mass it is relu-like)" if like
+               else "") + "; layer 1 sees the zero-mean input and is near 0 for all. Larger batches "
+            "mostly pull the lines down (averages in the next figure)."),
         "sign_coherence_vs_batch.png": (
             f"How a batch mixes signs, averaged over the activation-fed layers. Strict coherence (left) falls fast "
             f"because one entry of the other sign breaks a row; the mass-weighted measure (right) shows how much "
@@ -501,8 +511,9 @@ def tables(result: Result) -> list[dict[str, Any]]:
         })
     for key, title, note in (
         ("coherence", "Row coherence (share of neurons whose gradient row has one sign)",
-         "Layer 1 is fed by the zero-mean input; layers 2 on by the activation. At batch 1 a layer fed by "
-         "non-negative outputs has 1.000 by algebra (a demonstration, not a test)."),
+         f"Layer 1 is fed by the zero-mean input; layers 2 on by the activation; layer {config['depth'] + 1} is "
+         "the logits (the output layer after the last hidden layer). At batch 1 a layer fed by non-negative "
+         "outputs has 1.000 by algebra (a demonstration, not a test)."),
         ("weighted_coherence", "Mass-weighted row coherence (mean over neurons of |sum g| / sum |g|)",
          "1 when all of a row's gradient mass has one sign, near 0 when the signs balance; the batch rule uses "
          "this measure, because strict coherence breaks on one tiny entry of the other sign."),

@@ -445,6 +445,17 @@ def _x(v: Any, fmt: str = "{:.3g}") -> str:
     return "n/a" if v is None else fmt.format(float(v))
 
 
+def _finite_sample(result: Result, k: str) -> str:
+    """Why the measured condition number exceeds the population value: a finite sample's smallest eigenvalue."""
+    samples, n = result.config.get("samples"), int(k)
+    if not samples or n >= samples:
+        return ""
+    shrink = (1 - math.sqrt(n / samples)) ** 2
+    expected = float(result.metrics["condition_number_population"]["positive"][k]) / shrink
+    return (f"; measured on {samples} examples, whose smallest eigenvalue is about (1 - sqrt(n/{samples}))^2 = "
+            f"{shrink:.2f} of the population's (Marchenko-Pastur), so about {expected:.3g} is expected")
+
+
 def captions(result: Result) -> dict[str, str]:
     """Figure file name -> what to look at, from this run's numbers."""
     m = result.metrics
@@ -466,14 +477,15 @@ def captions(result: Result) -> dict[str, str]:
         out["zigzag_summary.png"] = (
             f"The condition number of E[xx^T] (how stretched the loss surface is) grows with n for positive inputs, "
             f"{_x(m['condition_number']['positive'][k])} at n = {k} (population value 1 + "
-            f"{float(m['sgd_steps_ratio_population']) - 1:.1f} n = {_x(m['condition_number_population']['positive'][k])}), "
-            f"and stays near 1 centred; the gradient-descent steps follow it.")
+            f"{float(m['sgd_steps_ratio_population']) - 1:.1f} n = {_x(m['condition_number_population']['positive'][k])}"
+            + _finite_sample(result, k) + "), and stays near 1 centred; the gradient-descent steps follow it.")
     if result.data.get("factorial"):
         steps = m["steps_to_target"]
         per = ", ".join(f"{v} {_x(steps[v]['mean'], '{:.0f}')}" for v in result.data["factorial"]["variants"])
         out["zigzag_factorial_curves.png"] = (
             f"Training error against SGD steps on MNIST-1D, each variant at its best learning rate (band: lowest to "
-            f"highest seed). Mean steps to {100 * float(m['target_error']):g}% error: {per}. Dashed lines have "
+            f"highest seed). Steps until training error is at or below {100 * float(m['target_error']):g}% (arithmetic "
+            f"mean over seeds): {per}. Dashed lines have "
             f"all-positive outputs.")
         cf = m.get("centring_steps_factor", {})
         share = m["factorial_effects"]["centring_share"]
@@ -481,7 +493,8 @@ def captions(result: Result) -> dict[str, str]:
             "Left: steps to target in the 2x2 design (centred or not x sigmoid's or tanh's slope). Middle: what each "
             f"factor does to the steps; centring multiplies them by {_x(cf.get('estimate'), '{:.2f}')} (95% CI "
             f"{_x(cf.get('ci95_low'), '{:.2f}')}-{_x(cf.get('ci95_high'), '{:.2f}')})"
-            + (f", {100 * float(share):.0f}% of tanh's advantage over sigmoid" if share is not None else "")
+            + (f", {100 * float(share):.0f}% of tanh's advantage over sigmoid on the log scale" if share is not None
+               else "")
             + ". Right: the learning-rate search; stars mark each variant's chosen rate, which must not sit at "
               "an end of the grid.")
     return out
@@ -506,15 +519,17 @@ def tables(result: Result) -> list[dict[str, Any]]:
                       _x(100 * float(m["quadrant_fraction"]["positive"][k]), "{:.1f}"),
                       _x(100 * float(m["quadrant_fraction"]["centred"][k]), "{:.1f}")] for k in keys],
             "note": "An algebra check: with positive inputs every single-example step moves all weights one way (100% by "
-                    "algebra), and the condition number is about 1 + n mu^2/s^2; GD uses lr = 1/lambda_max.",
+                    "algebra), and the condition number is about 1 + n mu^2/s^2 in the population (a finite sample's is "
+                    "larger: its smallest eigenvalue shrinks); GD uses lr = 1/lambda_max.",
         })
     fac = result.data.get("factorial")
     if fac:
         steps, acc = m["steps_to_target"], m["test_accuracy"]
         out.append({
-            "title": f"Part (b), MNIST-1D: steps to {100 * float(m['target_error']):g}% training error per variant",
+            "title": (f"Part (b), MNIST-1D: steps until training error is at or below {100 * float(m['target_error']):g}%, "
+                      "per variant"),
             "columns": ["activation", "zero-centred outputs", "slope (gain) of", "learning rate chosen",
-                        "rates tried", "steps to target (mean)", "95% CI (steps)", "seeds reaching target",
+                        "rates tried", "steps to target (arithmetic mean)", "95% CI (steps)", "seeds reaching target",
                         "test accuracy (%)"],
             "rows": [[v, "yes" if fac["factors"][v][0] else "no", fac["factors"][v][1], f"{float(m['lr_chosen'][v]):g}",
                       ", ".join(f"{float(x):g}" for x in m.get("lr_grid_used", {}).get(v, [])) or "n/a",
@@ -523,7 +538,9 @@ def tables(result: Result) -> list[dict[str, Any]]:
                       f"{steps[v]['reached']} of {len(steps[v]['per_seed'])}",
                       _x(100 * acc[v]["mean"] if acc[v]["mean"] is not None else None, "{:.1f}")]
                      for v in fac["variants"]],
-            "note": "Each variant at its own best learning rate; a rate at the end of its grid makes the grid grow.",
+            "note": "Each variant at its own best learning rate; a rate at the end of its grid makes the grid grow. "
+                    "Arithmetic mean over seeds with its t interval; the per-activation table gives the geometric "
+                    "mean of the same seeds (log-t interval), so its numbers differ slightly.",
         })
         eff = m["factorial_effects"]
         names = [e for e in ("centring", "gain", "interaction", "total", "centring_at_sigmoid_gain")

@@ -37,19 +37,23 @@ def arm_label(setup: str, config: Any) -> str:
            f"{'/'.join(map(str, config.channels))}"
 
 
-def reader_ratio(estimate: float | None, low: float | None = None, high: float | None = None) -> str:
+def reader_ratio(estimate: float | None, low: float | None = None, high: float | None = None,
+                 with_ci: bool = True) -> str:
     """The ratio as a reader says it, the larger activation's steps first: "ReLU needed 1.59x tanh's
-    steps (95% CI 1.20-2.10x)" for tanh/relu 0.63, "tanh needed 2.00x ReLU's steps" for 2.0."""
+    steps (95% CI 1.20-2.10x)" for tanh/relu 0.63, "tanh needed 2.00x ReLU's steps" for 2.0; an interval
+    that spans 1 comes first as "no clear difference: ..."."""
     if estimate is None:
         return "the ratio of steps could not be estimated"
+    spans = low is not None and high is not None and low <= 1 <= high
+    lead = "no clear difference: " if spans else ""
     ci = ""
     if estimate >= 1:
-        if low is not None and high is not None:
+        if low is not None and high is not None and with_ci:
             ci = f" (95% CI {low:.2f}-{high:.2f}x)"
-        return f"tanh needed {estimate:.2f}x ReLU's steps{ci}"
-    if low is not None and high is not None:
+        return f"{lead}tanh needed {estimate:.2f}x ReLU's steps{ci}"
+    if low is not None and high is not None and with_ci:
         ci = f" (95% CI {1 / high:.2f}-{1 / low:.2f}x)"
-    return f"ReLU needed {1 / estimate:.2f}x tanh's steps{ci}"
+    return f"{lead}ReLU needed {1 / estimate:.2f}x tanh's steps{ci}"
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def _rule(config: Any, n: int, label: str, setup: str = "cnn") -> Rule:
              else "the standard inits (He for relu, LeCun for tanh)")
     return Rule(
         statistic=f"tanh/relu ratio of SGD steps to {t} training error ({label}; paired by seed, censored "
-                  "log-normal estimate)",
+                  "log-normal estimate: log steps fitted as normal, never-reached seeds as bounds)",
         threshold=config.threshold, holds_if="above", seeds=n, min_seeds=5,
         text=(f"holds if the 95% interval (log scale) of the tanh/relu steps-to-{t} ratio lies wholly above "
               f"{config.threshold:g}x (half-way, on a log scale, towards the claimed {PAPER_RATIO:g}x from no "
@@ -155,21 +159,38 @@ def _limit(config: Any, metrics: Mapping[str, Any], setup: str) -> Limit:
     curve = "; ".join(f"at {pct(c['target'])}: " + (
         f"tanh/relu {c['estimate']:.2f}x" + (f" (95% CI {c['low']:.2f}-{c['high']:.2f}x, {c['n']} pairs)"
                                              if c["low"] is not None else "")
-        if c["estimate"] is not None else {"act only": "only relu got there", "tanh only": "only tanh got there"}.get(
+        if c["estimate"] is not None else {"act only": "only relu got there (tanh was slower)",
+                                           "tanh only": "only tanh got there (ReLU was slower)"}.get(
             c["side"], "not estimated")) for c in easier)
     curve_txt = f"; easier targets on this network: {curve}" if curve else ""
     if iv.estimate is not None:
         evidence = (f"{reader_ratio(iv.estimate, iv.low, iv.high)} to {t} training error on the {label}: "
                     f"{_numbers(j)}; {_why(j)}{excluded}{curve_txt}.")
     else:
-        evidence = (f"no tanh/relu ratio of steps to {t} on the {label} could be estimated ({reached} within "
+        tk = tkey(config.target)
+        slower = (f"only tanh reached {t}, so ReLU was slower here; "
+                  if st["relu"][tk]["reached"] == 0 and st["tanh"][tk]["reached"] > 0 else "")
+        evidence = (f"{slower}no tanh/relu ratio of steps to {t} on the {label} could be estimated ({reached} within "
                     f"{config.max_steps} steps; {j.both_censored} seed pairs where neither did): raise max_steps"
                     f"{excluded}{curve_txt}.")
     measured = [c for c in easier if c["estimate"] is not None]
+    tk = tkey(config.target)
+    only_tanh = st["relu"][tk]["reached"] == 0 and st["tanh"][tk]["reached"] > 0
     key_text = (f"tanh/relu {iv.estimate:.2f}x" if iv.estimate is not None else
-                f"n/a at {t}; {measured[-1]['estimate']:.2f}x at {pct(measured[-1]['target'])}" if measured else "n/a")
+                f"only tanh reached {t} (ReLU slower)" if only_tanh else
+                f"n/a at {t}; {measured[-1]['estimate']:.2f}x at {pct(measured[-1]['target'])} "
+                f"({_who(measured[-1]['low'], measured[-1]['high'])})" if measured else "n/a")
     return Limit(name, statement, j.status, evidence, rule=j.rule,
                  key_number=KeyNumber(iv.estimate, key_text, f"tanh/relu steps to {t}, {label}"))
+
+
+def _who(low: float | None, high: float | None) -> str:
+    """Which activation a tanh/relu interval says was faster, in words."""
+    if low is not None and low > 1:
+        return "ReLU faster"
+    if high is not None and high < 1:
+        return "ReLU slower"
+    return "no clear difference"
 
 
 def _curve_summary(metrics: Mapping[str, Any]) -> tuple[str, str]:
@@ -181,26 +202,30 @@ def _curve_summary(metrics: Mapping[str, Any]) -> tuple[str, str]:
     relu = [c for c in cells if c["side"] in ("act", "act only")]
     tanh = [c for c in cells if c["side"] in ("tanh", "tanh only")]
     measured = [c for c in cells if c["estimate"] is not None]
-    n = len(cells)
+    # cells with no ratio at all ("not estimated") are not combinations measured: count them apart
+    judged = [c for c in cells if c["estimate"] is not None or c["side"] in ("act only", "tanh only")]
+    n = len(judged)
+    skipped = len(cells) - n
+    more = f", {skipped} more not estimated" if skipped else ""
     where = "; ".join(f"{setups[c['setup']]} at {pct(c['target'])}" +
                       (f" ({c['estimate']:.2f}x)" if c["estimate"] is not None else " (only relu got there)")
                       for c in sorted(relu, key=lambda c: -(c["estimate"] or 99))[:3])
     if not measured:
-        return (f"over the curve ({n} network x target cells) no ratio could be estimated",
-                f"Across {n} combinations of network and target error, no ratio could be estimated.")
+        return (f"over the curve ({len(cells)} network x target cells) no ratio could be estimated",
+                f"Across {len(cells)} combinations of network and target error, no ratio could be estimated.")
     best = max(measured, key=lambda c: c["estimate"])
     worst = min(measured, key=lambda c: c["estimate"])
     span = f"{worst['estimate']:.2f}-{best['estimate']:.2f}x"
-    clause = (f"over the curve ({n} network x target cells) relu was clearly faster in {len(relu)}"
+    clause = (f"over the curve ({n} network x target cells{more}) relu was clearly faster in {len(relu)}"
               + (f" ({where})" if relu else "") + f", tanh clearly faster in {len(tanh)}, and tanh/relu ranged {span}")
     if relu:
-        plain = (f"Across {n} combinations of network (the CNNs and MLPs of different depths) and target error, "
-                 f"ReLU was clearly faster in {len(relu)} ({where}), tanh clearly faster in {len(tanh)}, and the "
+        plain = (f"Across {n} combinations of network (the CNNs and MLPs of different depths) and target error"
+                 f"{more.replace(', ', ' (') + ')' if more else ''}, ReLU was clearly faster in {len(relu)} ({where}), tanh clearly faster in {len(tanh)}, and the "
                  f"largest tanh/relu ratio measured was {best['estimate']:.2f}x ({setups[best['setup']]}, "
                  f"{pct(best['target'])} error).")
     else:
-        plain = (f"Across {n} combinations of network (the CNNs and MLPs of different depths) and target error, "
-                 f"ReLU was never clearly faster; tanh was clearly faster in {len(tanh)}, and tanh/relu stayed "
+        plain = (f"Across {n} combinations of network (the CNNs and MLPs of different depths) and target error"
+                 f"{more.replace(', ', ' (') + ')' if more else ''}, ReLU was never clearly faster; tanh was clearly faster in {len(tanh)}, and tanh/relu stayed "
                  f"between {worst['estimate']:.2f}x and {best['estimate']:.2f}x.")
     return clause, plain
 
@@ -265,7 +290,11 @@ def verdict(config: Any, metrics: Mapping[str, Any], scale: str = "custom") -> V
     # What this means, from this run's numbers.
     if iv.estimate is not None:
         ci = (f"{iv.low:.2f}-{iv.high:.2f}x" if iv.low is not None and iv.high is not None else "not available")
-        ratio_sentence = (f"Here {reader_ratio(iv.estimate)}: tanh/relu {iv.estimate:.2f}x, with a 95% interval "
+        said = reader_ratio(iv.estimate, iv.low, iv.high, with_ci=False)
+        if said.startswith("no clear difference: "):
+            said = f"there is no clear difference ({said[len('no clear difference: '):]})"
+        ratio_sentence = (f"Here {said}: tanh/relu "
+                          f"{iv.estimate:.2f}x, with a 95% interval "
                           f"(the range that would catch the true ratio in 95 of 100 repeats) of {ci}, against the "
                           f"paper's {PAPER_RATIO:g}x.")
     else:
@@ -303,7 +332,8 @@ def verdict(config: Any, metrics: Mapping[str, Any], scale: str = "custom") -> V
     ] if x)
     key = KeyNumber(iv.estimate, f"{iv.estimate:.2f}x" if iv.estimate is not None else "n/a",
                     f"{word}: tanh/relu steps to {t} training error on a {where}"
-                    + (f" ({reader_ratio(iv.estimate)})" if iv.estimate is not None else "")
+                    + (f" ({reader_ratio(iv.estimate, iv.low, iv.high, with_ci=False)})" if iv.estimate is not None
+                       else "")
                     + "; paper: 6x on CIFAR-10")
     return Verdict(status, evidence, rule=j.rule, source=_source(config, ours, head, label), meaning=meaning,
                    key_number=key, limits=limits)
@@ -330,6 +360,7 @@ def per_activation(config: Any, metrics: Mapping[str, Any]) -> PerActivation:
         key="steps_to_target", quantity=f"SGD steps to {t} training error ({metrics['setups'][head]})",
         unit="steps", better="lower", baseline=base, values=values,
         ratio_label=f"steps / {base}'s, paired by seed",
-        note=("Censored log-normal median over seeds; a seed that never reached the target counts as "
-              f"'at least {config.max_steps} steps' (a bound), not as missing. The ratio is per seed, "
+        note=("Censored log-normal median over seeds (log steps fitted as normal); a seed that never reached "
+              f"the target counts as 'at least {config.max_steps} steps' (a bound), not as missing, and a median "
+              f"above {config.max_steps} is an estimate beyond the run. The ratio is per seed, "
               "activation's steps over the baseline's, same estimator; below 1: faster than the baseline."))

@@ -24,8 +24,10 @@ def regime_of(size: int, bytes_per_element: int) -> str:
     return "fresh_pages" if size * bytes_per_element >= ALLOC_THRESHOLD_BYTES else "cached_heap"
 
 
-_REGIME_WORDS = {"cached_heap": "below the 32 MB allocation threshold (memory reused: the arithmetic shows)",
-                 "fresh_pages": "above the 32 MB allocation threshold (every op gets fresh pages: memory-bound)"}
+_REGIME_WORDS = {"cached_heap": ("below 32 MB, the size from which the C library hands every new tensor fresh "
+                                 "memory from the operating system (here memory is reused: the arithmetic shows)"),
+                 "fresh_pages": ("above 32 MB, the size from which the C library hands every new tensor fresh "
+                                 "memory from the operating system (each op pays for new pages: memory-bound)")}
 
 
 def _interval_dict(iv: Interval) -> dict[str, Any]:
@@ -135,11 +137,16 @@ def verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
     status, reason = _decide(sweep, rule, disturbed, why)
     largest = str(config.sizes[-1])
     per_size = ", ".join(f"{float(m['ratio_vs_relu'][exp_act]['forward'][str(n)]):.2f}x at {n:,}" for n in config.sizes)
-    evidence = (f"{exp_act}'s forward pass takes {sweep.text('{:.2f}', 'x')} relu's time over the size sweep "
-                f"({per_size}); {reason}." + ("" if disturbed else f" Disturbance check: {why}.")
-                ).replace(" seeds)", " processes)")
     t = 1 + config.margin
     step = _interval(m["train_step_ratio_ci"][exp_act])
+    # the practitioner's number beside the headline: in a whole training step the difference may vanish
+    in_step = (f" In a whole training step the ratio is {step.text('{:.2f}', 'x')}"
+               + (" and the difference vanishes" if step.high is not None and step.high < t else "")
+               + " (the limit beside the verdict): that is what a practitioner sees."
+               if step.estimate is not None else "")
+    evidence = (f"{exp_act}'s forward pass takes {sweep.text('{:.2f}', 'x')} relu's time over the size sweep "
+                f"({per_size}); {reason}." + in_step + ("" if disturbed else f" Disturbance check: {why}.")
+                ).replace(" seeds)", " processes)")
     shape = "-".join(str(w) for w in (784, *config.train_widths, 10))
     step_status, step_reason = _decide(step, _limit_rule(config, f"{exp_act}/relu training-step time ratio"),
                                        disturbed, why)
@@ -173,13 +180,13 @@ def verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
     differences = (f"PyTorch {torch.__version__} CPU kernels ({threads}, vectorised {m.get('cpu_capability', '?')}), "
                    f"{config.dtype}; the course's remark predates fused vectorised exp kernels; {machine}; "
                    f"replicates are independent processes run one after another")
-    meaning = _meaning(config, scale, exp_act, sweep, step, fb, status, disturbed, why)
+    meaning = _meaning(config, scale, exp_act, sweep, step, fb, status, disturbed, why, _dearer_than(exp_act, sweep, m))
     return Verdict(status, evidence, rule=rule, source=Source(SOURCE_CITATION, SOURCE_VALUE, ours, differences),
                    meaning=meaning, key_number=key, limits=limits)
 
 
 def _meaning(config: Config, scale: str, exp_act: str, sweep: Interval, step: Interval, fb: Interval, status: str,
-             disturbed: bool, why: str) -> str:
+             disturbed: bool, why: str, dear: str = "") -> str:
     t = 1 + config.margin
     out = [f"This {scale} run timed each activation's forward pass on this machine's CPU at sizes from "
            f"{config.sizes[0]:,} to {config.sizes[-1]:,} numbers (from fitting in the cache to far beyond it), in "
@@ -196,6 +203,8 @@ def _meaning(config: Config, scale: str, exp_act: str, sweep: Interval, step: In
     if fb.estimate is not None:
         out.append(f"At the largest size, forward and backward together took {fb.estimate:.2f} times relu's "
                    f"(interval {_side(fb, t)}): there, fetching memory costs more than computing exp().")
+    if dear:
+        out.append(dear)
     if disturbed:
         out.append(f"The machine was too busy for a verdict: {why}.")
     pct = f"{100 * config.margin:g}%"
@@ -204,6 +213,16 @@ def _meaning(config: Config, scale: str, exp_act: str, sweep: Interval, step: In
             "inconclusive": "is not settled by this run"}[status]
     out.append(f"So 'exp() is more expensive than max(0, x)' {word}.")
     return " ".join(out)
+
+
+def _dearer_than(exp_act: str, sweep: Interval, m: Mapping[str, Any]) -> str:
+    """tanh dearer than the exp-based subject: said with both numbers, and without a reason the run did not measure."""
+    tanh = m.get("sweep_ratio_ci", {}).get("tanh", {}).get("forward", {}).get("estimate")
+    if exp_act == "tanh" or tanh is None or sweep.estimate is None or float(tanh) <= sweep.estimate:
+        return ""
+    return (f"tanh took {float(tanh):.2f} times relu's time, more than {exp_act}'s {sweep.estimate:.2f}: each "
+            f"activation is timed as PyTorch's own CPU kernel (torch.tanh, torch.{exp_act}), and this run does not "
+            "measure why one kernel is dearer than another.")
 
 
 def per_activation(config: Config, m: Mapping[str, Any]) -> tuple[PerActivation, ...]:

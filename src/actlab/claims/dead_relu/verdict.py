@@ -118,7 +118,7 @@ def decide_claim(settings: list[dict[str, Any]], confirmation: list[dict[str, An
                     f"{pct(head['median_train_error'], 1)} median training error; {reason}. The cases are in the "
                     "tables below.")
     limits = _limits(settings, confirmation, config, rule)
-    meaning = _meaning(status, reason, scale, head, chosen_sel, above, limits)
+    meaning = _meaning(status, reason, scale, head, chosen_sel, above, limits, _best(settings, config))
     return Verdict(status, evidence, rule=rule, source=source, meaning=meaning, key_number=key, limits=limits)
 
 
@@ -132,9 +132,12 @@ def _limits(settings: list[dict[str, Any]], confirmation: list[dict[str, Any]], 
                      f"seeds lies wholly below {THRESHOLD:.0%}; does not hold if wholly above; else inconclusive.")
     if config["lrs"] and "relu" in config["activations"]:
         st, why = _confirmed(sgd, sgd_rule, list(config["lrs"]), "plain-SGD relu")
-        ev = (f"at SGD lr {sgd['lr']:g}, the highest plain-SGD rate that still trains, {pct(sgd['dead_mean'])} of relu "
-              f"units were dead ({_ci(sgd)}) at {pct(sgd['median_train_error'], 1)} median training error; {why}"
-              if sgd else why)
+        measured = (f"at SGD lr {sgd['lr']:g}, the highest plain-SGD rate that still trains, {pct(sgd['dead_mean'])} "
+                    f"of relu units were dead ({_ci(sgd)}) at {pct(sgd['median_train_error'], 1)} median training "
+                    "error" if sgd else "")
+        # the reason for a word the interval alone does not explain comes first, where the word is shown
+        ev = (why if not sgd else f"{why}. The seeds that did not diverge: {measured}"
+              if st == "inconclusive" and sgd["n_diverged"] else f"{measured}; {why}")
         out.append(Limit("plain SGD", "with plain SGD, training breaks before 40% of units die", st, ev + ".",
                          rule=sgd_rule,
                          key_number=KeyNumber(sgd["dead_mean"] if sgd else None,
@@ -173,13 +176,42 @@ def _limits(settings: list[dict[str, Any]], confirmation: list[dict[str, Any]], 
                          "its deadliest rate that still trains")
         st = ("does_not_hold" if "does_not_hold" in statuses else "holds" if all(s == "holds" for s in statuses)
               else "inconclusive")
-        out.append(Limit("leaky_relu, elu", f"{' and '.join(others)} units do not die (under {OTHERS_LIMIT:.0%} dead "
-                         "in every fresh seed, at least 5 seeds)", st, "; ".join(parts) + "."))
+        out.append(Limit("other activations", f"{_and(others)} units do not die at their own deadliest Adam rate "
+                         f"that still trains (under {OTHERS_LIMIT:.0%} dead in every fresh seed, at least 5 seeds)", st,
+                         "; ".join(parts) + "." + _beyond(settings, others, config)))
     return tuple(out)
 
 
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _beyond(settings: list[dict[str, Any]], others: list[str], config: dict[str, Any]) -> str:
+    """What the selection seeds show at the rates above the checked one, where training broke: units can die there."""
+    bias0 = config["bias_inits"][0]
+    seen = []
+    for a in others:
+        broke = [s for s in settings if (s["activation"], s["optimizer"], s["bias_init"]) == (a, "adam", bias0)
+                 and not s["trains"] and s["dead_mean"] is not None and s["dead_mean"] >= OTHERS_LIMIT]
+        if broke:
+            s = max(broke, key=lambda s: s["dead_mean"])
+            seen.append(f"{a} {pct(s['dead_mean'])} at Adam lr {s['lr']:g}")
+    if not seen:
+        return ""
+    return (" Only these rates are checked: at rates where training broke, the selection seeds show dead units too ("
+            + ", ".join(seen) + ").")
+
+
+def _best(settings: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any] | None:
+    """relu's Adam setting with the lowest median training error (standard bias)."""
+    bias0 = config["bias_inits"][0]
+    ok = [s for s in settings if (s["activation"], s["optimizer"], s["bias_init"]) == ("relu", "adam", bias0)
+          and s["median_train_error"] is not None]
+    return min(ok, key=lambda s: s["median_train_error"]) if ok else None
+
+
 def _meaning(status: str, reason: str, scale: str, head: dict | None, chosen_sel: dict | None, above: dict | None,
-             limits: tuple[Limit, ...]) -> str:
+             limits: tuple[Limit, ...], best: dict | None = None) -> str:
     s = ["A ReLU unit is dead when its input is negative for every training image: it then outputs 0 and passes "
          "back no gradient, so it never recovers. CS231n warns that with a learning rate set too high as much as 40% "
          "of a network can die."]
@@ -200,7 +232,13 @@ def _meaning(status: str, reason: str, scale: str, head: dict | None, chosen_sel
         if lim.name == "plain SGD" and lim.key_number and lim.key_number.value is not None:
             s.append(f"Plain SGD is gentler: at its highest rate that trains, {lim.key_number.text} "
                      f"({lim.key_number.label.replace('dead relu units at ', '')}).")
-    s.append({"holds": "So the claim holds here: a high learning rate killed 40% or more of a network that still works.",
+    works = ""
+    if head is not None:
+        works = (f" (median training error {pct(head['median_train_error'], 1)}, within this run's "
+                 f"{pct(ERROR_LIMIT)} limit" + (f"; {pct(best['median_train_error'], 1)} at the best rate, Adam lr "
+                                                 f"{best['lr']:g}, on the selection seeds" if best else "") + ")")
+    s.append({"holds": f"So the claim holds here: a high learning rate killed 40% or more of a network that still "
+                       f"trains{works}.",
               "does_not_hold": "So the claim does not hold here: even at the deadliest Adam rate that still trains, "
                                "fewer than 40% of the units died.",
               "inconclusive": f"This is not enough for a verdict: {reason}."}[status]

@@ -289,13 +289,21 @@ def per_activation(runs: list[dict[str, Any]], acts: tuple[str, ...], baseline: 
                                        note=f"{never} of {len(by[a])} seeds never pinned by the end (censored, "
                                             "left out)" if never else ""))
     return (PerActivation("top_pinned_share", "top hidden layer's outputs at the lower end of their range, at the end",
-                          "%", "lower", baseline, share, ratio_label=f"ratio to {baseline}, paired by seed",
-                          note=f"Within {NEAR} of the lower end (sigmoid: 0; tanh, softsign: -1; relu: 0, where its "
-                               "slope is 0), on the probe examples; there the activation passes back little or no "
-                               "gradient."),
+                          "%", "lower", baseline, share,
+                          ratio_label=f"ratio to {baseline}, paired by seed (not meaningful between a bounded and an "
+                                      "unbounded activation: see the note)",
+                          note=f"Within {NEAR} of the lower end of the range the layer's histogram covers (sigmoid: "
+                               "0; tanh, softsign: -1), on the probe examples. For an activation unbounded above "
+                               "(relu, leaky_relu, gelu, silu, elu) the lower end is its minimum (relu: 0), and an "
+                               "output there is an inactive unit, not saturation in Glorot & Bengio's sense (a bounded "
+                               "unit stuck at its limit); so a ratio of sigmoid's share to relu's compares two "
+                               "different things and is not meaningful."),
             PerActivation("top_pinned_onset", "step from which over half the top layer's outputs stay at the lower end",
                           "steps", "higher", baseline, onset, ratio_label=f"ratio to {baseline}, paired by seed",
-                          note="Higher is better: pinned later. A seed never pinned has no onset (censored)."))
+                          note="Higher is better: pinned later. A seed never pinned has no onset (censored). Each "
+                               "seed's onset probe (the step by which it was pinned), geometric mean over seeds with "
+                               "its log-t interval; the verdict's interval also counts the probe before each onset "
+                               "(the probe spacing), so it is wider."))
 
 
 def _run_summary(r: dict[str, Any]) -> dict[str, Any]:

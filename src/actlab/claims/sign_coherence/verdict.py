@@ -125,7 +125,8 @@ def verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
         f"{positive} minus {centred} (zero-centred control): {iv.text('{:.3f}')}; {reason}.")
     ours = (f"batch 1: coherence 1.000 for {_fmt_names(identity)} (algebra); batch {largest}: mass-weighted "
             f"coherence {wc[positive]:.3f} ({positive}) vs {wc[centred]:.3f} ({centred}, zero-centred)")
-    differences = (f"an untrained MLP (depth {config.depth}, width {config.width}) at initialisation, random "
+    differences = (f"an untrained MLP ({config.depth} hidden layers, so layers 1-{config.depth + 1} with layer "
+                   f"{config.depth + 1} the logits; width {config.width}) at initialisation, random "
                    f"{config.loss.replace('_', '-')} targets, {config.trials} trials; the notes argue from algebra "
                    "and measure nothing")
     key = KeyNumber(iv.estimate, f"{iv.estimate:+.3f}" if iv.estimate is not None else "n/a",
@@ -141,7 +142,7 @@ def _meaning(config: Config, positive: str, centred: str, wc: dict, strict: dict
     largest, scale = config.batches[-1], _scale_words(config)
     word = {"holds": "holds", "does_not_hold": "does not hold", "inconclusive": "is not settled"}[status]
     # from the decided interval, not the point estimate: the words never outrun the rule
-    share = {"holds": "more than half", "does_not_hold": "less than half"}.get(status, "about half")
+    share = {"holds": "more than", "does_not_hold": "less than"}.get(status, "about")
     return (
         f"A neuron's weight gradient for one example is its upstream gradient (one number) times its inputs, so when "
         f"every input is positive, as after {positive}, all the weights of that neuron get gradients of one sign: "
@@ -150,8 +151,8 @@ def _meaning(config: Config, positive: str, centred: str, wc: dict, strict: dict
         f"whose whole row of weight gradients has one sign; the {WEIGHTED_DEFINED}. "
         f"Averaging over a batch of {largest} examples mixes the signs: strict row coherence is "
         f"{strict[positive]:.2f} for {positive}, and {wc[positive]:.2f} by mass against {wc[centred]:.2f} for the "
-        f"zero-centred {centred}, so {share} of the one-signed mass survives the batch beyond the control's level "
-        f"(the rule asks for more than {BATCH_MARGIN:g}). {positive}'s inputs have {mean_words(ratio[positive])}, "
+        f"zero-centred {centred}, a difference of {share} {BATCH_MARGIN:g} (the rule asks for a difference, "
+        f"{positive} minus {centred}, above {BATCH_MARGIN:g} on this 0-1 scale). {positive}'s inputs have {mean_words(ratio[positive])}, "
         f"{centred}'s {mean_words(ratio[centred])}; the larger the mean against the spread, the more of each row "
         f"keeps one sign. So the claim that a batch only partly helps {word} here. A whole-layer histogram still "
         f"looks mixed because each neuron's sign comes from its own upstream gradient: the layer mixes neurons, the "
@@ -169,5 +170,7 @@ def per_activation(config: Config, m: Mapping[str, Any]) -> tuple[PerActivation,
                                        f"{largest} (untrained MLP)"),
         unit="", better="lower", baseline=config.baseline, values=tuple(values),
         ratio_label=f"coherence / {config.baseline}'s, paired by trial", replicates="trials",
-        note=(f"{WEIGHTED_DEFINED[0].upper()}{WEIGHTED_DEFINED[1:]}. Lower: the weights of one neuron are freer to "
-              f"move in different directions (less zig-zag). Interval over {config.trials} trials.")),)
+        note=(f"{WEIGHTED_DEFINED[0].upper()}{WEIGHTED_DEFINED[1:]}. Lower: fewer one-signed rows; whether that "
+              "slows training is zigzag's question (its part (a) finds the slowdown is conditioning, not same-sign "
+              "steps). By this measure an activation with small negative outputs (leaky_relu) is relu-like, although "
+              f"the strict test (every entry one sign) calls its rows mixed. Interval over {config.trials} trials.")),)

@@ -180,8 +180,10 @@ def verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
     open_ = [arm_label(a) for a in standard if per[a][0] == "inconclusive"]
     decades = [float(orders[a]) for a in standard]  # lost, last layer to first
     parts = [f"At the {len(standard)} standard init{'s' if len(standard) != 1 else ''} "
-             f"({', '.join(standard)}) sigmoid's {GAIN} is {g[lo]['estimate']:.3g}-{g[hi]['estimate']:.3g}x at depth "
-             f"{config.depth}, {min(decades):.1f} to {max(decades):.1f} decades (factors of 10) lost from the last layer to the first."]
+             f"({', '.join(standard)}) sigmoid's {GAIN} (||dL/dz_l|| / ||dL/dz_l+1||) is "
+             f"{g[lo]['estimate']:.3g}-{g[hi]['estimate']:.3g}x in a net of {_depth_words(config)}.",
+             f"Measured on the weights' gradients (||dL/dW||), the first Linear layer's is {min(decades):.1f} to "
+             f"{max(decades):.1f} decades (factors of 10) smaller than the last's."]
     if vanish:
         parts.append(f"The gradient vanishes (interval wholly below {t:.3g}) at {', '.join(vanish)}.")
     if kept:
@@ -190,10 +192,11 @@ def verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
         parts.append(f"The interval spans {t:.3g} at {', '.join(open_)}: "
                      + "; ".join(per[a][1] for a in standard if per[a][0] == "inconclusive") + ".")
     evidence = " ".join(parts)
-    ours = (f"{GAIN} {g[lo]['estimate']:.3g}-{g[hi]['estimate']:.3g}x at the standard inits "
-            f"({min(decades):.0f}-{max(decades):.0f} decades lost over {config.depth + 1} Linear layers)")
+    ours = (f"{GAIN} (dL/dz) {g[lo]['estimate']:.3g}-{g[hi]['estimate']:.3g}x at the standard inits; weight "
+            f"gradients (dL/dW) {min(decades):.0f}-{max(decades):.0f} decades smaller at the first of "
+            f"{config.depth + 1} Linear layers than at the last")
     differences = (f"at initialisation, not during training; Gaussian inputs and random labels; MLP width "
-                   f"{config.width}, depth {config.depth}; {config.dtype}; weights scaled beyond the standard inits "
+                   f"{config.width}, {_depth_words(config)}; {config.dtype}; weights scaled beyond the standard inits "
                    f"(a limit, not the headline) to test 'saturated neurons kill the gradient'")
     key = KeyNumber(g[hi]["estimate"], f"{g[lo]['estimate']:.3g}-{g[hi]['estimate']:.3g}x per layer",
                     f"sigmoid's {GAIN} at the standard inits ({', '.join(standard)})")
@@ -216,18 +219,46 @@ def _meaning(config: Config, scale: str, m: Mapping[str, Any], standard: list[st
     parts = [f"The {GAIN} is the share of the gradient that one layer passes back to the layer below; below 1 "
              "it shrinks towards the input, and over many layers the shares multiply."]
     parts.append(
-        f"In this {scale} run, under the usual inits, each layer of a {config.depth}-layer sigmoid net passes back "
-        f"{g[lo]['estimate']:.2f}-{g[hi]['estimate']:.2f} of the gradient it receives (the gradient {move} per "
-        f"layer), because a sigmoid unit's slope f' is at most 0.25 and these weights are too small to make up for "
-        f"it; over all layers that is {min(dec):.0f} to {max(dec):.0f} decades (factors of ten).")
+        f"In this {scale} run, under the usual inits, each hidden layer of a sigmoid net with {_depth_words(config)} "
+        f"passes back {g[lo]['estimate']:.2f}-{g[hi]['estimate']:.2f} of the gradient it receives (the gradient "
+        f"{move} per layer).")
+    parts.append(_slope_sentence(_mean_slopes(m, standard), move))
+    parts.append(f"Measured on the weights' gradients instead, the first layer's is {min(dec):.0f} to "
+                 f"{max(dec):.0f} decades (factors of ten) smaller than the last's.")
     if limit is not None:
-        parts.append(f"Limit, {limit.name}: {limit.evidence}")
+        lead = (f"Where the units are saturated, the gradient does not vanish (limit, {limit.name}): "
+                if limit.status == "holds" else f"Limit, {limit.name}: ")
+        parts.append(lead + (limit.evidence[:1].lower() + limit.evidence[1:] if limit.status == "holds"
+                             else limit.evidence))
     parts.append("The gain is measured at initialisation, before any training, from the actual backward pass.")
     word = {"holds": "holds at the standard inits",
             "does_not_hold": "does not hold: at some standard init the gradient does not vanish",
             "inconclusive": "is not settled by this run (some interval spans the threshold)"}[status]
     parts.append(f"So 'deep sigmoid nets suffer vanishing gradients' {word}.")
     return " ".join(parts)
+
+
+#: a mean slope at or above this share of sigmoid's 0.25 maximum is "near the maximum": units not saturated
+NEAR_MAX_SLOPE = 0.8 * 0.25
+
+
+def _depth_words(config: Config) -> str:
+    """One name for depth: hidden layers, with the Linear layers they make."""
+    return f"{config.depth} hidden layers ({config.depth + 1} Linear layers)"
+
+
+def _slope_sentence(slopes: Mapping[str, float], move: str) -> str:
+    """What sigmoid's mean slope at the standard inits says about saturation, in words its numbers bear out."""
+    lo, hi = min(slopes.values()), max(slopes.values())
+    span = f"{lo:.3f}" if f"{lo:.3f}" == f"{hi:.3f}" else f"{lo:.3f}-{hi:.3f}"
+    if lo >= NEAR_MAX_SLOPE:
+        why = (" The gradient shrinks because f' is at most 0.25, and 0.25 times weights of this scale gives a "
+               "per-layer gain below 1." if move == "shrinks" else "")
+        return (f"At these inits sigmoid's units are not saturated: their mean slope f' is {span}, close to its "
+                f"0.25 maximum, so saturation is not what shrinks the gradient here.{why}")
+    if hi < SATURATED_MEAN_SLOPE:
+        return f"At these inits sigmoid's units are saturated: their mean slope f' is {span} (at most 0.25)."
+    return f"At these inits sigmoid's mean slope f' is {span} (at most 0.25)."
 
 
 def per_activation(config: Config, standard_gain: Mapping[str, Sequence[float | None]]) -> tuple[PerActivation, ...]:
@@ -238,6 +269,11 @@ def per_activation(config: Config, standard_gain: Mapping[str, Sequence[float | 
         per = standard_gain[name]
         missing = sum(v is None for v in per)
         note = f"{missing} seed{'s' if missing != 1 else ''} underflowed to 0 (left out)" if missing else ""
+        if name == "relu" and set(standard_arms(config)) - {"he"}:
+            note = "; ".join(x for x in (note, (
+                "relu keeps the gradient (gain 1) only at He init (std sqrt(2/n)); xavier and lecun (std sqrt(1/n)) "
+                "and PyTorch's default init, U(-1/sqrt(n), 1/sqrt(n)) (std 0.58/sqrt(n)), which is not He init, "
+                "shrink it, so its mean over the inits is below 1")) if x)
         values.append(activation_number(name, per, base, note=note))
     t = vanishing_threshold(config.depth)
     return (PerActivation(
@@ -247,4 +283,4 @@ def per_activation(config: Config, standard_gain: Mapping[str, Sequence[float | 
         unit="x per layer", better="neither", baseline=config.baseline, values=tuple(values),
         ratio_label=f"gain / {config.baseline}'s, paired by seed",
         note=(f"1 keeps the gradient; below {t:.3g} it loses at least {VANISHING_DECADES:g} decades over "
-              f"{config.depth} layers (vanishes); above 1 it grows. At init, depth {config.depth}.")),)
+              f"{config.depth} layers (vanishes); above 1 it grows. At init, {_depth_words(config)}.")),)

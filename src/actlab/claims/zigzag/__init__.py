@@ -69,8 +69,10 @@ from .factorial import (
     factorial_effects,
     factorial_model,
     factorial_run,
+    factorial_verdict,
     next_rate,
     run_factorial,
+    target_words,
 )
 from .linear import (
     MIN_STEPS_RATIO,
@@ -166,10 +168,11 @@ def _combine(config: Config, sections: dict[str, Section]) -> Verdict:
     """Part (b)'s verdict decides the claim; part (a) joins the evidence as an algebra check."""
     if "factorial" not in sections:
         return _linear_only_verdict(config, sections["linear"])
-    b = sections["factorial"].verdict
     if "linear" not in sections:
-        return b
+        return sections["factorial"].verdict
     a = sections["linear"]
+    # part (b)'s verdict again, with part (a)'s finding about the mechanism in its "What this means"
+    b = factorial_verdict(config, sections["factorial"].metrics, conditioning_limit(config, a))
     status = b.status
     note = "passed" if a.status != "does_not_hold" else "FAILED"
     if a.status == "does_not_hold":
@@ -278,7 +281,7 @@ def per_activation(config: Config, metrics: dict[str, Any]) -> tuple[PerActivati
     steps = metrics.get("activation_steps")
     if not steps:
         return ()
-    target = f"{100 * config.target_error:g}% training error"
+    target = target_words(config.target_error)
     base = steps.get(config.baseline)
     values = []
     for a in config.activations:
@@ -294,10 +297,11 @@ def per_activation(config: Config, metrics: dict[str, Any]) -> tuple[PerActivati
             ratios = [None if x is None or y is None or not x else y / x
                       for x, y in zip(steps[a]["per_seed"], steps[twin]["per_seed"])]
             twins.append(activation_number(a, ratios, note=f"{twin} / {a}, each at its own rate"))
-    out = [PerActivation("steps_to_target", f"SGD steps to {target} (MNIST-1D MLP)", "steps", "lower",
+    out = [PerActivation("steps_to_target", f"SGD steps until {target} (MNIST-1D MLP)", "steps", "lower",
                          config.baseline, values, ratio_label=f"steps / {config.baseline}'s, paired by seed",
                          note=f"Each activation at its own rate, chosen on {config.select_seeds} selection seeds; "
-                              f"{config.seeds} other seeds reported.")]
+                              f"{config.seeds} other seeds reported; geometric mean over seeds with its log-t interval "
+                              "(the part (b) table gives the arithmetic mean).")]
     if twins:
         out.append(PerActivation("centring_factor", "centring factor: steps with the centred twin / without", "x",
                                  "lower", config.baseline, twins,

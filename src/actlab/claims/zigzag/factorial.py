@@ -78,7 +78,7 @@ from ...training.models import build_mlp
 from ...training.settings import Progress, resolve_device
 from ...training.trainer import Tensors, TrainConfig, load_tensors, steps_to_target, train
 from ...training.workers import run_tasks
-from ...verdicts.result import KeyNumber, Rule, Source, Verdict
+from ...verdicts.result import KeyNumber, Limit, Rule, Source, Verdict
 from ...verdicts.stats import Interval, decide, grid_edge, mean_ci95, positive_ci95
 from .config import QUICK, SELECT_OFFSET, Config
 from .linear import Section
@@ -391,7 +391,7 @@ def _factorial_sentence(config: Config, m: Mapping[str, Any]) -> tuple[str, str]
     steps, effects = m["steps_to_target"], m["factorial_effects"]
     where = (f"MNIST-1D, MLP 40-{'-'.join([str(config.width)] * config.depth)}-10, plain SGD, "
              f"{config.seeds} seed{'s' if config.seeds > 1 else ''}")
-    target = f"{100 * config.target_error:g}% training error"
+    target = target_words(config.target_error)
     short = _missed(steps, config.seeds)
     if short:
         return "inconclusive", (
@@ -402,11 +402,11 @@ def _factorial_sentence(config: Config, m: Mapping[str, Any]) -> tuple[str, str]
         return "inconclusive", (f"{', '.join(at_start)} met {target} at step 0, before any training ({where}); "
                                 f"lower target_error.")
     c, g = effects["centring"], effects["gain"]
-    share = (f", {100 * effects['centring_share']:.0f}% of tanh's advantage over sigmoid"
+    share = (f", {100 * effects['centring_share']:.0f}% of tanh's advantage over sigmoid on the log scale"
              if effects["centring_share"] is not None else "")
-    sentence = (f"Steps to {target} ({where}, each variant at its own rate, chosen on {config.select_seeds} other "
-                f"seeds): centring gives {_factor_text(c)}{share}, gain {_factor_text(g)}; per variant, and at one "
-                "rate for all, in the tables below.")
+    sentence = (f"Steps until {target} ({where}, each variant at its own rate, chosen on {config.select_seeds} other "
+                f"seeds): centring gives {_factor_text(c)}{share}, gain {_factor_text(g)}; per variant in the "
+                "part (b) table.")
     if c["ci95_low"] is None:
         return "inconclusive", sentence[:-1] + "; one seed gives no confidence interval: use seeds >= 2."
     threshold = -math.log(MIN_CENTRING_SPEEDUP)
@@ -423,8 +423,14 @@ SOURCE_VALUE = ("CS231n: non-zero-centred sigmoid outputs make the gradient upda
                 "tanh-like (symmetric) activations; neither separates centring from tanh's larger gain")
 
 
-def factorial_verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
-    """Part (b)'s verdict: the rule of :func:`centring_rule`, after the checks the results contract asks."""
+def target_words(target_error: float) -> str:
+    """'training error at or below 65%': the target, never readable as an accuracy."""
+    return f"training error at or below {100 * target_error:g}%"
+
+
+def factorial_verdict(config: Config, m: Mapping[str, Any], mechanism: Limit | None = None) -> Verdict:
+    """Part (b)'s verdict: the rule of :func:`centring_rule`, after the checks the results contract asks;
+    ``mechanism``: part (a)'s limit, when it ran, which "What this means" quotes beside part (b)'s answer."""
     rule = centring_rule(config)
     status, sentence = _factorial_sentence(config, m)
     iv = m["centring_steps_factor"]
@@ -446,7 +452,8 @@ def factorial_verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
     eff = m["factorial_effects"]
     if interval.estimate is not None and eff["centring_share"] is not None:
         ours = (f"centring multiplies the steps by {interval.text('{:.2f}', 'x')}; it explains "
-                f"{100 * eff['centring_share']:.0f}% of tanh's advantage over sigmoid (the rest is gain)")
+                f"{100 * eff['centring_share']:.0f}% of tanh's advantage over sigmoid on the log scale (the rest is "
+                "gain)")
     else:
         ours = "not measured: " + reason
     differences = (f"MNIST-1D (not the course's examples), MLP 40-{'-'.join([str(config.width)] * config.depth)}-10, "
@@ -454,7 +461,7 @@ def factorial_verdict(config: Config, m: Mapping[str, Any]) -> Verdict:
                    "this run separates centring from gain with sigmoid - 1/2 and tanh + 1")
     key = KeyNumber(interval.estimate, f"{interval.estimate:.2f}x steps" if interval.estimate is not None else "n/a",
                     "centring's effect on SGD steps to the target (below 1: faster)")
-    meaning = _meaning(config, scale, status, interval, steps, eff, m)
+    meaning = _meaning(config, scale, status, interval, steps, eff, mechanism)
     return Verdict(status, sentence, rule=rule, source=Source(SOURCE_CITATION, SOURCE_VALUE, ours, differences),
                    meaning=meaning, key_number=key)
 
@@ -471,29 +478,49 @@ def _scale_words(config: Config) -> str:
 
 
 def _meaning(config: Config, scale: str, status: str, interval: Interval, steps: Mapping[str, Any],
-             eff: Mapping[str, Any], m: Mapping[str, Any]) -> str:
-    target = f"{100 * config.target_error:g}% training error"
+             eff: Mapping[str, Any], mechanism: Limit | None) -> str:
+    target = target_words(config.target_error)
     out = [f"Is sigmoid slow because its outputs are all positive (not zero-centred), or because its slope is "
            f"small? This {scale} run trains four versions of one network on MNIST-1D, each at its own best "
            f"learning rate: sigmoid, sigmoid - 1/2 (centred, same slope), tanh + 1 (all positive, tanh's slope) and "
            f"tanh."]
-    if all(steps[v]["mean"] is not None for v in FACTORIAL_VARIANTS):
-        out.append("Mean SGD steps to " + target + ": " + ", ".join(
-            f"{v} {steps[v]['mean']:.0f}" for v in FACTORIAL_VARIANTS) + ".")
+    means = [steps[v]["mean"] for v in FACTORIAL_VARIANTS]
+    if all(x is not None for x in means):
+        out.append(f"SGD steps until {target} (arithmetic mean over {config.seeds} seeds): " + ", ".join(
+            f"{v} {x:,.0f}" for v, x in zip(FACTORIAL_VARIANTS, means)) + ".")
     if interval.estimate is not None:
+        share = eff.get("centring_share")
+        raw = ""
+        if share is not None and all(x is not None for x in means) and means[0] > means[3]:
+            raw = (f" (a share of the log of sigmoid's steps over tanh's; in raw steps, centring sigmoid alone "
+                   f"saves {means[0] - means[1]:,.0f} of the {means[0] - means[3]:,.0f} steps between them, "
+                   f"{100 * (means[0] - means[1]) / (means[0] - means[3]):.0f}%)")
         out.append(f"Centring alone multiplies the steps by {interval.estimate:.2f} (95% interval "
                    f"{interval.low:.2f}-{interval.high:.2f} over {interval.n} seeds)"
-                   + (f", about {100 * eff['centring_share']:.0f}% of tanh's advantage over sigmoid; the rest comes "
-                      f"from tanh's larger slope (gain)." if eff.get("centring_share") is not None else "."))
-    word = {"holds": "holds here: centring the outputs does speed training",
-            "does_not_hold": "does not hold here: centring saves less than 10% of the steps",
-            "inconclusive": "is not settled by this run"}[status]
-    out.append(f"So the zig-zag claim {word}. Part (a), one linear neuron, separates two things the course puts "
-               f"together: with all-positive inputs every single-example step does move all weights the same way, "
-               f"but full-batch gradient descent, whose steps almost never do, is the one slowed most; what slows it "
-               f"is the input mean stretching the loss surface (a large condition number), as the limit beside the "
-               f"verdict shows.")
+                   + (f", about {100 * share:.0f}% of tanh's advantage over sigmoid on the log scale{raw}; the rest "
+                      f"comes from tanh's larger slope (gain)." if share is not None else "."))
+    word = {"holds": (f"So what the claim predicts holds here: centring the outputs speeds training "
+                      f"({interval.estimate:.2f}x the steps)" if interval.estimate is not None else
+                      "So what the claim predicts holds here: centring the outputs speeds training"),
+            "does_not_hold": "So the claim does not hold here: centring saves less than 10% of the steps",
+            "inconclusive": "So this run does not settle whether centring speeds training"}[status]
+    out.append(word + _mechanism_words(mechanism))
     return " ".join(out)
 
 
-
+def _mechanism_words(mechanism: Limit | None) -> str:
+    """The second half of the conclusion: what part (a) finds about the course's stated mechanism."""
+    if mechanism is None:
+        return (". Why is part (a)'s question (one linear neuron, parts=linear), not measured in this run: the "
+                "course's reason is that all-positive inputs make every step move all weights one way.")
+    if mechanism.status == "holds":
+        return ("; but part (a), one linear neuron, finds the slowdown's mechanism is not the course's stated one "
+                "(steps that move all weights one way): with all-positive inputs every single-example step does move "
+                "all weights the same way, yet full-batch gradient descent, whose steps almost never do, is the one "
+                "slowed most; what slows it is conditioning, the input mean stretching the loss surface (a large "
+                "condition number), as the limit beside the verdict shows.")
+    if mechanism.status == "does_not_hold":
+        return ("; part (a), one linear neuron, finds most full-batch steps do move all weights one way, as the "
+                "course's stated mechanism says (the limit beside the verdict).")
+    return ("; part (a), one linear neuron, does not settle whether the slowdown's mechanism is the course's "
+            "(steps that move all weights one way) or conditioning (the limit beside the verdict).")
