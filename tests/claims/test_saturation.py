@@ -277,6 +277,21 @@ def test_per_activation_pairs_by_seed_and_censors_never_pinned():
     assert onset.get("relu").estimate is None and "5 of 5 seeds never pinned" in onset.get("relu").note
 
 
+def test_per_activation_says_why_an_activation_has_no_number():
+    # every elu seed diverged; relu pinned from the first probe: neither is "not measured"
+    runs = saturation.classify_runs(
+        [fake_run(seed=s, top_from=400) for s in range(5)]
+        + [fake_run("elu", s, diverged=100) for s in range(5)]
+        + [dict(fake_run("relu", s, top_from=0, err=0.1), top_near_low_end=0.8) for s in range(5)],
+        ["sigmoid", "elu", "relu"])
+    share, onset = saturation.per_activation(runs, ("sigmoid", "elu", "relu"), "relu")
+    assert share.get("elu").estimate is None and "5 of 5 seeds diverged" in share.get("elu").note
+    assert onset.get("elu").estimate is None and "5 of 5 seeds diverged" in onset.get("elu").note
+    relu = onset.get("relu")
+    assert relu.estimate is None and "5 of 5 seeds pinned from the first probe (step 0)" in relu.note
+    assert onset.get("sigmoid").note == ""  # nothing to explain
+
+
 # --- real runs at tiny size ----------------------------------------------------------------------
 
 

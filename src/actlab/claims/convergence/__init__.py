@@ -146,7 +146,8 @@ class Config:
                              "mnist1d takes model=mlp")
         check_fields(self, "activations", "baseline")
         if headline_setup(self) == "cnn" and "maxout" in self.activations:
-            raise ValueError("maxout is a layer activation; use model=mlp for it")
+            raise ValueError("maxout is a layer (k linear pieces), not a function the CNN's conv layers can apply; "
+                             "to include it, run convergence with the MLP: actlab run convergence --set model=mlp")
         check_fields(self, "depth", "seeds", "seed")
         for d in self.depths:
             check_int("depths entry", d, min_value=1, max_value=64)

@@ -283,11 +283,17 @@ def per_activation(runs: list[dict[str, Any]], acts: tuple[str, ...], baseline: 
             return [None if by[who].get(s) is None or by[who][s].get(key) is None else scale * by[who][s][key]
                     for s in seeds]
         never = sum(1 for s in seeds if by[a].get(s) is not None and by[a][s].get("onset_by") is None)
+        at_start = sum(1 for s in seeds if by[a].get(s) is not None and by[a][s].get("onset_by") == 0)
+        diverged = sum(1 for r in runs if r["activation"] == a and r["status"] == "diverged")
+        broke = f"{diverged} of {diverged + len(by[a])} seeds diverged (no number from them)" if diverged else ""
+        onset_notes = [broke,
+                       f"{never} of {len(by[a])} seeds never pinned by the end (censored, left out)" if never else "",
+                       (f"{at_start} of {len(by[a])} seeds pinned from the first probe (step 0): an onset at the "
+                        "start has no positive step to average") if at_start else ""]
         share.append(activation_number(a, col("top_near_low_end", 100.0), col("top_near_low_end", 100.0, baseline),
-                                       positive=False))
+                                       positive=False, note=broke))
         onset.append(activation_number(a, col("onset_by", 1.0), col("onset_by", 1.0, baseline),
-                                       note=f"{never} of {len(by[a])} seeds never pinned by the end (censored, "
-                                            "left out)" if never else ""))
+                                       note="; ".join(n for n in onset_notes if n)))
     return (PerActivation("top_pinned_share", "top hidden layer's outputs at the lower end of their range, at the end",
                           "%", "lower", baseline, share,
                           ratio_label=f"ratio to {baseline}, paired by seed (not meaningful between a bounded and an "
