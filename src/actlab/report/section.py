@@ -128,6 +128,9 @@ def env_text(env: Any, version: str) -> list[str]:
             parts.append(plural(env.pop("threads"), "thread"))
         if "cpu_count" in env:
             parts.append(plural(env.pop("cpu_count"), "CPU"))
+        if "commit" in env:
+            dirty = env.pop("commit_dirty", None)
+            parts.append(f"commit {str(env.pop('commit'))[:12]}" + (" with local changes" if dirty else ""))
         parts += [f"{k} {config_text(v)}" for k, v in env.items()]
     return parts
 

@@ -368,11 +368,33 @@ def environment(device: str | torch.device = "cpu") -> dict[str, Any]:
         "device": str(device),
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
+        **source_commit(),
     }
     if device.type == "cuda":
         env["cuda"] = torch.version.cuda
         env["gpu"] = torch.cuda.get_device_name(device)
     return env
+
+
+def source_commit() -> dict[str, Any]:
+    """The git commit of the actlab source that ran (``commit``, and ``commit_dirty`` when files
+    differ from it), so a result names the rules it was judged by; ``{}`` outside a git checkout
+    (an installed wheel: ``actlab_version`` says what ran). Never raises."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[3]  # src/actlab/verdicts/result.py -> the checkout
+    if not (root / ".git").exists():
+        return {}
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode != 0:
+            return {}
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "src"],
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": head.stdout.strip(), "commit_dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
 
 
 def _cpu_capability() -> str | None:
