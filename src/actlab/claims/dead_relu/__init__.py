@@ -140,8 +140,8 @@ class Config:
 QUICK: dict[str, Any] = {
     "seeds": 5,
     "select_seeds": 3,
-    "lrs": (0.1, 0.7, 1.0),
-    "adam_lrs": (0.01, 0.02, 0.03, 0.05, 0.1),
+    "lrs": (0.7, 1.0),
+    "adam_lrs": (0.01, 0.03, 0.05),
     "steps": 400,
     "width": 128,
     "train_examples": 10_000,
