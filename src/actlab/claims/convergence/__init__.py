@@ -46,7 +46,7 @@ Metrics:
     lr_search_seed, reported_seeds, degenerate: [{setup, activation, seed, lr, why}]
 
     actlab run convergence            # full scale, about 20 minutes on 2 cores
-    actlab run convergence --quick    # under a minute on an idle 2-core machine
+    actlab run convergence --quick    # about 35 s on an idle 2-core machine
 """
 
 from __future__ import annotations
