@@ -348,7 +348,7 @@ def test_scale_and_init_rules():
     # model "auto": the CNN on image datasets, the MLP of `depth` layers on MNIST-1D (no CNN for 1-D signals)
     assert convergence.setups_of(convergence.Config()) == ["cnn", "cnn_krizhevsky", "cnn_wide", "mlp2", "mlp4",
                                                            "mlp8"]
-    assert convergence.setups_of(convergence.Config(**convergence.QUICK)) == ["cnn", "cnn_krizhevsky", "mlp2", "mlp8"]
+    assert convergence.setups_of(convergence.Config(**convergence.QUICK)) == ["cnn", "mlp2"]  # the arms, deeper MLPs: full scale
     assert convergence.setups_of(convergence.Config(dataset="mnist1d", depth=3, depths=(3, 5))) == [
         "mlp3", "mlp3_krizhevsky", "mlp5"]
     assert convergence.parse_setup("cnn_krizhevsky") == ("cnn", 0, "krizhevsky")

@@ -95,7 +95,7 @@ def test_run_set_help_lists_settings_with_defaults(capsys, tmp_path):
     assert main(["run", "saturation", "--set", "help", "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("    ")}
-    assert "1000 (--quick: 250)" in lines["width"] and "300" in lines["probe_examples"]
+    assert "1000 (--quick: 150)" in lines["width"] and "300" in lines["probe_examples"]
     assert not (tmp_path / "o").exists()  # listing settings runs nothing
 
 

@@ -220,17 +220,23 @@ class Config:
 
 
 #: ``--quick``: part (a) without n = 100 and with fewer examples (the effect needs no large
-#: N); part (b) with 5 seeds (the fewest a verdict takes), a 65% training-error target
-#: (chance is 90%: every run that reaches it has learnt something) that sigmoid, the
-#: slowest, reaches in 850-1000 steps at its best rate (lr 3), 1200 steps, the training error
-#: every 50 steps, and the rates 0.3, 1, 3, each grown beyond an edge when a variant's best
-#: rate sits there (tanh + 1 trains best below 0.3, sigmoid - 1/2 near 3-10).
+#: N); part (b) with 5 seeds (the fewest a verdict takes) and a 55% training-error target
+#: (chance is 90%). 55%, not the full run's 50%: sigmoid, the slowest, needs 1320-1860 steps
+#: to 50% at its best rate (lr 3) and 1180-1460 to 55% (full-scale curves), and 50% with
+#: room for every seed (~2500 steps) would cost about twice this part's quick budget. 2000
+#: steps leave the slowest seed seen (1800 on a selection seed) room; the training error every
+#: 100 steps (every 50 cost a quarter of each run). The rates 0.3, 1, 3, each grown beyond an
+#: edge when a variant's best rate sits there (tanh + 1 trains best near 0.3, sigmoid - 1/2
+#: near 3-10), are chosen on one selection seed (seed + 1000, never reported): the best rates
+#: of sigmoid, sigmoid - 1/2 and tanh + 1 beat their neighbours by 1.5x or more in steps, and
+#: where two rates tie (tanh at 0.3 and 1) either is a best rate.
 QUICK: dict[str, Any] = {
     "dims": (2, 10, 50),
     "samples": 500,
     "seeds": 5,
+    "select_seeds": 1,
     "lr_grid": (0.3, 1.0, 3.0),
-    "train_steps": 1200,
-    "target_error": 0.65,
-    "eval_every": 50,
+    "train_steps": 2000,
+    "target_error": 0.55,
+    "eval_every": 100,
 }
