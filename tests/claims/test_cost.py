@@ -287,7 +287,8 @@ def test_result_contract_env_and_verdict(tiny_result):
     assert {"rule", "source", "meaning", "key_number", "limits"} <= set(v)
     assert v["rule"]["threshold"] == pytest.approx(1.1) and v["rule"]["seeds"] == 2
     assert [x["name"] for x in v["limits"]] == ["training step", "memory-bound forward+backward"]
-    assert "Disturbance check" in v["evidence"]
+    # the evidence always states the disturbance check: passed, or why the run could not decide
+    assert "Disturbance check" in v["evidence"] or "too disturbed to decide" in v["evidence"], v["evidence"]
 
 
 def test_aggregate_against_numpy_on_constructed_replicates():

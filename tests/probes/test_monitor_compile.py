@@ -30,8 +30,43 @@ def frames() -> int:
     return counters["frames"]["total"]
 
 
+def _compile_is_sound() -> str:
+    """"" when torch.compile trains ``Net`` as eager PyTorch does (two SGD steps, no monitor);
+    else why not. Seen: with ATEN_CPU_CAPABILITY=avx2 on an AVX-512 host, torch 2.13's compiled
+    step gives another loss and then diverges (1e23 at step 2), with or without the monitor."""
+    losses = {}
+    for name in ("eager", "compiled"):
+        torch._dynamo.reset()
+        torch.manual_seed(0)
+        model = Net()
+        run = torch.compile(model) if name == "compiled" else model
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        gen = torch.Generator().manual_seed(1)
+        losses[name] = []
+        for _ in range(2):
+            x, y = torch.randn(4, 8, generator=gen), torch.randint(0, 3, (4,), generator=gen)
+            opt.zero_grad()
+            loss = F.cross_entropy(run(x), y)
+            loss.backward()
+            opt.step()
+            losses[name].append(loss.item())
+    torch._dynamo.reset()
+    if losses["compiled"] != pytest.approx(losses["eager"], rel=1e-4):
+        return (f"torch.compile itself trains differently from eager here, without the monitor (losses "
+                f"{losses['compiled']} against {losses['eager']}; CPU capability "
+                f"{torch.backends.cpu.get_cpu_capability()}): nothing of actlab's to test")
+    return ""
+
+
+@pytest.fixture(scope="module")
+def sound_compile():
+    why = _compile_is_sound()
+    if why:
+        pytest.skip(why)
+
+
 @pytest.mark.parametrize("how", ["compiled-before", "compile-in-place-after", "wrapped-after"])
-def test_no_recompiles_after_warm_up(how):
+def test_no_recompiles_after_warm_up(how, sound_compile):
     torch._dynamo.reset()
     counters.clear()
     torch.manual_seed(0)
