@@ -208,3 +208,12 @@ def test_zero_width_intervals_on_a_step_grid_say_so():
     assert "zigzag: steps to target (steps, read every 50; lower is better)" in md
     assert "100-100" not in md and "(1-1)" not in md
     assert "leaky_relu in zigzag: 1x (all seeds at 1x; read every 50 steps)" in md
+
+
+def test_equal_seeds_whose_mean_differs_in_the_last_digits_are_not_a_zero_width_range():
+    # five saturation seeds all pinned by probe 667: the geometric mean and its log-t interval come
+    # back as 666.9999999999992 (666.9999999999986-666.9999999999998), which printed "667 (667-667)"
+    from actlab.compare.scorecard import interval_text
+
+    assert interval_text(666.9999999999992, 666.9999999999986, 666.9999999999998) == "667 (all seeds at 667)"
+    assert interval_text(667.0, 666.0, 668.0) == "667 (666-668)"  # a real, narrow interval stays a range

@@ -202,7 +202,9 @@ def interval_text(est: float, low: float | None, high: float | None, resolution:
     text = _fmt(est) + unit
     if low is None or high is None:
         return text
-    if low == high:
+    if math.isclose(low, high, rel_tol=1e-9, abs_tol=1e-12):
+        # every seed gave the same number; a geometric mean of equal values can differ from them in
+        # the last float digits, so "667 (667-667)" would be a zero-width interval in disguise
         grid = f"; read every {resolution} steps" if resolution else ""
         return text + f" (all seeds at {text}{grid})"
     return text + f" ({_fmt(low)}{sep}{_fmt(high)})"
