@@ -4,6 +4,7 @@
     python benchmarks/monitor_lightning.py                 # Lightning, about 2 minutes
     python benchmarks/monitor_lightning.py --rounds 9 --steps 600
     python benchmarks/monitor_lightning.py --hf            # the Hugging Face Trainer too
+    python benchmarks/monitor_lightning.py --rounds 0      # only the per-step timings (under a minute)
 
 Budget (DESIGN.md): at most 1.02x at the default schedule (every 100th step), so that
 an unsampled step costs nothing measurable.
@@ -187,12 +188,59 @@ def hook_time(steps: int, data: torch.utils.data.DataLoader) -> None:
           f"Monitor.step, {100 * per / plain_cpu:.3f}% of a plain fit's step ({1e3 * plain_cpu:.2f} ms of CPU)")
 
 
+def step_costs(steps: int, data: torch.utils.data.DataLoader) -> None:
+    """The default schedule's cost composed from per-step timings, which the paired fits above
+    cannot resolve to 2% on a shared machine (two plain fits differ by several percent).
+
+    Two copies of the MLP train side by side on the same batches, one step each in turn: a plain
+    one, and one with ``Monitor(schedule=...)`` sampling every 10th step (every statistic). Each
+    monitored step is one of three kinds: sampled; the step before a sampled one (its
+    ``Monitor.step()`` installs the hooks and snapshots the weights for the next); and the rest,
+    plainly unsampled. All are timed (thread CPU) within the same seconds as the plain steps,
+    ``steps`` sampled steps in all, and from the medians the default schedule (1 sampled step
+    in 100) costs (98 x unsampled + before + sampled) / (100 x plain)."""
+    from actlab.probes import Monitor
+
+    torch.manual_seed(0)
+    plain_model = mlp()
+    watched_model = mlp()
+    watched_model.load_state_dict(plain_model.state_dict())
+    opts = [torch.optim.SGD(m.parameters(), lr=0.01) for m in (plain_model, watched_model)]
+    batches = list(data)
+    times: dict[str, list[float]] = {"plain": [], "unsampled": [], "before": [], "sampled": []}
+    with Monitor(watched_model, schedule=lambda step: step % 10 == 9) as mon:
+        for i in range(20 + 10 * steps):
+            x, y = batches[i % len(batches)]
+            for which, (model, opt) in enumerate(zip((plain_model, watched_model), opts)):
+                phase = mon.current_step % 10
+                kind = ("plain" if not which else "sampled" if phase == 9 else "before" if phase == 8
+                        else "unsampled")
+                start = time.thread_time()
+                opt.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+                if which:
+                    mon.step()
+                spent = time.thread_time() - start
+                if i >= 20:  # the first steps build buffers
+                    times[kind].append(spent)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    composed = (98 * med["unsampled"] + med["before"] + med["sampled"]) / (100 * med["plain"])
+    ratio = {k: med[k] / med["plain"] for k in med}
+    print(f"\nPer step, interleaved with a plain twin ({steps} sampled steps, median thread CPU): plain "
+          f"{1e3 * med['plain']:.3f} ms; unsampled {ratio['unsampled']:.4f}x, the step before a sampled one "
+          f"{ratio['before']:.2f}x, sampled {ratio['sampled']:.2f}x; the default schedule (every=100) composed "
+          f"from them: {composed:.4f}x (budget 1.02x)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--hf", action="store_true", help="the Hugging Face Trainer too")
     p.add_argument("--configs", default="every=100,never")
+    p.add_argument("--direct-steps", type=int, default=300,
+                   help="sampled steps timed side by side with plain ones (10x as many steps in all); 0: skip")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
@@ -207,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.redirect_stdout(io.StringIO()) as out:
         hook_time(args.steps, loader)
     print(out.getvalue().strip().splitlines()[-1])
+    if args.direct_steps:
+        step_costs(args.direct_steps, loader)
     if args.rounds:
         measure("Lightning Trainer.fit", lightning_fit, loader, configs, args.rounds, args.steps)
     if args.hf and args.rounds:

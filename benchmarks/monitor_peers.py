@@ -2,6 +2,7 @@
 
     python benchmarks/monitor_peers.py                      # MLP, CNN, resnet18; every step and every 100th
     python benchmarks/monitor_peers.py --models mlp --rounds 5
+    python benchmarks/monitor_peers.py --models cnn,cnn_bn --fixed-heap   # no allocator page-fault noise
 
 Peers (each where it installs and runs; the table lists the others with the reason):
 
@@ -54,6 +55,12 @@ from actlab.probes import Monitor  # noqa: E402
 from monitor_overhead import cnn, mlp  # noqa: E402
 
 PEERS = ("actlab", "tensorboard", "wandb", "delve", "cockpit")
+# glibc's allocator returns a large freed block to the system (munmap) and maps it again on the
+# next step; on the CNNs that page-fault cost differs between two turns of the same loop by 5-20%,
+# depending on what else is on the heap (a tool's few small tensors shift it). With these the heap
+# keeps what it has, and two plain turns agree: --fixed-heap.
+FIXED_HEAP = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "4294967296",
+              "MALLOC_TOP_PAD_": "536870912"}
 WARMUP = 3  # untimed steps at the start of every turn, plain or not
 
 
@@ -237,7 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--steps", type=int, default=20, help="steps per turn when every step is recorded")
     p.add_argument("--steps-sparse", type=int, default=200, help="steps per turn at every 100th step")
+    p.add_argument("--fixed-heap", action="store_true",
+                   help="rerun under glibc settings that keep freed memory (no mmap/munmap per large tensor)")
     args = p.parse_args(argv)
+    if args.fixed_heap and os.environ.get("MALLOC_MMAP_THRESHOLD_") != FIXED_HEAP["MALLOC_MMAP_THRESHOLD_"]:
+        # glibc reads these only at start: run this script again under them
+        argv_now = sys.argv[1:] if argv is None else argv
+        os.execve(sys.executable, [sys.executable, __file__, *argv_now], {**os.environ, **FIXED_HEAP})
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     logging.disable(logging.INFO)  # delve logs every layer it adds
@@ -281,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
                           f"{statistics.median(walls):6.2f}x wall", file=sys.stderr)
     print(f"\ntorch {torch.__version__}, 1 torch thread; training thread's CPU time and wall time (to the end of "
           f"the tool's tear-down: writer threads and processes included); median of {args.rounds} interleaved pairs "
-          f"(min-max); every step: {args.steps} steps per turn, every 100th: {args.steps_sparse}\n")
+          f"(min-max); every step: {args.steps} steps per turn, every 100th: {args.steps_sparse}"
+          + ("; glibc heap fixed (--fixed-heap)" if os.environ.get("MALLOC_MMAP_THRESHOLD_") else "") + "\n")
     print("| model | tool | every step, CPU | every step, wall | every 100th, CPU | every 100th, wall |")
     print("| --- | --- | --- | --- | --- | --- |")
     table: dict[tuple[str, str], dict[int, tuple[str, str]]] = {}

@@ -178,3 +178,17 @@ def test_splice_markdown_new_file_and_missing_markers():
     assert markdown_block(splice_markdown(None, "block\n", "full"), "full") == "block\n"
     with pytest.raises(ValueError, match="no '<!-- actlab results full: begin -->'"):
         splice_markdown("text\n", "block\n", "full")
+
+
+def test_markdown_of_a_custom_run_names_the_settings_that_differ_from_full_scale(tmp_path):
+    # `actlab run convergence --set wide_channels=` and the like: the README line says what was changed,
+    # as the page's "this run against full scale" table does, not only "custom sizes"
+    from actlab.claims.vanishing import Config
+
+    full = Config().depth
+    write_result(tmp_path, "vanishing", Result(
+        "vanishing", {"seed": 0, "depth": full + 7}, {"a": 2},
+        Verdict("inconclusive", "Too few seeds."), {"device": "cpu", "threads": 2}, 75.0).to_dict())
+    lines = render_markdown(tmp_path).splitlines()
+    assert any(line.startswith(f"_Run at custom sizes (depth={full + 7} against {full} at full scale), 1 min 15 s")
+               for line in lines), lines

@@ -160,6 +160,9 @@ def run_scale(module: ModuleType | None, name: str, config: Mapping[str, Any]) -
     if module is None or not isinstance(quick, Mapping) or False not in bases:
         return Scale("unknown", (), command)
     recorded = _jsonable(dict(config))
+    # which activations ran is a choice, not a size (cost's --quick drops gelu; `actlab compare`
+    # names its own set): it never makes a run "custom"
+    quick = {k: v for k, v in quick.items() if k not in ("activations", "baseline")}
     keys = [k for k in quick if k in recorded]
     sizes = tuple((k, recorded.get(k), bases.get(True, {}).get(k), bases[False].get(k)) for k in keys)
     if keys and all(recorded[k] == bases.get(True, {}).get(k, object()) for k in keys):

@@ -28,7 +28,7 @@ from .folder import ResultsFolder, scan_results
 from .limits import limits_markdown
 from .section import STATUS_LABEL, STATUS_MARK, claim_number, count_label, meaning_text
 from .summary import key_cell_text
-from .values import duration, plural, unique, user_text
+from .values import config_text, duration, plural, unique, user_text
 
 __all__ = ["render_markdown", "render_summary_png", "splice_markdown", "markdown_block", "MARKDOWN_HEADER",
            "SUMMARY_PNG_SOFTWARE"]
@@ -114,6 +114,11 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
                                            else None) if p)
         ran = {"quick": "Quick run (`--quick`)", "full": "Full-scale run", "custom": "Run at custom sizes",
                "unknown": "Run"}[scale.kind]
+        if scale.kind == "custom":  # say which settings, as the page's "this run against full scale" table does
+            differ = [f"{k}={config_text(v) or 'none'} against {config_text(full) or 'none'} at full scale"
+                      for k, v, _, full in scale.sizes if v != full]
+            if differ:
+                ran += " (" + "; ".join(differ) + ")"
         tail = f"{ran}, {duration(r.elapsed_s)}" + (f" on {where}" if where else "") + "."
         if scale.kind != "full" and name in CLAIMS:  # a command only for actlab's own claims
             tail += f" Full scale: `{scale.full_command.replace('`', '')}`."
