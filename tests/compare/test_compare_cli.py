@@ -8,6 +8,7 @@ real one (sign-coherence, quick: well under a second)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -66,6 +67,9 @@ def test_scorecard_matches_the_claim_results(with_fake, tmp_path, capsys):
     html = (out / "report.html").read_text()
     assert 'id="scorecard"' in html and html.index('id="scorecard"') < html.index('class="summary-section"')
     assert "Which activation should I use?" in html
+    # ten or more columns: the table scrolls in its own box, the page does not scroll sideways
+    assert '<div class="table-wrap"><table class="scorecard">' in html
+    assert re.search(r"section\.scorecard \.table-wrap \{[^}]*overflow-x: auto", html)
     text = capsys.readouterr().out
     assert "the rule of thumb, checked:" in text
 

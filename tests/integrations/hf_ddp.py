@@ -12,31 +12,14 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import transformers
+from integration_helpers import hook_count, tiny_bert  # this script's folder is on sys.path
 
 from actlab.integrations.transformers import MonitorCallback
-
-
-def hook_count(model: torch.nn.Module) -> int:
-    n = 0
-    for m in model.modules():
-        n += len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._forward_hooks_always_called)
-    for p in model.parameters():
-        n += len(p._post_accumulate_grad_hooks or {})
-    return n + torch._C._len_torch_function_stack()
-
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
     out = Path(sys.argv[1])
-    transformers.set_seed(0)
-    config = transformers.BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                     intermediate_size=32, max_position_embeddings=32, num_labels=2)
-    model = transformers.BertForSequenceClassification(config)
-    gen = torch.Generator().manual_seed(1)
-    ids = torch.randint(0, 64, (32, 12), generator=gen)
-    labels = torch.randint(0, 2, (32,), generator=gen)
-    data = [{"input_ids": ids[i], "attention_mask": torch.ones(12, dtype=torch.long), "labels": labels[i]}
-            for i in range(32)]
+    model, data = tiny_bert(layers=1)
     args = transformers.TrainingArguments(
         output_dir=str(out / "hf"), max_steps=3, per_device_train_batch_size=4, gradient_accumulation_steps=2,
         learning_rate=1e-3, report_to=[], save_strategy="no", logging_strategy="no", use_cpu=True,

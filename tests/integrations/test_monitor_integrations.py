@@ -8,20 +8,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from integration_helpers import hook_count, tiny_bert
 from torch import nn
 
 from actlab.probes import Monitor
 
 EXTRA = "needs the integrations extra: pip install -e '.[integrations]'"
-
-
-def hook_count(model: nn.Module) -> int:
-    n = 0
-    for m in model.modules():
-        n += len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._forward_hooks_always_called)
-    for p in model.parameters():
-        n += len(p._post_accumulate_grad_hooks or {})
-    return n + torch._C._len_torch_function_stack()
 
 
 # --- Lightning ------------------------------------------------------------------------------
@@ -114,15 +106,7 @@ def test_lightning_callback_logs_through_the_trainers_logger(tmp_path):
 def _bert_run(tmp_path, callback, report_to=(), logging_steps=None):
     transformers = pytest.importorskip("transformers", reason=EXTRA)
     pytest.importorskip("accelerate", reason=EXTRA)
-    transformers.set_seed(0)
-    config = transformers.BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                                     intermediate_size=32, max_position_embeddings=32, num_labels=2)
-    model = transformers.BertForSequenceClassification(config)
-    gen = torch.Generator().manual_seed(1)
-    ids = torch.randint(0, 64, (32, 12), generator=gen)
-    labels = torch.randint(0, 2, (32,), generator=gen)
-    data = [{"input_ids": ids[i], "attention_mask": torch.ones(12, dtype=torch.long), "labels": labels[i]}
-            for i in range(32)]
+    model, data = tiny_bert(layers=2)
     args = transformers.TrainingArguments(
         output_dir=str(tmp_path / "hf"), max_steps=4, per_device_train_batch_size=4, gradient_accumulation_steps=2,
         learning_rate=1e-3, report_to=list(report_to), save_strategy="no",

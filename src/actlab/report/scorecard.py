@@ -40,6 +40,7 @@ STATUS_MARK = {"holds": "\u2713", "does_not_hold": "\u2717", "inconclusive": "?"
 SCORECARD_CSS = """
 /* the scorecard (actlab compare) */
 section.scorecard { margin-top: 2rem; }
+section.scorecard .table-wrap { max-width: 100%; overflow-x: auto; }  /* ten columns: scroll the table, not the page */
 table.scorecard { border-collapse: collapse; font-size: .82rem; margin: .8rem 0; }
 table.scorecard th, table.scorecard td { border: 1px solid var(--line); padding: .35rem .5rem; vertical-align: top; }
 table.scorecard th { font-size: .75rem; text-align: left; background: var(--soft); }
