@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
 import pytest
+
+# A test run started as a background job of a non-interactive shell (`cmd &`, as CI scripts and
+# nohup do) inherits SIGINT ignored, and so would every actlab process the tests start: the Ctrl-C
+# tests would then measure the shell, not actlab (the run finishes, exit 0). A Python handler,
+# unlike SIG_IGN, is not inherited across exec: the children start with Ctrl-C as on a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
