@@ -213,7 +213,9 @@ def test_zero_width_intervals_on_a_step_grid_say_so():
 def test_equal_seeds_whose_mean_differs_in_the_last_digits_are_not_a_zero_width_range():
     # five saturation seeds all pinned by probe 667: the geometric mean and its log-t interval come
     # back as 666.9999999999992 (666.9999999999986-666.9999999999998), which printed "667 (667-667)"
-    from actlab.compare.scorecard import interval_text
+    from actlab.compare.scorecard import interval_text, zero_width
 
+    assert zero_width(666.9999999999986, 666.9999999999998) and not zero_width(666.0, 668.0)
+    assert not zero_width(None, 1.0)  # the figure asks this of cells without an interval too
     assert interval_text(666.9999999999992, 666.9999999999986, 666.9999999999998) == "667 (all seeds at 667)"
     assert interval_text(667.0, 666.0, 668.0) == "667 (666-668)"  # a real, narrow interval stays a range

@@ -31,7 +31,7 @@ from ..verdicts.result import ActivationNumber, PerActivation, Result, to_jsonab
 
 __all__ = ["FORMAT", "DEFAULT_ACTIVATIONS", "build_scorecard", "column_id", "cell_text", "best_activation",
            "NOT_MEASURED", "clear_best", "best_with_reason", "cell_short_note", "interval_text", "resolution",
-           "ran_without_estimate"]
+           "ran_without_estimate", "zero_width"]
 
 FORMAT = "actlab-scorecard/1"
 
@@ -195,6 +195,13 @@ def cell_short_note(cell: Mapping[str, Any]) -> str:
     return first or "measured, no estimate (the claim gave no reason)"
 
 
+def zero_width(low: float | None, high: float | None) -> bool:
+    """Whether an interval is a single number: every seed gave the same value. A geometric mean of
+    equal values and its interval can differ from them in the last float digits (666.9999999999986
+    to 666.9999999999998), so equal means equal to 1e-9, not bit for bit."""
+    return low is not None and high is not None and math.isclose(low, high, rel_tol=1e-9, abs_tol=1e-12)
+
+
 def interval_text(est: float, low: float | None, high: float | None, resolution: int | None = None,
                   unit: str = "", sep: str = "-") -> str:
     """"0.57x (0.48-0.69)"; a zero-width interval is not printed as a range: "100 (all seeds at
@@ -202,9 +209,7 @@ def interval_text(est: float, low: float | None, high: float | None, resolution:
     text = _fmt(est) + unit
     if low is None or high is None:
         return text
-    if math.isclose(low, high, rel_tol=1e-9, abs_tol=1e-12):
-        # every seed gave the same number; a geometric mean of equal values can differ from them in
-        # the last float digits, so "667 (667-667)" would be a zero-width interval in disguise
+    if zero_width(low, high):  # not "667 (667-667)"
         grid = f"; read every {resolution} steps" if resolution else ""
         return text + f" (all seeds at {text}{grid})"
     return text + f" ({_fmt(low)}{sep}{_fmt(high)})"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..compare.scorecard import cell_short_note
+from ..compare.scorecard import cell_short_note, zero_width
 from .style import plt, save_figure
 
 __all__ = ["plot_scorecard", "FIGURE"]
@@ -137,7 +137,7 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
                         fontsize=9.5, fontweight="bold")
                 low, high = _num(cell.get("low")), _num(cell.get("high"))
                 ci = (("all seeds equal" + (f" (read every {col['resolution']})" if col.get("resolution") else ""))
-                      if low is not None and low == high else
+                      if zero_width(low, high) else
                       f"{_fmt(low)}\u2013{_fmt(high)}" if low is not None and high is not None else "no interval")
                 ax.text(x + cw / 2, y + rh * 0.74, ci, ha="center", va="center", fontsize=7, color="#30363d")
         y = y0 + rh * len(rows) + 0.35

@@ -147,6 +147,12 @@ class Scale:
     full_command: str
 
     @property
+    def differences(self) -> list[tuple[str, Any, Any]]:
+        """(setting, this run's value, the full-scale value) where they differ: a setting that
+        matches full scale says nothing about this run."""
+        return [(k, v, full) for k, v, _, full in self.sizes if v != full]
+
+    @property
     def label(self) -> str:
         return {"quick": "quick (--quick)", "full": "full (paper) scale", "custom": "custom sizes",
                 "unknown": "unknown scale"}[self.kind]

@@ -116,7 +116,7 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
                "unknown": "Run"}[scale.kind]
         if scale.kind == "custom":  # say which settings, as the page's "this run against full scale" table does
             differ = [f"{k}={config_text(v) or 'none'} against {config_text(full) or 'none'} at full scale"
-                      for k, v, _, full in scale.sizes if v != full]
+                      for k, v, full in scale.differences]
             if differ:
                 ran += " (" + "; ".join(differ) + ")"
         tail = f"{ran}, {duration(r.elapsed_s)}" + (f" on {where}" if where else "") + "."

@@ -99,7 +99,7 @@ def _scale_block(module: ModuleType | None, name: str, config: Mapping[str, Any]
             "unknown": "a run whose scale cannot be told here (the claim's module is not available)"}[scale.kind]
     out = [f'<div class="scale {scale.kind}" data-scale="{scale.kind}"><p><strong>Scale.</strong> '
            f'This is {what}; it ran in {esc(duration(elapsed))}.</p>']
-    differ = [(k, v, full) for k, v, _, full in scale.sizes if v != full]  # a row that matches says nothing
+    differ = scale.differences
     if differ:
         rows = "".join(f'<tr><th scope="row"><code>{esc(k)}</code></th><td class="num">{esc(config_text(v))}</td>'
                        f'<td class="num">{esc(config_text(full))}</td></tr>' for k, v, full in differ)
