@@ -32,3 +32,8 @@ if __name__ == "__main__":
              "hooks": hook_count(model), "attached": callback.monitor.attached,
              "weight": model.bert.encoder.layer[0].intermediate.dense.weight.detach().flatten().tolist()}
     (out / f"after{rank}.json").write_text(json.dumps(after))
+    # The Trainer leaves the process group up. Without this, gloo's worker threads can
+    # outlive the interpreter and abort the process at exit ("terminate called without
+    # an active exception", SIGABRT; pytorch/pytorch#179291), after training succeeded.
+    if dist.is_initialized():
+        dist.destroy_process_group()

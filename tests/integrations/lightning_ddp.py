@@ -38,3 +38,6 @@ if __name__ == "__main__":
                          enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=2,
                          strategy="ddp", num_nodes=1)
     trainer.fit(Tiny(), torch.utils.data.DataLoader(data, batch_size=8))
+    # see hf_ddp.py: a process group left up can abort the process at exit (gloo)
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
