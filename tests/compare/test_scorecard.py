@@ -219,3 +219,30 @@ def test_equal_seeds_whose_mean_differs_in_the_last_digits_are_not_a_zero_width_
     assert not zero_width(None, 1.0)  # the figure asks this of cells without an interval too
     assert interval_text(666.9999999999992, 666.9999999999986, 666.9999999999998) == "667 (all seeds at 667)"
     assert interval_text(667.0, 666.0, 668.0) == "667 (666-668)"  # a real, narrow interval stays a range
+
+
+def test_the_scorecard_figure_shows_whole_headers_and_marks_a_cut_note(tmp_path, monkeypatch):
+    """A column header is never cut (the vanishing column's runs to 8 lines); a cell note
+    too long for its box ends in an ellipsis rather than stopping mid-sentence."""
+    import matplotlib.pyplot as plt
+
+    from actlab.plots import scorecard as fig
+
+    long_quantity = ("backward gain per layer at the standard inits (default, xavier, he, lecun; "
+                     "||dL/dz_l|| / ||dL/dz_l+1||, geometric mean over hidden layers and inits)")
+    note = "5 of 5 seeds pinned from the first probe (step 0): an onset at the start has no positive step to average"
+    card = {"baseline": "relu", "columns": [
+        {"id": "a", "claim": "vanishing", "quantity": long_quantity, "unit": "x per layer", "better": "higher"}],
+        "rows": [{"activation": "relu", "cells": {"a": {"measured": True, "estimate": 0.7, "low": 0.6, "high": 0.8}}},
+                 {"activation": "tanh", "cells": {"a": {"measured": True, "estimate": None}}}]}
+    monkeypatch.setattr(fig, "cell_short_note", lambda cell: note)
+    texts: list[str] = []
+    monkeypatch.setattr(fig, "save_figure", lambda f, path: texts.extend(
+        t.get_text() for ax in f.axes for t in ax.texts) or path)
+    fig.plot_scorecard(card, tmp_path)
+    plt.close("all")
+    shown = " ".join(" ".join(t.split()) for t in texts)
+    assert " ".join(f"vanishing: {long_quantity}".split()) in shown  # whole, in order
+    (cut,) = [t for t in texts if t.startswith("5 of 5 seeds pinned")]
+    assert cut.endswith("\u2026") and len(cut.splitlines()) == 3
+    assert fig._clipped_lines("short note", 27, 3) == ["short note"]

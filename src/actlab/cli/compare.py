@@ -105,6 +105,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..compare.folder import check_compare_folder
     from ..plots.scorecard import plot_scorecard
     from ..runs.folders import FolderError, check_claim_folder, check_out_folder, check_report_file
+    from ..training.workers import shared_pool
     from ..verdicts.result import environment
     from .run import write_claim_folder
 
@@ -169,11 +170,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     command = compare_command(args, activations)
     done: list[str] = []
     try:
-        scorecard = run_compare(out_root, plans, activations, baseline, run_claim=run_claim,
-                                write_claim=lambda r: write_claim_folder(r, out_root, plot=not args.no_plots,
-                                                                         locked=True),
-                                plugins=digests, on_claim=lambda p, r, reused: (done.append(p.name),
-                                                                               on_claim(p, r, reused)))
+        with shared_pool():  # one set of worker processes for every claim (each new one imports torch)
+            scorecard = run_compare(out_root, plans, activations, baseline, run_claim=run_claim,
+                                    write_claim=lambda r: write_claim_folder(r, out_root, plot=not args.no_plots,
+                                                                             locked=True),
+                                    plugins=digests, on_claim=lambda p, r, reused: (done.append(p.name),
+                                                                                   on_claim(p, r, reused)))
     except FolderError as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:

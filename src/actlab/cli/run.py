@@ -88,6 +88,7 @@ def _cmd_run(args: argparse.Namespace, starting: ProgressLine) -> int:
         claim_lock,
     )
     from ..training.settings import MAX_THREADS, resolve_device
+    from ..training.workers import shared_pool
 
     names = claim_names() if args.claim.lower() == "all" else [args.claim]
     try:
@@ -131,33 +132,34 @@ def _cmd_run(args: argparse.Namespace, starting: ProgressLine) -> int:
     _resolve_data(modules, configs, args)  # every claim's data, before the first claim starts
     verdicts, failed = [], []
     try:
-        for i, (module, config) in enumerate(zip(modules, configs), 1):
-            label = f"[{i}/{len(modules)}] {module.NAME}" if len(modules) > 1 else module.NAME
-            started = time.perf_counter()
-            try:
-                with claim_lock(out_root, module.NAME):  # one writer per claim folder, from start to end
-                    result, folder = _run_claim(module, config, label, args, out_root)
-            except FolderError as exc:
-                raise UsageError(str(exc)) from None
-            except UsageError:  # bad input that only the run could see: exit 2 at once, as for any bad input
-                raise
-            except Exception as exc:  # noqa: BLE001 - one claim's failure must not cost the others
-                if len(modules) == 1:
+        with shared_pool():  # one set of worker processes for every claim (each new one imports torch)
+            for i, (module, config) in enumerate(zip(modules, configs), 1):
+                label = f"[{i}/{len(modules)}] {module.NAME}" if len(modules) > 1 else module.NAME
+                started = time.perf_counter()
+                try:
+                    with claim_lock(out_root, module.NAME):  # one writer per claim folder, from start to end
+                        result, folder = _run_claim(module, config, label, args, out_root)
+                except FolderError as exc:
+                    raise UsageError(str(exc)) from None
+                except UsageError:  # bad input that only the run could see: exit 2 at once, as for any bad input
                     raise
-                waited = time.perf_counter() - started
-                error, command = _failure_line(exc), _rerun_command(module.NAME, args)
-                print(f"{module.NAME}: failed ({waited:.1f}s): {error}\n    rerun it alone: {command}")
-                if not record_failure(out_root, module.NAME, error, command):
-                    print(f"actlab: warning: {out_root / FAILED_FILE} is not actlab's; the failure of "
-                          f"{module.NAME} is not recorded for the report", file=sys.stderr)
-                failed.append((module.NAME, error, waited))
-                continue
-            clear_failure(out_root, module.NAME)
-            waited = time.perf_counter() - started  # what the user waited: the measurement, figures, writing
-            verdicts.append((module.NAME, result.verdict, waited, folder))
-            print(f"{module.NAME}: {status_words(result.verdict.status)} ({waited:.1f}s; measured in "
-                  f"{result.elapsed_s:.1f}s) -> {folder}/result.json")
-            print(f"    {result.verdict.evidence}")
+                except Exception as exc:  # noqa: BLE001 - one claim's failure must not cost the others
+                    if len(modules) == 1:
+                        raise
+                    waited = time.perf_counter() - started
+                    error, command = _failure_line(exc), _rerun_command(module.NAME, args)
+                    print(f"{module.NAME}: failed ({waited:.1f}s): {error}\n    rerun it alone: {command}")
+                    if not record_failure(out_root, module.NAME, error, command):
+                        print(f"actlab: warning: {out_root / FAILED_FILE} is not actlab's; the failure of "
+                              f"{module.NAME} is not recorded for the report", file=sys.stderr)
+                    failed.append((module.NAME, error, waited))
+                    continue
+                clear_failure(out_root, module.NAME)
+                waited = time.perf_counter() - started  # what the user waited: the measurement, figures, writing
+                verdicts.append((module.NAME, result.verdict, waited, folder))
+                print(f"{module.NAME}: {status_words(result.verdict.status)} ({waited:.1f}s; measured in "
+                      f"{result.elapsed_s:.1f}s) -> {folder}/result.json")
+                print(f"    {result.verdict.evidence}")
     except KeyboardInterrupt:
         kept = f"; the {len(verdicts)} finished claim(s) are kept in {out_root}" if verdicts else ""
         print(f"actlab: interrupted{kept}", file=sys.stderr)

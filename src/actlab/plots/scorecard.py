@@ -62,6 +62,14 @@ def _positions(values: Mapping[str, float], better: str) -> dict[str, float]:
     return pos if better == "lower" else {a: 1 - p for a, p in pos.items()}
 
 
+def _clipped_lines(text: str, width: int, most: int) -> list[str]:
+    """``text`` wrapped at ``width``, at most ``most`` lines; a cut ends in an ellipsis."""
+    lines = textwrap.wrap(text, width)
+    if len(lines) <= most:
+        return lines
+    return [*lines[:most - 1], textwrap.shorten(" ".join(lines[most - 1:]), width, placeholder=" \u2026")]
+
+
 def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
     """Write ``out_dir/scorecard.png``; returns its path (none when there is nothing to draw)."""
     cols = list(scorecard.get("columns", []))
@@ -71,7 +79,8 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
         return []
     ncol = max(len(cols), 1)
     cw, rh, left = 1.9, 0.52, 1.7
-    head_h = 1.25
+    heads = [textwrap.wrap(f"{col['claim']}: {col['quantity']}", 24) for col in cols]
+    head_h = 0.55 + 0.15 * max([3, *map(len, heads)])  # every header line shown: the box grows to fit them
     rule_h = 0.42 * len(rules) + (0.5 if rules else 0)
     width = left + cw * ncol + 0.3
     height = 0.8 + head_h + rh * len(rows) + rule_h + 0.35
@@ -90,8 +99,7 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
         for j, col in enumerate(cols):
             x = left + cw * j
             better = {"higher": "\u2191 higher is better", "lower": "\u2193 lower is better"}.get(col.get("better"), "")
-            head = textwrap.fill(f"{col['claim']}: {col['quantity']}", 24)
-            lines = head.split("\n")[:3]
+            lines = heads[j]
             unit = str(col.get("unit", "")).strip()
             sub = ", ".join(p for p in (f"[{unit}]" if unit else "", better) if p)
             ax.text(x + cw / 2, top + head_h - 0.32, "\n".join(lines), ha="center", va="bottom", fontsize=8,
@@ -128,7 +136,7 @@ def plot_scorecard(scorecard: Mapping[str, Any], out_dir: str | Path) -> list[Pa
                                            edgecolor="white", lw=1))
                 if act not in values:  # not measured, or measured without an estimate (censored): say which
                     why = cell_short_note(cell) if cell else "not measured"
-                    why = "\n".join(textwrap.wrap(why, 24)[:3])
+                    why = "\n".join(_clipped_lines(why, 27, 3))
                     ax.text(x + cw / 2, y + rh / 2, why, ha="center", va="center", fontsize=6.5 if "\n" in why else 7.5,
                             color="#818b98", style="italic", linespacing=1.1)
                     continue

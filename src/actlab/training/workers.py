@@ -9,12 +9,13 @@ how many workers there are.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any, TypeVar
 
-__all__ = ["run_tasks", "default_workers", "worker_pool", "stop_pool"]
+__all__ = ["run_tasks", "default_workers", "worker_pool", "stop_pool", "shared_pool", "current_shared_pool"]
 
 T = TypeVar("T")
 
@@ -68,6 +69,54 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
                                initargs=(loaded_plugin_files(),))
 
 
+class _Shared:
+    """The pool :func:`shared_pool` lends out: made at its first use, dropped when stopped."""
+
+    active = False
+    size = 0
+    pool: ProcessPoolExecutor | None = None
+
+
+@contextmanager
+def shared_pool() -> Iterator[None]:
+    """Within this block, :func:`run_tasks` calls that would start a pool of their own borrow one
+    pool of spawned workers instead, kept from one call (and one claim) to the next.
+
+    Each new worker process pays its imports (2-3 s with torch), so ``actlab run all`` used to
+    pay them six times over. Results do not change: every task seeds its own generators and runs
+    on one torch thread, whichever worker runs it and whatever that worker ran before (the same
+    holds inside one pool today). The pool has one worker per core, is made when first needed,
+    and is shut down when the block ends (killed at once if it ends with an exception or Ctrl-C).
+    A task that raises kills the shared workers as it would kill a pool of its own; the next call
+    makes a fresh pool. Nested blocks use the outer block's pool.
+    """
+    if _Shared.active:
+        yield
+        return
+    _Shared.active, _Shared.size, _Shared.pool = True, os.cpu_count() or 1, None
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        pool, _Shared.active, _Shared.pool = _Shared.pool, False, None
+        if pool is not None:
+            if ok:
+                pool.shutdown(wait=True)
+            else:
+                stop_pool(pool)
+
+
+def current_shared_pool(workers: int) -> ProcessPoolExecutor | None:
+    """The shared pool (made now if need be) when a :func:`shared_pool` block is active and it has
+    at least ``workers`` workers; else None (the caller makes its own)."""
+    if not _Shared.active or workers > _Shared.size:
+        return None
+    if _Shared.pool is None:
+        _Shared.pool = worker_pool(_Shared.size)
+    return _Shared.pool
+
+
 def run_tasks(
     fn: Callable[..., T],
     tasks: Sequence[tuple[Any, ...]],
@@ -98,6 +147,8 @@ def run_tasks(
                 if on_done:
                     on_done(i + 1, len(tasks))
         return results
+    if pool is None:
+        pool = current_shared_pool(min(workers, len(tasks)))
     own = pool is None
     if own:
         pool = worker_pool(min(workers, len(tasks)))
@@ -109,6 +160,8 @@ def run_tasks(
                 on_done(done, len(tasks))
     except BaseException:
         stop_pool(pool)
+        if pool is _Shared.pool:
+            _Shared.pool = None  # its workers are gone: the next call makes a fresh pool
         raise
     if own:
         pool.shutdown(wait=True)

@@ -13,7 +13,7 @@ from multiprocessing import get_context
 from typing import Any
 
 from ...training.settings import Progress
-from ...training.workers import run_tasks, worker_pool
+from ...training.workers import current_shared_pool, run_tasks, worker_pool
 
 __all__ = ["_Work", "_Runner"]
 
@@ -100,16 +100,18 @@ class _Runner:
         self.train_one = train_one
         self.in_process = workers == 1
         self.pool: Any = None
+        self.shared: Any = None
         self.manager: Any = None
         self.queue: Any = queue_module.Queue()
         self.workers = workers
 
     def __enter__(self) -> _Runner:
         if not self.in_process:
-            self.work.startup(_STARTUP_S * 1000 * self.workers)
             self.manager = get_context("spawn").Manager()
             self.queue = self.manager.Queue()
-            self.pool = worker_pool(self.workers)
+            self.shared = current_shared_pool(self.workers)  # `actlab run all`: the workers may be warm already
+            self.pool = self.shared or worker_pool(self.workers)
+            self.work.startup(_STARTUP_S * 1000 * self.workers)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._drain, daemon=True)
         self.thread.start()
@@ -118,7 +120,7 @@ class _Runner:
     def __exit__(self, *exc: Any) -> None:
         self.stop.set()
         self.thread.join()
-        if self.pool is not None:
+        if self.pool is not None and self.pool is not self.shared:
             self.pool.shutdown()
         if self.manager is not None:
             self.manager.shutdown()
