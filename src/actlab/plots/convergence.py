@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,13 @@ __all__ = ["plot", "captions", "tables"]
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
+
+
+def _tick_label(label: str, width: int = 16) -> str:
+    """A setup's name on lines short enough that six of them side by side do not run together
+    ("MLP, 2 hidden layers" -> "MLP, 2 hidden\nlayers"); the channel counts and the init on lines of their own."""
+    parts = label.replace(", N(", ",\nN(").replace(" (", "\n(", 1).split("\n")
+    return "\n".join(line for part in parts for line in textwrap.wrap(part, width))
 
 def _tk(t: float) -> str:
     return f"{float(t):g}"
@@ -103,7 +111,7 @@ def _steps(result: Result, out_dir: Path) -> Path:
     m = result.metrics
     setups, target = list(m["setups"]), m["target"]
     acts = list(m["steps_to_target"][setups[0]])
-    fig, ax = new_figure(1, 1, width=8.5, height=4.4)
+    fig, ax = new_figure(1, 1, width=max(8.5, 1.55 * len(setups)), height=4.4)  # room for each setup's label
     width = 0.8 / max(1, len(acts))
     for j, a in enumerate(acts):
         for i, s in enumerate(setups):
@@ -128,8 +136,7 @@ def _steps(result: Result, out_dir: Path) -> Path:
                             ha="center", va="top", fontsize=8, color=color_for(a))
     ax.set_yscale("log")
     _plain_log_axis(ax.yaxis)
-    ax.set_xticks(range(len(setups)), [m["setups"][s].replace(", N(", ",\nN(").replace(" (", "\n(", 1)
-                                       for s in setups], fontsize=9)
+    ax.set_xticks(range(len(setups)), [_tick_label(m["setups"][s]) for s in setups], fontsize=9)
     ax.set_ylabel(f"SGD steps to {_pct(target)} training error (log)")
     ax.set_title(f"Steps to {_pct(target)} training error: median (censored log-normal) with its 95% interval, "
                  f"dots = seeds,\nopen triangles ('cens.') = seeds that never got there (at least max_steps)\n"
