@@ -4,6 +4,7 @@
     python benchmarks/monitor_overhead.py --model mlp --rounds 30
     python benchmarks/monitor_overhead.py --threads 0 --clock wall   # torch's threads, wall clock
     python benchmarks/monitor_overhead.py --model deep                # 10,000 Linear(4,4)+Tanh layers
+    python benchmarks/monitor_overhead.py --model cnn --fixed-heap   # no allocator page-fault noise
 
 ``--model deep`` (issue 14, item 17: memory and time must grow linearly with the model)
 runs ``--layers`` (10,000) ``Linear(4, 4) + Tanh`` layers, batch 8, every step sampled
@@ -51,6 +52,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -96,6 +98,21 @@ CONFIGS: dict[str, dict | None] = {
     "every-step parameters": {"every": 1, "stats": "parameters"},
 }
 BUDGETS = {"default": 1.02, "every-step": 1.3}
+# glibc's allocator returns a large freed block to the system (munmap) and maps it again on the
+# next step; on a CNN that page-fault cost differs between two turns of the same loop by 5-20%,
+# depending on what else is on the heap (a monitor's few small tensors shift it), which can make
+# a monitored turn look faster than a plain one. With these the heap keeps what it has:
+# --fixed-heap (also used by monitor_peers.py).
+FIXED_HEAP = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "4294967296",
+              "MALLOC_TOP_PAD_": "536870912"}
+
+
+def rerun_with_fixed_heap(script: str, argv: list[str] | None) -> None:
+    """Run ``script`` again under :data:`FIXED_HEAP` (glibc reads these only at start); returns
+    only when they are already set."""
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") != FIXED_HEAP["MALLOC_MMAP_THRESHOLD_"]:
+        argv_now = sys.argv[1:] if argv is None else argv
+        os.execve(sys.executable, [sys.executable, script, *argv_now], {**os.environ, **FIXED_HEAP})
 INLINE = "inline minimum"  # a reference floor, not a Monitor configuration (see the docstring)
 CONFIGS[INLINE] = None
 
@@ -301,7 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
     p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated, from: " + ", ".join(CONFIGS))
     p.add_argument("--json", type=Path, help="also write the numbers here")
+    p.add_argument("--fixed-heap", action="store_true",
+                   help="rerun under glibc settings that keep freed memory (no mmap/munmap per large tensor)")
     args = p.parse_args(argv)
+    if args.fixed_heap:
+        rerun_with_fixed_heap(__file__, argv)
     if args.rounds < 1 or args.steps < 1:
         p.error("--rounds and --steps must be >= 1")
     if (args.batch is not None and args.batch < 1) or (args.width is not None and args.width < 1):
@@ -326,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ["mlp", "cnn"] if args.model == "all" else [args.model]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), clock: {args.clock} "
           f"({clock.__name__}); default schedule: every {DEFAULT_EVERY} steps, all statistics; "
-          f"{args.rounds} rounds x {args.steps} steps per configuration, interleaved")
+          f"{args.rounds} rounds x {args.steps} steps per configuration, interleaved"
+          + ("; glibc heap fixed (--fixed-heap)" if os.environ.get("MALLOC_MMAP_THRESHOLD_") else ""))
     results = {}
     for kind in kinds:
         res = measure(kind, configs, args.rounds, args.steps, args.warmup, clock, args.batch, args.width)

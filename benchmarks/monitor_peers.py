@@ -52,15 +52,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from actlab.probes import Monitor  # noqa: E402
-from monitor_overhead import cnn, mlp  # noqa: E402
+from monitor_overhead import cnn, mlp, rerun_with_fixed_heap  # noqa: E402
 
 PEERS = ("actlab", "tensorboard", "wandb", "delve", "cockpit")
-# glibc's allocator returns a large freed block to the system (munmap) and maps it again on the
-# next step; on the CNNs that page-fault cost differs between two turns of the same loop by 5-20%,
-# depending on what else is on the heap (a tool's few small tensors shift it). With these the heap
-# keeps what it has, and two plain turns agree: --fixed-heap.
-FIXED_HEAP = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "4294967296",
-              "MALLOC_TOP_PAD_": "536870912"}
 WARMUP = 3  # untimed steps at the start of every turn, plain or not
 
 
@@ -247,10 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fixed-heap", action="store_true",
                    help="rerun under glibc settings that keep freed memory (no mmap/munmap per large tensor)")
     args = p.parse_args(argv)
-    if args.fixed_heap and os.environ.get("MALLOC_MMAP_THRESHOLD_") != FIXED_HEAP["MALLOC_MMAP_THRESHOLD_"]:
-        # glibc reads these only at start: run this script again under them
-        argv_now = sys.argv[1:] if argv is None else argv
-        os.execve(sys.executable, [sys.executable, __file__, *argv_now], {**os.environ, **FIXED_HEAP})
+    if args.fixed_heap:
+        rerun_with_fixed_heap(__file__, argv)  # glibc reads its settings only at start
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     logging.disable(logging.INFO)  # delve logs every layer it adds
