@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from scipy import stats
@@ -295,7 +296,10 @@ def test_same_metrics_in_one_or_two_workers(tmp_path, data_dir):
     assert json.dumps(outs[0]) == json.dumps(outs[1])
 
 
-def test_cli_reads_a_cifar10_folder(tmp_path):
+def test_cli_reads_a_cifar10_folder(tmp_path, monkeypatch):
+    # tests/data's helper, importable also when this file runs alone (pytest puts a test file's
+    # folder on sys.path only when it collects a file from it)
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "data"))
     from test_cifar10 import make_cifar_folder
 
     root = make_cifar_folder(tmp_path / "data", per_file=120)

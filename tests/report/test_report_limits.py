@@ -67,7 +67,7 @@ def test_the_page_shows_the_limit_beside_the_headline_and_never_in_its_place(tmp
     row = next(tr for tr in doc.find_all("tr", "holds"))
     text = row.all_text()
     assert "holds" in text and "1.06x per layer" in text
-    assert ("limit found: large weights \u2014 saturation alone does not make the gradient vanish "
+    assert ("limit found: large weights \u2014 tested: saturation alone does not make the gradient vanish "
             "(measured: 1.06x per layer)") in text
     section = sections(doc)["claim-vanishing"]
     block = section.find_all("div", "limits-block")
@@ -108,9 +108,21 @@ def test_markdown_names_the_limit_in_the_summary_row(tmp_path):
     md = render_markdown(tmp_path)
     row = next(line for line in md.splitlines() if line.startswith("| 3 | vanishing"))
     assert "\u2713 holds" in row  # the headline's word
-    assert "limit found: large weights \u2014 saturation alone does not make the gradient vanish (measured: 1.06x per layer)" in row
+    assert "limit found: large weights \u2014 tested: saturation alone does not make the gradient vanish (measured: 1.06x per layer)" in row
     assert row.count("\u2713") == 1 and "limit:" not in row
     assert "Limits: limit found: large weights" in md
+    # what the words mean, once, between the counts and the table (a reader took "limit not
+    # found" for missing data, and the tested statement for its outcome)
+    lines = md.splitlines()
+    (legend,) = [i for i, line in enumerate(lines) if "\"limit not found\": it did not" in line]
+    assert lines[legend - 2].startswith("**") and lines[legend + 2].startswith("| # |")
+
+
+def test_markdown_without_limits_has_no_legend_for_them(tmp_path):
+    result = _result().to_dict()
+    result["verdict"]["limits"] = []
+    write_result(tmp_path, "vanishing", result)
+    assert "limit not found" not in render_markdown(tmp_path)
 
 
 @pytest.mark.parametrize("status,word", [("holds", "limit found"), ("does_not_hold", "limit not found"),
@@ -122,7 +134,7 @@ def test_a_limit_reads_as_a_finding_whatever_its_word(status, word):
 
     lim = replace(LIMIT, status=status)
     phrase = limit_phrase(lim)
-    assert phrase.startswith(f"{word}: large weights \u2014 saturation alone")
+    assert phrase.startswith(f"{word}: large weights \u2014 tested: saturation alone")
     assert not any(mark in phrase for mark in ("\u2713", "\u2717", "?"))
     verdict = Verdict("holds", "x", limits=(lim,))
     for html in (limits_html(verdict), limits_inline_html(verdict)):

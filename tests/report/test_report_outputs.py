@@ -44,8 +44,8 @@ def test_markdown_holds_verdict_key_number_meaning_scale_and_time(tmp_path):
     assert "| 7 | cost | unreadable | | | |" in lines and "| 2 | zigzag | not run | | | |" in lines
     assert "**1. sign-coherence: \u2713 holds.** Key number: **1.000** share of neurons one-signed." in lines
     assert "Sigmoid outputs are positive." in lines and "So every neuron's gradients | share one sign." in lines
-    assert "_Quick run (`--quick`), 6.2 s on cpu, 1 thread. Full scale: `actlab run sign-coherence`._" in lines
-    assert any(line.startswith("_Run at custom sizes, 1 min 15 s on cpu, 2 threads.") for line in lines)
+    assert "_Quick run (`--quick`), measured in 6.2 s of wall time (device cpu, 1 thread). Full scale: `actlab run sign-coherence`._" in lines
+    assert any(line.startswith("_Run at custom sizes, measured in 1 min 15 s of wall time (device cpu, 2 threads).") for line in lines)
 
 
 def test_summary_png_is_deterministic_and_drawn(tmp_path):
@@ -190,5 +190,5 @@ def test_markdown_of_a_custom_run_names_the_settings_that_differ_from_full_scale
         "vanishing", {"seed": 0, "depth": full + 7}, {"a": 2},
         Verdict("inconclusive", "Too few seeds."), {"device": "cpu", "threads": 2}, 75.0).to_dict())
     lines = render_markdown(tmp_path).splitlines()
-    assert any(line.startswith(f"_Run at custom sizes (depth={full + 7} against {full} at full scale), 1 min 15 s")
+    assert any(line.startswith(f"_Run at custom sizes (depth={full + 7} against {full} at full scale), measured in 1 min 15 s")
                for line in lines), lines

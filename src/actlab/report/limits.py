@@ -33,15 +33,24 @@ def _measured(limit: Any) -> str:
 
 
 def limit_phrase(limit: Any) -> str:
-    """'limit found: large weights — saturation alone does not make the gradient vanish (measured: 1.06x per layer)'.
+    """'limit found: large weights — tested: saturation alone does not make the gradient vanish (measured: 1.06x per layer)'.
 
     Neutral words, no ✓/✗: a limit is a measured finding about where the claim stops, not a
     verdict on the course. "limit not found" when its statement did not hold, "limit not
-    settled" when the measurement could not decide it.
+    settled" when the measurement could not decide it. "tested:" says that what follows is the
+    statement put to the test, not its outcome (a reader took "ReLU reaches 12% at least 3x
+    sooner" after "limit not found" for a result).
     """
     measured = _measured(limit)
-    return (f"{LIMIT_FINDING[limit.status]}: {user_text(limit.name)} — {user_text(limit.statement)}"
+    return (f"{LIMIT_FINDING[limit.status]}: {user_text(limit.name)} — tested: {user_text(limit.statement)}"
             + (f" ({measured})" if measured else ""))
+
+
+#: One line under a README block whose results have limits: what the limit words mean.
+LIMITS_LEGEND = ("A *limit* is a separate measured finding about where the claim stops, beside the verdict and "
+                 "never changing it: after \"tested:\" comes the statement that was measured; \"limit found\": "
+                 "it held, \"limit not found\": it did not, \"limit not settled\": the measurement could not "
+                 "decide.")
 
 
 def limits_inline_html(verdict: Any) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from ..claims import CLAIMS
 from .claims import claim_module, run_scale
 from .folder import ResultsFolder, scan_results
-from .limits import limits_markdown
+from .limits import LIMITS_LEGEND, limits_markdown
 from .section import STATUS_LABEL, STATUS_MARK, claim_number, count_label, meaning_text
 from .summary import key_cell_text
 from .values import config_text, duration, plural, unique, user_text
@@ -119,7 +119,8 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
                       for k, v, full in scale.differences]
             if differ:
                 ran += " (" + "; ".join(differ) + ")"
-        tail = f"{ran}, {duration(r.elapsed_s)}" + (f" on {where}" if where else "") + "."
+        # wall time of the measurement; "on cpu" alone read as CPU time
+        tail = f"{ran}, measured in {duration(r.elapsed_s)} of wall time" + (f" (device {where})" if where else "") + "."
         if scale.kind != "full" and name in CLAIMS:  # a command only for actlab's own claims
             tail += f" Full scale: `{scale.full_command.replace('`', '')}`."
         head = f"**{number}. {_name(name)}: {_verdict_word(r.verdict.status)}.**"
@@ -127,6 +128,8 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
             head += f" Key number: **{_cell(value)}** {_cell(label)}."
         details += ["", head, *(["", f"Limits: {_cell(limits)}."] if limits else []), "", _para(meaning),
                     "", f"_{tail}_"]
+    if any(limits_markdown(c.result.verdict) for c in folder.results):
+        lines[4:4] = [f"_{LIMITS_LEGEND}_", ""]  # under the counts, before the table
     return "\n".join(lines + details) + "\n"
 
 
@@ -161,7 +164,7 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
     wrapped = [(textwrap.wrap(row[5], 50) or [""]) + [line for lim in row[7].split(" \u00b7 ") if lim
                                                       for line in textwrap.wrap(lim, 50)] for row in rows]
     heights = [0.2 + 0.16 * max(len(w), 1) for w in wrapped]
-    total = sum(heights) + 1.15
+    total = sum(heights) + 1.3
     with plt.rc_context({"font.size": 10, "font.family": "DejaVu Sans", "figure.dpi": 110, "savefig.dpi": 110}):
         fig = plt.figure(figsize=(11.0, total))
         ax = fig.add_axes((0, 0, 1, 1))
@@ -171,10 +174,14 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
         counts = {s: sum(row[2] == s for row in rows) for s in STATUS_LABEL}
         ax.text(0.2, 0.32, "actlab: textbook claims about activation functions, measured", fontsize=13,
                 fontweight="bold", va="center")
-        ax.text(0.2, 0.62, ", ".join(count_label(s, n) for s, n in counts.items()), fontsize=10,
+        ax.text(0.2, 0.6, ", ".join(count_label(s, n) for s, n in counts.items()), fontsize=10,
                 color="#59636e", va="center")
+        if any(row[7] for row in rows):  # what the limit words mean (a reader took "not found" for missing data)
+            ax.text(0.2, 0.8, "limit found / not found / not settled: the tested statement held / did not hold / "
+                    "could not be decided; a limit never changes the verdict", fontsize=8.5, color="#59636e",
+                    va="center", style="italic")
         cols = (0.2, 0.5, 2.35, 4.05, 5.8, 9.75)  # the key number may be 1.7 in wide
-        y = 1.1
+        y = 1.25
         for head, x in zip(("#", "claim", "verdict", "key number", "what it is", "scale, time"), cols):
             ax.text(x, y - 0.12, head.upper(), fontsize=8, color="#59636e", va="center")
         ax.plot([0.15, 10.85], [y, y], color="#d1d9e0", lw=1)

@@ -318,7 +318,7 @@ def verdict(config: Any, metrics: Mapping[str, Any], scale: str = "custom") -> V
         conclusion = f"This run cannot decide the claim: {_why(j)}."
     limit_sentence = ""
     if limits:
-        limit_sentence = "Beside it, measured under other conditions (limits, which do not change the word): " + \
+        limit_sentence = "Beside it, measured under other conditions (limits, which do not change the verdict): " + \
             "; ".join(f"{lim.name}: {lim.key_number.text if lim.key_number else 'n/a'}, "
                       f"{HEADLINE_WORD[lim.status] if lim.status != 'inconclusive' else 'undecided'}"
                       for lim in limits) + "."
