@@ -481,3 +481,32 @@ def test_every_zoo_entry_builds_as_module():
     x = torch.randn(8)
     for name in ELEMENTWISE_ZOO:
         assert get(name).module()(x).shape == (8,)
+
+
+def test_ratio_figure_texts_do_not_run_into_each_other(tmp_path, monkeypatch):
+    """A newcomer found cost_ratio.png's panel notes ("(in L2; below the 32 MB allocation
+    threshold (from there every new tensor gets fresh memory ...))") printed over each other
+    and over the next panel's title. Drawn from the committed quick result: no two texts above
+    the panels overlap, and none leaves the figure."""
+    import matplotlib.pyplot as plt
+
+    from actlab.plots import cost as cost_plots
+    from actlab.verdicts.result import load_result
+
+    committed = Path(__file__).parents[2] / "docs" / "results" / "quick" / "cost" / "result.json"
+    figures = {}
+    monkeypatch.setattr(cost_plots, "save_figure", lambda fig, path: figures.setdefault(Path(path).name, fig) and path)
+    cost_plots.plot(load_result(committed), tmp_path)
+    fig = figures["cost_ratio.png"]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for ax in fig.axes for t in [ax.title, *ax.texts] if t.get_text().strip() and t.get_visible()
+             and t.get_window_extent(renderer).y0 >= ax.get_window_extent(renderer).y1 - 1]  # above the panel
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    assert len(texts) >= 4  # three titles and the notes
+    width = fig.get_figwidth() * fig.dpi
+    for i, a in enumerate(boxes):
+        assert a.x0 >= -1 and a.x1 <= width + 1, texts[i].get_text()
+        for j in range(i + 1, len(boxes)):
+            assert not a.overlaps(boxes[j]), (texts[i].get_text(), texts[j].get_text())
+    plt.close("all")

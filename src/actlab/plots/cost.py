@@ -18,6 +18,7 @@ the name, from ``metrics["cuda"]``):
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -198,7 +199,12 @@ def _ratio_figure(result: Result, device: str, m: Mapping[str, Any], path: Path)
         ax.set_xscale("log")
         ax.set_xlabel("multiple of relu's time (log scale)")
         where = _where(result, size)
-        ax.set_title(f"vs relu, {int(size):,} elements" + (f"\n({where})" if where else ""), fontsize=11)
+        # the "where" note runs to ~150 characters: wrapped to the panel, or it spills over its neighbours
+        note = "".join(f"\n{line}" for line in textwrap.wrap(f"({where})", 60)) if where else ""
+        ax.set_title(f"vs relu, {int(size):,} elements", fontsize=11, pad=6 + 12 * note.count("\n"))
+        if note:
+            ax.text(0.5, 1.01, note.lstrip("\n"), transform=ax.transAxes, ha="center", va="bottom", fontsize=8.5,
+                    color="0.3")
     ax_copy = axes[0, -1]
     values = [float(m["ratio_vs_copy"][a]["forward"][largest]) for a in names]
     _bars(ax_copy, names, values, _ratio_errors(m, names, "forward", largest, m["copy_ns_per_element"]),
