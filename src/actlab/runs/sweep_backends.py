@@ -137,6 +137,27 @@ def _start_server_deaf_to_ctrl_c(context: Any) -> None:
         raise KeyboardInterrupt
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux: read from /proc; elsewhere none)."""
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (comm) ": state, ppid, ...
+        if len(fields) > 1 and fields[1] == str(pid).encode():
+            found.append(int(entry))
+    return found
+
+
 def _stop_fork_server() -> None:
     """Kill the fork server (it is started again, by ``ensure_running``, when a pool next needs it).
 
@@ -151,6 +172,16 @@ def _stop_fork_server() -> None:
         server = getattr(forkserver, "_forkserver", None)
         pid = getattr(server, "_forkserver_pid", None)
         if pid:
+            # A worker the server forked a moment ago may not be in the pool's list yet (its
+            # Process.start() still running in another thread): once the pool's semaphores are
+            # gone it prints a SemLock._rebuild traceback. Freeze the server (no more forks),
+            # kill its children, then the server.
+            os.kill(pid, signal.SIGSTOP)
+            for child in _children(pid):
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except OSError:
+                    pass
             os.kill(pid, signal.SIGKILL)
             # forget it, so that the next pool in this process starts a fresh one (a dead server's
             # socket would answer the next pool with EOFError): reaps it and removes its socket
