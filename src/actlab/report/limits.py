@@ -51,6 +51,9 @@ LIMITS_LEGEND = ("A *limit* is a separate measured finding about where the claim
                  "never changing it: after \"tested:\" comes the statement that was measured; \"limit found\": "
                  "it held, \"limit not found\": it did not, \"limit not settled\": the measurement could not "
                  "decide.")
+#: The same, short enough for one line of the README's summary picture.
+LIMITS_LEGEND_SHORT = ("limit found / not found / not settled: the tested statement held / did not hold / could not "
+                       "be decided; a limit never changes the verdict")
 
 
 def limits_inline_html(verdict: Any) -> str:

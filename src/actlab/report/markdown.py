@@ -25,7 +25,7 @@ from pathlib import Path
 from ..claims import CLAIMS
 from .claims import claim_module, run_scale
 from .folder import ResultsFolder, scan_results
-from .limits import LIMITS_LEGEND, limits_markdown
+from .limits import LIMITS_LEGEND, LIMITS_LEGEND_SHORT, limits_markdown
 from .section import STATUS_LABEL, STATUS_MARK, claim_number, count_label, meaning_text
 from .summary import key_cell_text
 from .values import config_text, duration, plural, unique, user_text
@@ -93,6 +93,7 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
              + (f", {len(folder.unreadable)} unreadable" if folder.unreadable else "") + ".**", "",
              "| # | Claim | Verdict | Key number | Scale | Time |", "|--:|---|---|---|---|--:|"]
     details: list[str] = []
+    any_limits = False
     for name, number, claim, reason, module in _rows(folder):
         if claim is None:
             what = "unreadable" if reason else "not run"
@@ -104,6 +105,7 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
         scale = run_scale(module, name, config)
         key = f"**{_cell(value)}** {_cell(label)}" if value else _cell(label)
         limits = limits_markdown(r.verdict)
+        any_limits = any_limits or bool(limits)
         if limits:
             key += f" · {_cell(limits)}"
         lines.append(f"| {number} | {_name(name)} | {_verdict_word(r.verdict.status)} | {key} | "
@@ -128,7 +130,7 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
             head += f" Key number: **{_cell(value)}** {_cell(label)}."
         details += ["", head, *(["", f"Limits: {_cell(limits)}."] if limits else []), "", _para(meaning),
                     "", f"_{tail}_"]
-    if any(limits_markdown(c.result.verdict) for c in folder.results):
+    if any_limits:
         lines[4:4] = [f"_{LIMITS_LEGEND}_", ""]  # under the counts, before the table
     return "\n".join(lines + details) + "\n"
 
@@ -177,9 +179,7 @@ def render_summary_png(results: str | os.PathLike[str] | ResultsFolder, path: st
         ax.text(0.2, 0.6, ", ".join(count_label(s, n) for s, n in counts.items()), fontsize=10,
                 color="#59636e", va="center")
         if any(row[7] for row in rows):  # what the limit words mean (a reader took "not found" for missing data)
-            ax.text(0.2, 0.8, "limit found / not found / not settled: the tested statement held / did not hold / "
-                    "could not be decided; a limit never changes the verdict", fontsize=8.5, color="#59636e",
-                    va="center", style="italic")
+            ax.text(0.2, 0.8, LIMITS_LEGEND_SHORT, fontsize=8.5, color="#59636e", va="center", style="italic")
         cols = (0.2, 0.5, 2.35, 4.05, 5.8, 9.75)  # the key number may be 1.7 in wide
         y = 1.25
         for head, x in zip(("#", "claim", "verdict", "key number", "what it is", "scale, time"), cols):
