@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from actlab.training.settings import check_float, check_int, no_progress
 from actlab.verdicts.result import Result, Verdict, environment
@@ -33,6 +34,7 @@ class Config:
     nan_seed: int = -1  # this seed's "loss" is NaN and its "peak" +inf: a diverged run
     sleep: float = 0.0
     workers: int = 0
+    meet: str = ""  # a folder: each run marks its start there, and crash_seed dies only once a sibling has started
 
     def __post_init__(self) -> None:
         check_int("seed", self.seed, min_value=0)
@@ -60,11 +62,25 @@ def expected_metrics(config: Config) -> dict:
     }
 
 
+def _wait_for_a_sibling(folder: Path, seed: int, limit_s: float = 60.0) -> None:
+    """Mark this run's start in ``folder``; return once another seed's mark is there (or after ``limit_s``)."""
+    (folder / f"started-{seed}").touch()
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and not any(p.name != f"started-{seed}" for p in folder.iterdir()):
+        time.sleep(0.01)
+
+
 def run(config: Config, progress=no_progress) -> Result:
+    if config.meet and config.seed != config.crash_seed:
+        (Path(config.meet) / f"started-{config.seed}").touch()
     if config.seed == config.crash_seed and multiprocessing.parent_process() is not None:
-        # Only ever in a worker process, never in the test runner; halfway through the sleeping runs'
-        # sleep, so that a sibling is in flight beside it even when a loaded machine starts workers late.
-        time.sleep(config.sleep / 2)
+        # Only ever in a worker process, never in the test runner. With ``meet``, once a sibling has
+        # started (it is in flight beside this one, however late a loaded machine starts workers);
+        # else halfway through the sleeping runs' sleep.
+        if config.meet:
+            _wait_for_a_sibling(Path(config.meet), config.seed)
+        else:
+            time.sleep(config.sleep / 2)
         os._exit(3)
     if config.sleep:
         time.sleep(config.sleep)

@@ -418,6 +418,9 @@ def _execute(plan: SweepPlan, todo: list[SweepRun], folder: Path, report: SweepR
     queue: deque[SweepRun] = deque(todo)
     suspects: deque[SweepRun] = deque()  # in flight when a worker died: retried one at a time
     in_flight: dict[Any, SweepRun] = {}
+    # Handles of runs that had another run in flight beside them at some moment: a worker's death
+    # may be noticed only after a sibling has finished, and such a run is not the proven cause.
+    company: set[Any] = set()
     finished = False
     try:
         while queue or suspects or in_flight:
@@ -432,12 +435,16 @@ def _execute(plan: SweepPlan, todo: list[SweepRun], folder: Path, report: SweepR
                     source.appendleft(run)
                     lost = True
                     break
-            sole = len(in_flight) == 1
+            if len(in_flight) > 1:
+                company.update(in_flight)
             for handle in backend.wait(list(in_flight)) if in_flight else ():
+                sole = handle not in company
+                company.discard(handle)
                 lost |= _collect(handle, in_flight, backend, folder, report, suspects, sole, progress)
             if lost and backend.crash_takes_all:
                 while in_flight:  # the pool is broken: every task still in flight ends now
                     for handle in backend.wait(list(in_flight)):
+                        company.discard(handle)
                         _collect(handle, in_flight, backend, folder, report, suspects, False, progress)
                 backend.restart()
         finished = True
@@ -449,8 +456,8 @@ def _collect(handle: Any, in_flight: dict[Any, SweepRun], backend: Any, folder: 
              suspects: deque[SweepRun], sole: bool, progress: Progress) -> bool:
     """Store one finished task's outcome; True if its worker died.
 
-    A run whose worker died is failed if it was the only run in flight (it caused the
-    death), else a suspect, retried alone once the other runs are done.
+    A run whose worker died is failed if no other run was in flight at any moment while it
+    ran (it caused the death), else a suspect, retried alone once the other runs are done.
     """
     run = in_flight.pop(handle)
     run_dir = folder / RUNS / run.run_id
