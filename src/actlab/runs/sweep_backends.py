@@ -222,21 +222,13 @@ class _LocalBackend:
     def submit(self, module_name: str, config: Any):
         from concurrent.futures.process import BrokenProcessPool
 
+        from ..training.workers import submit_watched
+
         try:
-            future = self._pool.submit(execute_run, module_name, config)
+            # watched: a worker that dies is noticed at once, not when a sibling's run ends
+            return submit_watched(self._pool, execute_run, module_name, config)
         except BrokenProcessPool as exc:
             raise WorkerLost(f"a worker process died ({exc})") from None
-        # submit() wakes the pool's manager thread *before* it spawns the worker this task may
-        # need (CPython 3.11-3.13, any start method but fork): the manager then waits without
-        # that worker's sentinel, and its death goes unnoticed until some other task ends. Wake
-        # the manager again now that the worker exists (a private but long-stable attribute).
-        wakeup = getattr(self._pool, "_executor_manager_thread_wakeup", None)
-        if wakeup is not None:
-            try:
-                wakeup.wakeup()
-            except (OSError, ValueError):  # the pool is shutting down: nothing to watch
-                pass
-        return future
 
     def wait(self, handles: Sequence[Any]) -> list[Any]:
         from concurrent.futures import FIRST_COMPLETED, wait

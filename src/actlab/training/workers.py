@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any, TypeVar
 
-__all__ = ["run_tasks", "default_workers", "worker_pool", "stop_pool", "shared_pool", "current_shared_pool"]
+__all__ = ["run_tasks", "default_workers", "worker_pool", "stop_pool", "shared_pool", "current_shared_pool",
+           "submit_watched"]
 
 T = TypeVar("T")
 
@@ -38,6 +39,25 @@ def _init_worker(plugins: tuple[str, ...] = ()) -> None:
     torch.set_num_threads(1)
     REGISTRY.load_plugins(report=False)  # a broken plugin: the parent has said so once
     load_plugin_files(plugins)  # --plugin files the parent loaded (spawned workers start bare)
+
+
+def submit_watched(pool: Executor, fn: Callable[..., Any], *args: Any):
+    """``pool.submit(fn, *args)``, with a worker that dies on this task noticed at once.
+
+    ``ProcessPoolExecutor.submit`` wakes the pool's manager thread *before* it spawns the
+    worker the task may need (CPython 3.11-3.13, every start method but fork). The manager then
+    waits without that worker's sentinel, and a death there is seen only when some other task
+    ends, minutes later in a long run. Waking the manager again once the worker exists closes
+    that gap (a private attribute, stable since 3.9; without it this is plain ``submit``).
+    """
+    future = pool.submit(fn, *args)
+    wakeup = getattr(pool, "_executor_manager_thread_wakeup", None)
+    if wakeup is not None:
+        try:
+            wakeup.wakeup()
+        except (OSError, ValueError):  # the pool is shutting down: nothing left to watch
+            pass
+    return future
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -153,7 +173,7 @@ def run_tasks(
     if own:
         pool = worker_pool(min(workers, len(tasks)))
     try:
-        futures = {pool.submit(fn, *t): i for i, t in enumerate(tasks)}
+        futures = {submit_watched(pool, fn, *t): i for i, t in enumerate(tasks)}
         for done, fut in enumerate(as_completed(futures), 1):
             results[futures[fut]] = fut.result()
             if on_done:
