@@ -48,10 +48,12 @@ def submit_watched(pool: Executor, fn: Callable[..., Any], *args: Any):
     worker the task may need (CPython 3.11-3.13, every start method but fork). The manager then
     waits without that worker's sentinel, and a death there is seen only when some other task
     ends, minutes later in a long run. Waking the manager again once the worker exists closes
-    that gap (a private attribute, stable since 3.9; without it this is plain ``submit``).
+    that gap (private attributes, stable since 3.11; without them this is plain ``submit``).
     """
     future = pool.submit(fn, *args)
-    wakeup = getattr(pool, "_executor_manager_thread_wakeup", None)
+    # only where workers are spawned on demand (3.11+, not fork): elsewhere there is no gap
+    spawns_late = getattr(pool, "_safe_to_dynamically_spawn_children", False)
+    wakeup = getattr(pool, "_executor_manager_thread_wakeup", None) if spawns_late else None
     if wakeup is not None:
         try:
             wakeup.wakeup()
