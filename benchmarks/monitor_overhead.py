@@ -98,6 +98,8 @@ CONFIGS: dict[str, dict | None] = {
     "every-step parameters": {"every": 1, "stats": "parameters"},
 }
 BUDGETS = {"default": 1.02, "every-step": 1.3}
+INLINE = "inline minimum"  # a reference floor, not a Monitor configuration (see the docstring)
+CONFIGS[INLINE] = None
 # glibc's allocator returns a large freed block to the system (munmap) and maps it again on the
 # next step; on a CNN that page-fault cost differs between two turns of the same loop by 5-20%,
 # depending on what else is on the heap (a monitor's few small tensors shift it), which can make
@@ -113,8 +115,7 @@ def rerun_with_fixed_heap(script: str, argv: list[str] | None) -> None:
     if os.environ.get("MALLOC_MMAP_THRESHOLD_") != FIXED_HEAP["MALLOC_MMAP_THRESHOLD_"]:
         argv_now = sys.argv[1:] if argv is None else argv
         os.execve(sys.executable, [sys.executable, script, *argv_now], {**os.environ, **FIXED_HEAP})
-INLINE = "inline minimum"  # a reference floor, not a Monitor configuration (see the docstring)
-CONFIGS[INLINE] = None
+
 
 
 class InlineMinimum:

@@ -200,10 +200,10 @@ def _ratio_figure(result: Result, device: str, m: Mapping[str, Any], path: Path)
         ax.set_xlabel("multiple of relu's time (log scale)")
         where = _where(result, size)
         # the "where" note runs to ~150 characters: wrapped to the panel, or it spills over its neighbours
-        note = "".join(f"\n{line}" for line in textwrap.wrap(f"({where})", 60)) if where else ""
-        ax.set_title(f"vs relu, {int(size):,} elements", fontsize=11, pad=6 + 12 * note.count("\n"))
+        note = textwrap.wrap(f"({where})", 60) if where else []
+        ax.set_title(f"vs relu, {int(size):,} elements", fontsize=11, pad=6 + 12 * len(note))
         if note:
-            ax.text(0.5, 1.01, note.lstrip("\n"), transform=ax.transAxes, ha="center", va="bottom", fontsize=8.5,
+            ax.text(0.5, 1.01, "\n".join(note), transform=ax.transAxes, ha="center", va="bottom", fontsize=8.5,
                     color="0.3")
     ax_copy = axes[0, -1]
     values = [float(m["ratio_vs_copy"][a]["forward"][largest]) for a in names]

@@ -87,11 +87,11 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
     """
     folder = _folder(results)
     counts = {s: sum(c.result.verdict.status == s for c in folder.results) for s in STATUS_LABEL}
-    lines = [MARKDOWN_HEADER, "",
-             "**" + ", ".join(count_label(s, n) for s, n in counts.items())
-             + (f", {len(folder.missing)} not run" if folder.missing else "")
-             + (f", {len(folder.unreadable)} unreadable" if folder.unreadable else "") + ".**", "",
-             "| # | Claim | Verdict | Key number | Scale | Time |", "|--:|---|---|---|---|--:|"]
+    top = [MARKDOWN_HEADER, "",
+           "**" + ", ".join(count_label(s, n) for s, n in counts.items())
+           + (f", {len(folder.missing)} not run" if folder.missing else "")
+           + (f", {len(folder.unreadable)} unreadable" if folder.unreadable else "") + ".**", ""]
+    lines = ["| # | Claim | Verdict | Key number | Scale | Time |", "|--:|---|---|---|---|--:|"]
     details: list[str] = []
     any_limits = False
     for name, number, claim, reason, module in _rows(folder):
@@ -130,9 +130,8 @@ def render_markdown(results: str | os.PathLike[str] | ResultsFolder) -> str:
             head += f" Key number: **{_cell(value)}** {_cell(label)}."
         details += ["", head, *(["", f"Limits: {_cell(limits)}."] if limits else []), "", _para(meaning),
                     "", f"_{tail}_"]
-    if any_limits:
-        lines[4:4] = [f"_{LIMITS_LEGEND}_", ""]  # under the counts, before the table
-    return "\n".join(lines + details) + "\n"
+    legend = [f"_{LIMITS_LEGEND}_", ""] if any_limits else []  # under the counts, before the table
+    return "\n".join(top + legend + lines + details) + "\n"
 
 
 _STATUS_COLOURS = {"holds": ("#116329", "#dafbe1"), "does_not_hold": ("#a40e26", "#ffebe9"),
